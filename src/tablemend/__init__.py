@@ -1,0 +1,9 @@
+"""tablemend: a PostgreSQL table allocator for restaurant bookings, and an integrity doctor."""
+
+from __future__ import annotations
+
+from tablemend.errors import TablemendError
+
+__version__ = "0.1.0"
+
+__all__ = ["TablemendError", "__version__"]

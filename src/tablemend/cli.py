@@ -1,0 +1,125 @@
+"""The ``tablemend`` command. Thin: each command calls the library, then formats the result."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tablemend import __version__
+from tablemend.clitools import DsnOption, FormatOption, OutputFormat, console, handle_errors, render_json
+
+app = typer.Typer(
+    name="tablemend",
+    help="PostgreSQL table allocator for restaurant bookings, and a doctor for the states that break multi-table "
+    "assignment. With no --dsn / DATABASE_URL every command uses an embedded PostgreSQL cluster.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Manage the embedded PostgreSQL cluster (in $TABLEMEND_HOME).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"tablemend {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Global options."""
+
+
+# --- db -----------------------------------------------------------------------------------------------------------
+
+
+@db_app.command("start")
+@handle_errors
+def db_start() -> None:
+    """Create (first time) and start the embedded cluster; reuse it when it is already running."""
+    from tablemend.embedded import EmbeddedCluster
+
+    cluster = EmbeddedCluster()
+    before = cluster.status().running
+    url = cluster.start()
+    for message in cluster.messages:
+        console.print(f"[yellow]recovered:[/yellow] {message}")
+    state = "already running" if before else "started"
+    console.print(f"embedded PostgreSQL {cluster.status().version} {state} in {cluster.home}")
+    console.print(url, highlight=False, soft_wrap=True)
+
+
+@db_app.command("stop")
+@handle_errors
+def db_stop() -> None:
+    """Stop the embedded cluster (fast shutdown)."""
+    from tablemend.embedded import EmbeddedCluster
+
+    cluster = EmbeddedCluster()
+    console.print("stopped" if cluster.stop() else "not running")
+
+
+@db_app.command("status")
+@handle_errors
+def db_status(fmt: FormatOption = OutputFormat.table) -> None:
+    """Whether the embedded cluster exists and runs; exit code 0 when running, 1 when not."""
+    from dataclasses import asdict
+
+    from tablemend.embedded import EmbeddedCluster
+
+    status = EmbeddedCluster().status()
+    if fmt is OutputFormat.json:
+        render_json({**asdict(status), "home": str(status.home)})
+    else:
+        console.print(f"home:        {status.home}")
+        console.print(f"initialized: {status.initialized}")
+        console.print(f"running:     {status.running}" + (f" (pid {status.pid}, port {status.port})" if status.running else ""))
+        if status.version:
+            console.print(f"version:     PostgreSQL {status.version}")
+    raise typer.Exit(0 if status.running else 1)
+
+
+@db_app.command("url")
+@handle_errors
+def db_url(
+    database: Annotated[str, typer.Option(help="Database name in the URL.")] = "postgres",
+) -> None:
+    """Print the embedded cluster's connection URL (starts it if needed)."""
+    from tablemend.embedded import EmbeddedCluster
+
+    cluster = EmbeddedCluster()
+    cluster.start()
+    print(cluster.url(database))
+
+
+# --- migrate ------------------------------------------------------------------------------------------------------
+
+
+@app.command("migrate")
+@handle_errors
+def migrate_cmd(dsn: DsnOption = None) -> None:
+    """Install or upgrade tablemend's schema (idempotent; one transaction; logged in tablemend.migration_log)."""
+    from tablemend import db
+    from tablemend.migrations import migrate
+
+    with db.connect(dsn) as conn:
+        result = migrate(conn)
+    if result.mode == "current":
+        console.print("schema is current; nothing to do")
+    else:
+        verb = "installed schema (baseline of" if result.mode == "schema" else "applied ("
+        console.print(f"{verb} {', '.join(result.applied)})")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

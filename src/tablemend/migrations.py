@@ -1,0 +1,137 @@
+"""Schema migrations for tablemend's own schema.
+
+``sql/schema.sql`` is the current state; ``sql/migrations/NNNN_name.sql`` are the ordered steps that lead to it. A
+fresh database gets ``schema.sql`` (recorded as a baseline of every migration); an existing one gets the migrations it
+has not applied yet. A test proves that both roads give the same catalog.
+
+Bookkeeping lives in schema ``tablemend``, kept apart as yoyo does: ``tablemend.schema_migrations`` is the applied
+state (one row per version), ``tablemend.migration_log`` an append-only log of who applied what, from which host,
+when. Everything runs in one transaction under a transaction-level advisory lock, so two concurrent ``migrate`` runs
+serialise and the second one finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import re
+import socket
+from dataclasses import dataclass
+from importlib import resources
+from typing import LiteralString, cast
+
+import psycopg
+
+from tablemend import sqlfiles
+from tablemend.db import Connection, translated
+from tablemend.errors import MigrationError
+
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+#: key for pg_advisory_xact_lock: hashtext('tablemend.migrate') would do too; a constant is simpler to find in pg_locks
+MIGRATION_LOCK_KEY = 7_261_533_001
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    sql: LiteralString
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    mode: str  # "schema" (fresh install), "migrate" (steps applied) or "current" (nothing to do)
+    applied: tuple[str, ...]
+
+
+def available() -> list[Migration]:
+    """Every migration file shipped with the package, in order."""
+    folder = resources.files("tablemend") / "sql" / "migrations"
+    found: list[Migration] = []
+    for entry in folder.iterdir():
+        match = _FILE.match(entry.name)
+        if match:
+            found.append(Migration(match.group(1), match.group(2), sqlfiles.read(f"migrations/{entry.name}")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migration files share a version: {versions}")
+    return found
+
+
+def applied_versions(conn: Connection) -> dict[str, str]:
+    """``{version: checksum}`` of what the database has applied (empty when tablemend was never installed)."""
+    with translated():
+        exists = conn.execute("SELECT to_regclass('tablemend.schema_migrations') IS NOT NULL AS x").fetchone()
+        if not exists or not exists["x"]:
+            return {}
+        rows = conn.execute("SELECT version, checksum FROM tablemend.schema_migrations ORDER BY version").fetchall()
+    return {r["version"]: r["checksum"] for r in rows}
+
+
+def pending(conn: Connection) -> list[Migration]:
+    done = applied_versions(conn)
+    return [m for m in available() if m.version not in done]
+
+
+def migrate(conn: Connection, *, use_schema_for_fresh: bool = True) -> MigrationResult:
+    """Bring the database to the current schema, in one transaction. Idempotent.
+
+    ``use_schema_for_fresh=False`` replays every migration even on an empty database (the migration test uses it).
+    """
+    operator = _operator()
+    host = socket.gethostname()
+    migrations = available()
+    try:
+        with conn.transaction(), translated():
+            conn.execute("SET LOCAL lock_timeout = '30s'")
+            conn.execute(cast(LiteralString, f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
+            conn.execute(sqlfiles.read("bookkeeping.sql"))
+            done = {
+                r["version"]: r["checksum"]
+                for r in conn.execute("SELECT version, checksum FROM tablemend.schema_migrations").fetchall()
+            }
+            for m in migrations:
+                if m.version in done and done[m.version] != m.checksum:
+                    raise MigrationError(
+                        f"migration {m.version}_{m.name} was changed after it was applied",
+                        details=f"applied checksum {done[m.version][:12]}, file checksum {m.checksum[:12]}",
+                        hint="never edit an applied migration; add a new one",
+                    )
+            todo = [m for m in migrations if m.version not in done]
+            if not todo:
+                return MigrationResult("current", ())
+            if not done and use_schema_for_fresh:
+                conn.execute(sqlfiles.read("schema.sql"))
+                for m in migrations:
+                    _record(conn, m, "baseline", operator, host)
+                return MigrationResult("schema", tuple(f"{m.version}_{m.name}" for m in migrations))
+            for m in todo:
+                conn.execute(m.sql)
+                _record(conn, m, "apply", operator, host)
+            return MigrationResult("migrate", tuple(f"{m.version}_{m.name}" for m in todo))
+    except psycopg.Error as exc:  # pragma: no cover - translated() already converts; kept for the cause chain
+        raise MigrationError(str(exc)) from exc
+
+
+def _record(conn: Connection, m: Migration, action: str, operator: str, host: str) -> None:
+    conn.execute(
+        "INSERT INTO tablemend.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+        (m.version, m.name, m.checksum),
+    )
+    conn.execute(
+        "INSERT INTO tablemend.migration_log (version, name, checksum, action, operator, host)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (m.version, m.name, m.checksum, action, operator, host),
+    )
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

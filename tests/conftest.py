@@ -1,0 +1,146 @@
+"""Real-PostgreSQL test harness.
+
+One server per run: ``TABLEMEND_TEST_DSN`` (any database on the server; we create our own next to it) or, without it,
+an embedded PostgreSQL 18 cluster in ``TABLEMEND_TEST_HOME`` (default ``/tmp/tablemend-test-pg``). Each kind of
+database (tablemend's schema, the origin sandbox) is built once per run as a template; every test gets a fresh copy.
+A server that cannot be reached is an error that fails the run, never a skip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from tablemend import db
+from tablemend.embedded import EmbeddedCluster
+
+_RUN = f"{os.getpid()}"
+_counter = itertools.count()
+
+
+def _admin_dsn() -> str:
+    if env := os.environ.get("TABLEMEND_TEST_DSN"):
+        return env
+    home = Path(os.environ.get("TABLEMEND_TEST_HOME", "/tmp/tablemend-test-pg"))
+    return EmbeddedCluster(home, durable=False).start()
+
+
+@pytest.fixture(scope="session")
+def server_dsn() -> str:
+    """DSN of a maintenance database on the test server (fails the run when unreachable)."""
+    dsn = _admin_dsn()
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"test PostgreSQL server unreachable ({db.describe_dsn(dsn)}): {exc}", pytrace=False)
+    return dsn
+
+
+@pytest.fixture(scope="session")
+def server_version(server_dsn: str) -> int:
+    with psycopg.connect(server_dsn) as conn:
+        return conn.info.server_version
+
+
+def dsn_for(server_dsn: str, dbname: str) -> str:
+    return make_conninfo(server_dsn, dbname=dbname)
+
+
+def _create_database(server_dsn: str, name: str, template: str | None = None) -> None:
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        if template:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+            )
+        else:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _drop_database(server_dsn: str, name: str) -> None:
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+class TemplateFactory:
+    """Builds each named template once per run and hands out fresh copies."""
+
+    def __init__(self, server_dsn: str) -> None:
+        self.server_dsn = server_dsn
+        self.templates: dict[str, str] = {}
+        self.created: list[str] = []
+
+    def template(self, kind: str, build: Callable[[str], None]) -> str:
+        if kind not in self.templates:
+            name = f"tm_tpl_{kind}_{_RUN}"
+            _drop_database(self.server_dsn, name)
+            _create_database(self.server_dsn, name)
+            self.created.append(name)
+            build(dsn_for(self.server_dsn, name))
+            self.templates[kind] = name
+        return self.templates[kind]
+
+    def fresh(self, kind: str, build: Callable[[str], None]) -> tuple[str, str]:
+        template = self.template(kind, build)
+        name = f"tm_t_{kind}_{_RUN}_{next(_counter)}"
+        _create_database(self.server_dsn, name, template)
+        return name, dsn_for(self.server_dsn, name)
+
+    def drop(self, name: str) -> None:
+        _drop_database(self.server_dsn, name)
+
+    def close(self) -> None:
+        for name in self.created:
+            _drop_database(self.server_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def templates(server_dsn: str) -> Iterator[TemplateFactory]:
+    factory = TemplateFactory(server_dsn)
+    yield factory
+    factory.close()
+
+
+def _build_tablemend(dsn: str) -> None:
+    from tablemend.migrations import migrate
+
+    with db.connect(dsn) as conn:
+        migrate(conn)
+
+
+def _build_empty(dsn: str) -> None:
+    return None
+
+
+@pytest.fixture
+def empty_dsn(templates: TemplateFactory) -> Iterator[str]:
+    """A fresh, empty database."""
+    name, dsn = templates.fresh("empty", _build_empty)
+    yield dsn
+    templates.drop(name)
+
+
+@pytest.fixture
+def tm_dsn(templates: TemplateFactory) -> Iterator[str]:
+    """A fresh database with tablemend's schema (built from schema.sql once, cloned per test)."""
+    name, dsn = templates.fresh("tablemend", _build_tablemend)
+    yield dsn
+    templates.drop(name)
+
+
+@pytest.fixture
+def tm_conn(tm_dsn: str) -> Iterator[db.Connection]:
+    with db.connect(tm_dsn, autocommit=True) as conn:
+        yield conn
+
+
+def fetch_all(conn: db.Connection, query: Any, params: Any = None) -> list[dict[str, Any]]:
+    return list(conn.execute(query, params).fetchall())
