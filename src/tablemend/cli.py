@@ -79,7 +79,8 @@ def db_status(fmt: FormatOption = OutputFormat.table) -> None:
     else:
         console.print(f"home:        {status.home}")
         console.print(f"initialized: {status.initialized}")
-        console.print(f"running:     {status.running}" + (f" (pid {status.pid}, port {status.port})" if status.running else ""))
+        where = f" (pid {status.pid}, port {status.port})" if status.running else ""
+        console.print(f"running:     {status.running}{where}")
         if status.version:
             console.print(f"version:     PostgreSQL {status.version}")
     raise typer.Exit(0 if status.running else 1)

@@ -79,10 +79,8 @@ def translate(exc: psycopg.Error) -> TablemendError:
     cls = for_sqlstate(sqlstate)
     message = diag.message_primary or str(exc).strip() or type(exc).__name__
     if cls is None:
-        if isinstance(exc, psycopg.OperationalError) and sqlstate is None:
-            cls = ConnectionFailed
-        else:
-            cls = DatabaseError
+        unreachable = isinstance(exc, psycopg.OperationalError) and sqlstate is None
+        cls = ConnectionFailed if unreachable else DatabaseError
     err = cls(message, details=diag.message_detail, hint=diag.message_hint, sqlstate=sqlstate,
               constraint=diag.constraint_name)
     err.__cause__ = exc

@@ -135,7 +135,9 @@ class EmbeddedCluster:
     def _password(self) -> str:
         path = self.home / "password"
         if not path.exists():
-            raise EmbeddedClusterError(f"embedded cluster in {self.home} has no password file", hint="delete the folder")
+            raise EmbeddedClusterError(
+                f"embedded cluster in {self.home} has no password file", hint="delete the folder and start again"
+            )
         return path.read_text().strip()
 
     def _conf_path(self) -> Path:
@@ -154,11 +156,16 @@ class EmbeddedCluster:
     def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
         kwargs: dict[str, object] = {}
         if self._root:
-            kwargs["user"] = SERVER_USER
+            import pwd
+
+            # Drop root's group too: with gid 0 the group bits (often ---) would apply instead of "other".
+            pw = pwd.getpwnam(SERVER_USER)
+            kwargs.update(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
         try:
-            return subprocess.run(
-                argv, check=True, capture_output=True, text=True, cwd=str(self.home), **kwargs  # type: ignore[call-overload]
+            result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+                argv, check=True, capture_output=True, text=True, cwd=str(self.home), **kwargs
             )
+            return result
         except FileNotFoundError as exc:
             raise EmbeddedClusterError(f"PostgreSQL binary not found: {argv[0]}") from exc
         except subprocess.CalledProcessError as exc:

@@ -18,7 +18,7 @@ import re
 import socket
 from dataclasses import dataclass
 from importlib import resources
-from typing import LiteralString, cast
+from typing import LiteralString
 
 import psycopg
 
@@ -89,7 +89,7 @@ def migrate(conn: Connection, *, use_schema_for_fresh: bool = True) -> Migration
     try:
         with conn.transaction(), translated():
             conn.execute("SET LOCAL lock_timeout = '30s'")
-            conn.execute(cast(LiteralString, f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
             conn.execute(sqlfiles.read("bookkeeping.sql"))
             done = {
                 r["version"]: r["checksum"]

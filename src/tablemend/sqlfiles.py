@@ -19,12 +19,12 @@ def read(relative: str) -> LiteralString:
 
     Typed as ``LiteralString``: the text is shipped with the package, never built from input.
     """
-    return cast(LiteralString, (resources.files("tablemend") / "sql" / relative).read_text(encoding="utf-8"))
+    return (resources.files("tablemend") / "sql" / relative).read_text(encoding="utf-8")
 
 
 def read_package_file(package: str, relative: str) -> LiteralString:
     """The text of a data file inside any tablemend sub-package (e.g. doctor check SQL)."""
-    return cast(LiteralString, (resources.files(package) / relative).read_text(encoding="utf-8"))
+    return (resources.files(package) / relative).read_text(encoding="utf-8")
 
 
 def split_named(text: LiteralString) -> dict[str, LiteralString]:

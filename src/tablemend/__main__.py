@@ -1,0 +1,3 @@
+from tablemend.cli import main
+
+main()

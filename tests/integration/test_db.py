@@ -1,0 +1,42 @@
+"""The one translation boundary, on a real server."""
+
+from __future__ import annotations
+
+import pytest
+
+from tablemend import db
+from tablemend.errors import DatabaseError, UsageError
+
+
+def test_sessions_run_in_utc_without_prepared_statements(tm_dsn: str) -> None:
+    with db.connect(tm_dsn) as conn:
+        row = conn.execute("SELECT current_setting('TimeZone') AS tz").fetchone()
+        assert row == {"tz": "UTC"}
+        assert conn.prepare_threshold is None
+
+
+def test_unknown_sqlstate_is_kept_verbatim(tm_dsn: str) -> None:
+    with db.connect(tm_dsn) as conn, pytest.raises(DatabaseError) as info, db.translated():
+        conn.execute("SELECT 1/0")
+    assert info.value.sqlstate == "22012"
+    assert info.value.message == "division by zero"
+    assert info.value.__cause__ is not None
+
+
+def test_project_sqlstate_maps_to_its_class(tm_dsn: str) -> None:
+    with db.connect(tm_dsn) as conn, pytest.raises(UsageError) as info, db.translated():
+        conn.execute("DO $$ BEGIN RAISE EXCEPTION 'nope' USING ERRCODE = 'TMU01', DETAIL = 'x=1'; END $$")
+    assert info.value.details == "x=1"
+
+
+def test_dsn_resolution_prefers_argument_then_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://env/db")
+    assert db.resolve_dsn("postgresql://arg/db") == "postgresql://arg/db"
+    assert db.resolve_dsn(None) == "postgresql://env/db"
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.setenv("PGHOST", "somewhere")
+    assert db.resolve_dsn(None) == ""
+
+
+def test_describe_dsn_hides_the_password() -> None:
+    assert db.describe_dsn("postgresql://u:secret@h:6543/d") == "h:6543/d"
