@@ -101,3 +101,45 @@ class DatabaseError(TablemendError):
 
     http_status = 500
     exit_code = 2
+
+
+# --- doctor -----------------------------------------------------------------------------------------------------------
+
+
+class DoctorError(TablemendError, sqlstate="TMD90"):
+    """A doctor operation could not be carried out; nothing was changed."""
+
+    http_status = 409
+    exit_code = 2
+
+
+class ProfileNotDetected(DoctorError, sqlstate="TMD91"):
+    """The database matches no doctor profile (neither the origin's schema nor tablemend's)."""
+
+    http_status = 422
+
+
+class RepairRefused(DoctorError, sqlstate="TMD92"):
+    """A repair was not applied: nothing to repair, not confirmed, or a finding that may not be auto-repaired."""
+
+
+class LockUnavailable(DoctorError, sqlstate="TMD93"):
+    """A repair could not get its locks (or finish) within lock_timeout / statement_timeout; nothing was changed."""
+
+    http_status = 503
+
+
+class UndoConflict(DoctorError, sqlstate="TMD94"):
+    """An undo would conflict with rows written after the repair; the row is named and nothing was changed."""
+
+
+class RepairNotFound(DoctorError, sqlstate="TMD95"):
+    """No repair with that id in the journal (or it was already undone)."""
+
+    http_status = 404
+
+
+class FindingNotFound(DoctorError, sqlstate="TMD96"):
+    """A finding named with --include does not exist (any more)."""
+
+    http_status = 404
