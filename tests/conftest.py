@@ -144,3 +144,42 @@ def tm_conn(tm_dsn: str) -> Iterator[db.Connection]:
 
 def fetch_all(conn: db.Connection, query: Any, params: Any = None) -> list[dict[str, Any]]:
     return list(conn.execute(query, params).fetchall())
+
+
+# --- origin sandbox (helper A) ----------------------------------------------------------------------------------------
+
+
+def _build_origin(dsn: str) -> None:
+    from tablemend.sandbox import build_origin
+
+    with db.connect(dsn, autocommit=True) as conn:
+        build_origin(conn)
+
+
+def _build_origin_legacy(dsn: str) -> None:
+    from tablemend.sandbox import build_origin
+
+    with db.connect(dsn, autocommit=True) as conn:
+        build_origin(conn, legacy_overload=True, legacy_idempotency_index=True)
+
+
+@pytest.fixture
+def origin_dsn(templates: TemplateFactory) -> Iterator[str]:
+    """A fresh database with the origin sandbox's schema and functions (no legacy pieces)."""
+    name, dsn = templates.fresh("origin", _build_origin)
+    yield dsn
+    templates.drop(name)
+
+
+@pytest.fixture
+def origin_legacy_dsn(templates: TemplateFactory) -> Iterator[str]:
+    """A fresh origin database that also has the 5-argument overload and the legacy idempotency index."""
+    name, dsn = templates.fresh("origin_legacy", _build_origin_legacy)
+    yield dsn
+    templates.drop(name)
+
+
+@pytest.fixture
+def origin_conn(origin_dsn: str) -> Iterator[db.Connection]:
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        yield conn

@@ -105,7 +105,7 @@ def build_origin(conn: Connection, *, legacy_overload: bool = False, legacy_idem
     ``legacy_overload`` adds the 5-argument overload (state D4); ``legacy_idempotency_index`` the partial unique index
     on ``(booking_id, idempotency_key)`` (state D3). Refuses a database that already has the origin's tables.
     """
-    with translated():
+    with translated(), conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
         existing = [r["name"] for r in cur.execute(_q("installed_tables")).fetchall()]
         if existing:
@@ -113,13 +113,12 @@ def build_origin(conn: Connection, *, legacy_overload: bool = False, legacy_idem
                 f"the origin's tables already exist in this database ({', '.join(existing)})",
                 hint="use a fresh database, or `tablemend sandbox origin --reset`",
             )
-        with conn.transaction():
-            conn.execute(sqlfiles.read("origin/schema.sql"))
-            conn.execute(sqlfiles.read("origin/functions.sql"))
-            if legacy_overload:
-                conn.execute(sqlfiles.read("origin/legacy_overload.sql"))
-            if legacy_idempotency_index:
-                conn.execute(sqlfiles.read("origin/legacy_idempotency_index.sql"))
+        conn.execute(sqlfiles.read("origin/schema.sql"))
+        conn.execute(sqlfiles.read("origin/functions.sql"))
+        if legacy_overload:
+            conn.execute(sqlfiles.read("origin/legacy_overload.sql"))
+        if legacy_idempotency_index:
+            conn.execute(sqlfiles.read("origin/legacy_idempotency_index.sql"))
 
 
 # --- seeding helpers ----------------------------------------------------------------------------------------------
@@ -411,17 +410,18 @@ def seed_state(conn: Connection, code: str) -> StateCase:
     seed = _SEEDS.get(code)
     if seed is None:
         raise UsageError(f"unknown state code {code!r}; known: {', '.join(ORIGIN_STATES)}")
-    features = origin_features(conn)
-    if not features.installed:
-        raise UsageError("the origin schema is not installed in this database", hint="build_origin(conn) first")
-    if code == "D3" and not features.legacy_idempotency_index:
-        raise UsageError("state D3 needs the legacy idempotency index",
-                         hint="build_origin(conn, legacy_idempotency_index=True)")
-    if code == "D4" and not features.legacy_overload:
-        raise UsageError("state D4 needs the legacy 5-argument overload",
-                         hint="build_origin(conn, legacy_overload=True)")
-    with translated(), conn.transaction():
-        return seed(conn, _layout(conn, code))
+    with conn.transaction():
+        features = origin_features(conn)
+        if not features.installed:
+            raise UsageError("the origin schema is not installed in this database", hint="build_origin(conn) first")
+        if code == "D3" and not features.legacy_idempotency_index:
+            raise UsageError("state D3 needs the legacy idempotency index",
+                             hint="build_origin(conn, legacy_idempotency_index=True)")
+        if code == "D4" and not features.legacy_overload:
+            raise UsageError("state D4 needs the legacy 5-argument overload",
+                             hint="build_origin(conn, legacy_overload=True)")
+        with translated():
+            return seed(conn, _layout(conn, code))
 
 
 def seed_sample(conn: Connection) -> SampleIds:
