@@ -18,7 +18,14 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from tablemend.errors import ConnectionFailed, DatabaseError, TablemendError, UsageError, for_sqlstate
+from tablemend.errors import (
+    ConnectionFailed,
+    DatabaseError,
+    TablemendError,
+    UsageError,
+    for_constraint,
+    for_sqlstate,
+)
 
 Connection = psycopg.Connection[Any]
 
@@ -76,7 +83,8 @@ def translate(exc: psycopg.Error) -> TablemendError:
     """Map a driver exception to the tablemend class registered for its SQLSTATE (the cause is kept by callers)."""
     diag = exc.diag
     sqlstate = diag.sqlstate
-    cls = for_sqlstate(sqlstate)
+    # a raw violation of one of tablemend's own constraints (a direct write) maps like the function's own error
+    cls = for_sqlstate(sqlstate) or for_constraint(sqlstate, diag.constraint_name)
     message = diag.message_primary or str(exc).strip() or type(exc).__name__
     if cls is None:
         unreachable = isinstance(exc, psycopg.OperationalError) and sqlstate is None

@@ -143,3 +143,155 @@ class FindingNotFound(DoctorError, sqlstate="TMD96"):
     """A finding named with --include does not exist (any more)."""
 
     http_status = 404
+
+
+# --- allocator --------------------------------------------------------------------------------------------------------
+# Raised by tablemend's own PL/pgSQL functions (sql/migrations/0002_allocator.sql) with USING ERRCODE; DETAIL is
+# space-separated key=value pairs with the ids involved (see :func:`detail_fields`). SQLSTATE class TA: TAV validation
+# (422, exit 2), TAN not found (404, exit 4), TAC conflict (409, exit 3), TAI integrity guard (409, exit 3).
+
+
+def detail_fields(details: str | None) -> dict[str, str]:
+    """``{"booking_id": "…", "table_id": "…", …}`` from an allocator DETAIL (``key=value key=value``)."""
+    fields: dict[str, str] = {}
+    for part in (details or "").split():
+        key, sep, value = part.partition("=")
+        if sep:
+            fields[key] = value
+    return fields
+
+
+class AllocatorError(TablemendError):
+    """Base of every error raised by the allocator's SQL functions."""
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return detail_fields(self.details)
+
+
+class AllocatorValidationError(AllocatorError):
+    """The request itself is invalid; nothing was read or changed because of it."""
+
+    http_status = 422
+    exit_code = 2
+
+
+class AllocatorNotFound(AllocatorError):
+    """The booking or hold named by the request does not exist."""
+
+    http_status = 404
+    exit_code = 4
+
+
+class AllocatorConflict(AllocatorError):
+    """The request is valid but the current state refuses it (occupied, held, key reused, ...)."""
+
+    http_status = 409
+    exit_code = 3
+
+
+class InvalidTableList(AllocatorValidationError, sqlstate="TAV01"):
+    """The table-id list is NULL, empty or contains NULL."""
+
+
+class InvalidWindow(AllocatorValidationError, sqlstate="TAV02"):
+    """Only one bound of a window was given, or the window is empty or reversed."""
+
+
+class UnknownTable(AllocatorValidationError, sqlstate="TAV03"):
+    """A table id exists in no restaurant."""
+
+
+class TableOfOtherRestaurant(AllocatorValidationError, sqlstate="TAV04"):
+    """A table belongs to a restaurant other than the booking's (or the hold's)."""
+
+
+class TableNotAssignable(AllocatorValidationError, sqlstate="TAV05"):
+    """A table is inactive or out of service."""
+
+
+class TablesInDifferentZones(AllocatorValidationError, sqlstate="TAV06"):
+    """The requested tables are not all in one zone."""
+
+
+class TableNotMovable(AllocatorValidationError, sqlstate="TAV07"):
+    """A fixed table was requested together with other tables."""
+
+
+class TablesNotAdjacent(AllocatorValidationError, sqlstate="TAV08"):
+    """Adjacency was required and the tables do not form one connected group."""
+
+
+class InvalidArgument(AllocatorValidationError, sqlstate="TAV09"):
+    """A required argument is missing or malformed (NULL booking or hold id, blank key, past expiry)."""
+
+
+class BookingNotFound(AllocatorNotFound, sqlstate="TAN01"):
+    """No booking with that id (in that restaurant)."""
+
+
+class HoldNotFound(AllocatorNotFound, sqlstate="TAN02"):
+    """No hold with that id."""
+
+
+class TableOccupied(AllocatorConflict, sqlstate="TAC01"):
+    """A live booking already occupies one of the tables over an overlapping window; DETAIL names it.
+
+    Also raised for a raw exclusion violation (23P01) of ``booking_table_assignments_no_overlap`` from a direct write.
+    """
+
+
+class HoldConflict(AllocatorConflict, sqlstate="TAC02"):
+    """An active, unexpired hold of another booking (or an unowned one) covers a table over the window."""
+
+
+class IdempotencyMismatch(AllocatorConflict, sqlstate="TAC03"):
+    """The idempotency key was used for a different request; DETAIL ``field=`` names the first difference."""
+
+
+class IdempotencyInProgress(AllocatorConflict, sqlstate="TAC04"):
+    """Another transaction is executing a call with the same booking and idempotency key right now."""
+
+
+class InsufficientCapacity(AllocatorConflict, sqlstate="TAC05"):
+    """The tables seat fewer guests than the booking's party size."""
+
+
+class BookingNotAssignable(AllocatorConflict, sqlstate="TAC06"):
+    """The booking is cancelled, no_show, completed or waitlisted: it cannot hold tables."""
+
+
+class HoldNotActive(AllocatorConflict, sqlstate="TAC07"):
+    """The hold expired, was released or was confirmed (and the retried confirm no longer matches)."""
+
+
+class HoldBookingMismatch(AllocatorConflict, sqlstate="TAC08"):
+    """The hold belongs to another booking than the one confirming it."""
+
+
+class ZoneLocked(AllocatorConflict, sqlstate="TAC09"):
+    """An assignment row disagrees with its booking's zone lock or its table's zone.
+
+    The functions never raise it (re-assignment replaces the set, zone and all); it is the translation of a raw
+    foreign-key violation (23503) of the zone keys from a direct write.
+    """
+
+
+class LedgerInconsistent(AllocatorConflict, sqlstate="TAI01"):
+    """An idempotency ledger row does not describe its booking's current assignment (refused at commit)."""
+
+
+#: Raw constraint violations from direct writes that mean the same as an allocator error.
+_BY_CONSTRAINT: dict[tuple[str, str], type[TablemendError]] = {
+    ("23P01", "booking_table_assignments_no_overlap"): TableOccupied,
+    ("23P01", "table_hold_members_no_overlap"): HoldConflict,
+    ("23503", "booking_table_assignments_booking_zone_fkey"): ZoneLocked,
+    ("23503", "booking_table_assignments_table_zone_fkey"): ZoneLocked,
+}
+
+
+def for_constraint(sqlstate: str | None, constraint: str | None) -> type[TablemendError] | None:
+    """The class for a raw constraint violation on one of tablemend's own constraints, or None."""
+    if sqlstate is None or constraint is None:
+        return None
+    return _BY_CONSTRAINT.get((sqlstate, constraint))

@@ -1,4 +1,5 @@
 -- tablemend's schema, current state. Must equal the replay of every file in migrations/ (tests/migration checks).
+-- It is the concatenation of migrations/*.sql in order.
 
 -- === 0001_extensions ===
 -- btree_gist lets one exclusion constraint say "same restaurant, same table, overlapping window".
@@ -72,6 +73,8 @@ CREATE TABLE table_inventory (
     FOREIGN KEY (restaurant_id, zone_id) REFERENCES zones (restaurant_id, id)
 );
 CREATE INDEX table_inventory_zone_idx ON table_inventory (restaurant_id, zone_id);
+-- Tells "unknown table" from "table of another restaurant" on the error path (not unique: tenant keys stay composite).
+CREATE INDEX table_inventory_id_idx ON table_inventory (id);
 
 -- Edges may be stored in either direction; the allocator reads both. One edge per unordered pair.
 CREATE TABLE table_adjacencies (
@@ -327,6 +330,15 @@ CREATE TRIGGER set_booking_instants
     BEFORE INSERT OR UPDATE OF booking_date, start_time, end_time, start_at, end_at ON bookings
     FOR EACH ROW EXECUTE FUNCTION set_booking_instants();
 
+-- Timestamps and windows in DETAIL are written without spaces (UTC, ISO 8601) so DETAIL splits into key=value pairs.
+CREATE FUNCTION iso(p_ts timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN COALESCE(to_char(p_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'NULL');
+
+CREATE FUNCTION iso_window(p_window tstzrange) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN p_window IS NULL THEN 'NULL' ELSE '[' || iso(lower(p_window)) || ',' || iso(upper(p_window)) || ')' END;
+
 -- Raise TAC01 for the first live assignment of another booking that overlaps p_window on one of p_table_ids.
 CREATE FUNCTION raise_if_table_occupied(p_restaurant_id uuid, p_booking_id uuid, p_table_ids uuid[],
                                         p_window tstzrange) RETURNS void
@@ -337,7 +349,7 @@ BEGIN
     SELECT a.booking_id, a.table_id, a.assignment_window INTO v_row
     FROM booking_table_assignments a
     WHERE a.restaurant_id = p_restaurant_id AND a.table_id = ANY (p_table_ids)
-      AND a.assignment_window && p_window AND a.booking_id <> p_booking_id
+      AND a.assignment_window && p_window AND a.booking_id IS DISTINCT FROM p_booking_id
     ORDER BY a.table_id, a.start_at
     LIMIT 1;
     IF FOUND THEN
@@ -345,7 +357,8 @@ BEGIN
             v_row.assignment_window
             USING ERRCODE = 'TAC01',
                   DETAIL = format('booking_id=%s table_id=%s blocking_booking_id=%s window=%s requested_window=%s',
-                                  p_booking_id, v_row.table_id, v_row.booking_id, v_row.assignment_window, p_window),
+                                  p_booking_id, v_row.table_id, v_row.booking_id, iso_window(v_row.assignment_window),
+                                  iso_window(p_window)),
                   HINT = 'Choose other tables or another window, or release the blocking booking first.';
     END IF;
 END
@@ -423,7 +436,7 @@ BEGIN
     LOOP
         IF booking_status_is_terminal(v_row.status) THEN
             RAISE EXCEPTION 'booking % is %, it cannot hold tables', v_row.id, v_row.status
-                USING ERRCODE = 'TAC07',
+                USING ERRCODE = 'TAC06',
                       DETAIL = format('booking_id=%s restaurant_id=%s status=%s', v_row.id, v_row.restaurant_id,
                                       v_row.status),
                       HINT = 'Only live bookings can be assigned; change the status first.';
@@ -527,3 +540,662 @@ CREATE CONSTRAINT TRIGGER booking_assignment_idempotency_check
     AFTER INSERT OR UPDATE ON booking_assignment_idempotency
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION booking_assignment_idempotency_check();
+
+-- --- allocator functions ----------------------------------------------------------------------------------------------
+-- Error codes (docs/allocator.md): TAV.. validation (422), TAN.. not found (404), TAC.. conflict (409),
+-- TAI.. integrity guard (409). DETAIL is always key=value pairs with the ids involved.
+
+-- Validate a table-id list: not NULL, not empty, no NULL element; returns the distinct ids sorted (the lock order).
+CREATE FUNCTION normalize_table_ids(p_table_ids uuid[]) RETURNS uuid[]
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, public AS $$
+BEGIN
+    IF p_table_ids IS NULL OR cardinality(p_table_ids) = 0 OR array_position(p_table_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'at least one table id is required, and none may be NULL'
+            USING ERRCODE = 'TAV01',
+                  DETAIL = format('table_ids=%s', COALESCE(p_table_ids::text, 'NULL')),
+                  HINT = 'Pass a non-empty array of table ids.';
+    END IF;
+    RETURN ARRAY(SELECT DISTINCT x FROM unnest(p_table_ids) AS x ORDER BY x);
+END
+$$;
+
+-- Lock the requested tables of one restaurant in id order and check that they can seat one booking together:
+-- all exist in this restaurant, are active and in service, share one zone, and are movable when combined.
+CREATE FUNCTION lock_assignable_tables(p_restaurant_id uuid, p_booking_id uuid, p_table_ids uuid[],
+                                       OUT zone_id uuid, OUT seats integer)
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+#variable_conflict use_column
+DECLARE
+    v_t record;
+    v_n integer := 0;
+    v_missing uuid;
+    v_other uuid;
+    v_multi boolean := cardinality(p_table_ids) > 1;
+BEGIN
+    seats := 0;
+    FOR v_t IN
+        SELECT t.id, t.zone_id, t.active, t.status, t.mobility, t.capacity
+        FROM table_inventory t
+        WHERE t.restaurant_id = p_restaurant_id AND t.id = ANY (p_table_ids)
+        ORDER BY t.id
+        FOR NO KEY UPDATE OF t
+    LOOP
+        v_n := v_n + 1;
+        IF NOT v_t.active OR v_t.status = 'out_of_service' THEN
+            RAISE EXCEPTION 'table % cannot be assigned (active=%, status=%)', v_t.id, v_t.active, v_t.status
+                USING ERRCODE = 'TAV05',
+                      DETAIL = format('booking_id=%s table_id=%s active=%s status=%s', p_booking_id, v_t.id,
+                                      v_t.active, v_t.status),
+                      HINT = 'Activate the table or choose another one.';
+        END IF;
+        IF zone_id IS NULL THEN
+            zone_id := v_t.zone_id;
+        ELSIF zone_id <> v_t.zone_id THEN
+            RAISE EXCEPTION 'tables % and % are in different zones', p_table_ids[1], v_t.id
+                USING ERRCODE = 'TAV06',
+                      DETAIL = format('booking_id=%s table_id=%s zone_id=%s expected_zone_id=%s', p_booking_id,
+                                      v_t.id, v_t.zone_id, zone_id),
+                      HINT = 'All tables of one booking must be in the same zone.';
+        END IF;
+        IF v_multi AND v_t.mobility <> 'movable' THEN
+            RAISE EXCEPTION 'table % is fixed and cannot be combined with other tables', v_t.id
+                USING ERRCODE = 'TAV07',
+                      DETAIL = format('booking_id=%s table_id=%s mobility=%s', p_booking_id, v_t.id, v_t.mobility),
+                      HINT = 'Assign a fixed table on its own.';
+        END IF;
+        seats := seats + v_t.capacity;
+    END LOOP;
+    IF v_n < cardinality(p_table_ids) THEN
+        SELECT x INTO v_missing FROM unnest(p_table_ids) AS x
+        WHERE NOT EXISTS (SELECT 1 FROM table_inventory t WHERE t.restaurant_id = p_restaurant_id AND t.id = x)
+        ORDER BY x LIMIT 1;
+        SELECT t.restaurant_id INTO v_other FROM table_inventory t WHERE t.id = v_missing LIMIT 1;
+        IF v_other IS NOT NULL THEN
+            RAISE EXCEPTION 'table % belongs to another restaurant', v_missing
+                USING ERRCODE = 'TAV04',
+                      DETAIL = format('booking_id=%s table_id=%s restaurant_id=%s table_restaurant_id=%s',
+                                      p_booking_id, v_missing, p_restaurant_id, v_other),
+                      HINT = 'Choose tables of the booking''s restaurant.';
+        END IF;
+        RAISE EXCEPTION 'table % does not exist', v_missing
+            USING ERRCODE = 'TAV03',
+                  DETAIL = format('booking_id=%s table_id=%s restaurant_id=%s', p_booking_id, v_missing,
+                                  p_restaurant_id),
+                  HINT = 'Check the table ids.';
+    END IF;
+END
+$$;
+
+-- Validate a [start, end) window given as two optional bounds; both NULL means "use the default".
+CREATE FUNCTION check_window(p_start_at timestamptz, p_end_at timestamptz, p_subject text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, public AS $$
+BEGIN
+    IF (p_start_at IS NULL) <> (p_end_at IS NULL) THEN
+        RAISE EXCEPTION 'start and end must be given together'
+            USING ERRCODE = 'TAV02',
+                  DETAIL = format('%s start_at=%s end_at=%s', p_subject, iso(p_start_at), iso(p_end_at)),
+                  HINT = 'Pass both bounds, or neither to use the booking''s window.';
+    END IF;
+    IF p_start_at >= p_end_at THEN
+        RAISE EXCEPTION 'window [%, %) is empty or reversed', p_start_at, p_end_at
+            USING ERRCODE = 'TAV02',
+                  DETAIL = format('%s start_at=%s end_at=%s', p_subject, iso(p_start_at), iso(p_end_at)),
+                  HINT = 'The start must be before the end.';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION invalid_argument(p_message text, p_detail text, p_hint text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, public AS $$
+BEGIN
+    RAISE EXCEPTION '%', p_message USING ERRCODE = 'TAV09', DETAIL = p_detail, HINT = p_hint;
+END
+$$;
+
+-- Lock a booking row (FOR UPDATE OF the booking only; the restaurant row is never locked) and return it.
+CREATE FUNCTION lock_booking(p_booking_id uuid, p_restaurant_id uuid DEFAULT NULL) RETURNS bookings
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+DECLARE
+    v_b bookings;
+BEGIN
+    IF p_booking_id IS NULL THEN
+        PERFORM invalid_argument('a booking id is required', 'booking_id=NULL', 'Pass p_booking_id.');
+    END IF;
+    SELECT b.* INTO v_b FROM bookings b
+    WHERE b.id = p_booking_id AND (p_restaurant_id IS NULL OR b.restaurant_id = p_restaurant_id)
+    FOR UPDATE OF b;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'booking % not found', p_booking_id
+            USING ERRCODE = 'TAN01',
+                  DETAIL = format('booking_id=%s restaurant_id=%s', p_booking_id,
+                                  COALESCE(p_restaurant_id::text, 'any')),
+                  HINT = 'Check the booking id.';
+    END IF;
+    IF booking_status_is_terminal(v_b.status) THEN
+        RAISE EXCEPTION 'booking % is %, it cannot hold tables', v_b.id, v_b.status
+            USING ERRCODE = 'TAC06',
+                  DETAIL = format('booking_id=%s restaurant_id=%s status=%s', v_b.id, v_b.restaurant_id, v_b.status),
+                  HINT = 'Only live bookings can be assigned; change the status first.';
+    END IF;
+    RETURN v_b;
+END
+$$;
+
+-- Consume (confirm) every active hold of the booking: its tables are now assigned, so the hold must stop blocking.
+CREATE FUNCTION consume_booking_holds(p_restaurant_id uuid, p_booking_id uuid, p_status table_hold_status)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+DECLARE
+    v_ids uuid[];
+BEGIN
+    WITH done AS (
+        UPDATE table_holds h SET status = p_status, last_touched_at = now()
+        WHERE h.restaurant_id = p_restaurant_id AND h.booking_id = p_booking_id AND h.status = 'active'
+        RETURNING h.id
+    )
+    SELECT array_agg(done.id) INTO v_ids FROM done;
+    IF v_ids IS NOT NULL THEN
+        DELETE FROM table_hold_members m WHERE m.restaurant_id = p_restaurant_id AND m.hold_id = ANY (v_ids);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION assign_tables_atomic_v2(
+    p_booking_id uuid,
+    p_table_ids uuid[],
+    p_idempotency_key text DEFAULT NULL,
+    p_require_adjacency boolean DEFAULT false,
+    p_assigned_by uuid DEFAULT NULL,
+    p_start_at timestamptz DEFAULT NULL,
+    p_end_at timestamptz DEFAULT NULL
+) RETURNS TABLE(table_id uuid, start_at timestamptz, end_at timestamptz, merge_group_id uuid)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+#variable_conflict use_column
+DECLARE
+    v_ids uuid[];
+    v_b bookings;
+    v_start timestamptz;
+    v_end timestamptz;
+    v_window tstzrange;
+    v_lock record;
+    v_ledger booking_assignment_idempotency;
+    v_field text;
+    v_stored text;
+    v_given text;
+    v_current record;
+    v_merge uuid;
+    v_unreached uuid[];
+    v_hold record;
+BEGIN
+    -- 1. input, before any read or lock
+    IF p_booking_id IS NULL THEN
+        PERFORM invalid_argument('a booking id is required', 'booking_id=NULL', 'Pass p_booking_id.');
+    END IF;
+    v_ids := normalize_table_ids(p_table_ids);
+    PERFORM check_window(p_start_at, p_end_at, format('booking_id=%s', p_booking_id));
+    IF p_idempotency_key IS NOT NULL AND btrim(p_idempotency_key) = '' THEN
+        PERFORM invalid_argument('an idempotency key must not be blank',
+                                 format('booking_id=%s idempotency_key=''%s''', p_booking_id, p_idempotency_key),
+                                 'Pass NULL for no key.');
+    END IF;
+
+    -- 2. a key in flight elsewhere is refused at once, never waited for (and never written twice)
+    IF p_idempotency_key IS NOT NULL
+       AND NOT pg_try_advisory_xact_lock(hashtextextended(
+               'tablemend.assign:' || p_booking_id::text || ':' || p_idempotency_key, 0)) THEN
+        RAISE EXCEPTION 'idempotency key % for booking % is in use by another transaction', p_idempotency_key,
+            p_booking_id
+            USING ERRCODE = 'TAC04',
+                  DETAIL = format('booking_id=%s idempotency_key=%s', p_booking_id, p_idempotency_key),
+                  HINT = 'Retry after the other call finishes; it will return the same result.';
+    END IF;
+
+    -- 3. lock order: booking row, then tables by id
+    v_b := lock_booking(p_booking_id);
+    v_start := COALESCE(p_start_at, v_b.start_at);
+    v_end := COALESCE(p_end_at, v_b.end_at);
+    v_window := tstzrange(v_start, v_end, '[)');
+
+    -- 4. replay: the same key and request return the booking's current assignment, which the ledger row describes
+    --    exactly (any change to the assignment deletes the ledger rows, a deferred check refuses stale ones)
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT l.* INTO v_ledger FROM booking_assignment_idempotency l
+        WHERE l.restaurant_id = v_b.restaurant_id AND l.booking_id = p_booking_id
+          AND l.idempotency_key = p_idempotency_key;
+        IF FOUND THEN
+            SELECT f.name, f.stored, f.given INTO v_field, v_stored, v_given
+            FROM (VALUES (1, 'table_ids', array_to_string(v_ledger.table_ids, ','), array_to_string(v_ids, ',')),
+                         (2, 'start_at', iso(v_ledger.request_start_at), iso(p_start_at)),
+                         (3, 'end_at', iso(v_ledger.request_end_at), iso(p_end_at)),
+                         (4, 'require_adjacency', v_ledger.require_adjacency::text,
+                          COALESCE(p_require_adjacency, false)::text),
+                         (5, 'assigned_by', v_ledger.assigned_by::text, p_assigned_by::text))
+                 AS f(pos, name, stored, given)
+            WHERE f.stored IS DISTINCT FROM f.given
+            ORDER BY f.pos LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'idempotency key % of booking % was used for a different request (%)',
+                    p_idempotency_key, p_booking_id, v_field
+                    USING ERRCODE = 'TAC03',
+                          DETAIL = format('booking_id=%s idempotency_key=%s field=%s stored=%s given=%s',
+                                          p_booking_id, p_idempotency_key, v_field, COALESCE(v_stored, 'NULL'),
+                                          COALESCE(v_given, 'NULL')),
+                          HINT = 'Use a new idempotency key for a different request.';
+            END IF;
+            RETURN QUERY
+                SELECT a.table_id, a.start_at, a.end_at, a.merge_group_id
+                FROM booking_table_assignments a
+                WHERE a.restaurant_id = v_b.restaurant_id AND a.booking_id = p_booking_id
+                ORDER BY a.table_id;
+            RETURN;
+        END IF;
+    END IF;
+
+    -- 5. tables: locked, same restaurant, active, one zone, movable when combined
+    v_lock := lock_assignable_tables(v_b.restaurant_id, p_booking_id, v_ids);
+
+    -- 6. adjacency: the chosen tables must form one connected group
+    IF COALESCE(p_require_adjacency, false) AND cardinality(v_ids) > 1 THEN
+        WITH RECURSIVE reach(id) AS (
+            SELECT v_ids[1]
+            UNION
+            SELECT CASE WHEN e.table_a = r.id THEN e.table_b ELSE e.table_a END
+            FROM reach r
+            JOIN table_adjacencies e ON e.restaurant_id = v_b.restaurant_id
+                 AND (e.table_a = r.id OR e.table_b = r.id)
+            WHERE e.table_a = ANY (v_ids) AND e.table_b = ANY (v_ids)
+        )
+        SELECT array_agg(x ORDER BY x) INTO v_unreached
+        FROM unnest(v_ids) AS x WHERE x NOT IN (SELECT reach.id FROM reach);
+        IF v_unreached IS NOT NULL THEN
+            RAISE EXCEPTION 'tables % are not connected to table % by adjacency', v_unreached, v_ids[1]
+                USING ERRCODE = 'TAV08',
+                      DETAIL = format('booking_id=%s table_id=%s unreachable_table_ids=%s', p_booking_id, v_ids[1],
+                                      array_to_string(v_unreached, ',')),
+                      HINT = 'Choose tables that form one connected group, or do not require adjacency.';
+        END IF;
+    END IF;
+
+    -- 7. capacity: the tables must seat the party
+    IF v_lock.seats < v_b.party_size THEN
+        RAISE EXCEPTION 'tables seat %, booking % has a party of %', v_lock.seats, p_booking_id, v_b.party_size
+            USING ERRCODE = 'TAC05',
+                  DETAIL = format('booking_id=%s table_ids=%s seats=%s party_size=%s', p_booking_id,
+                                  array_to_string(v_ids, ','), v_lock.seats, v_b.party_size),
+                  HINT = 'Add tables or choose larger ones.';
+    END IF;
+
+    -- 8. holds of other bookings (or unowned) block until they expire; expired holds never block
+    SELECT h.id, h.booking_id, m.table_id, m.hold_window, h.expires_at INTO v_hold
+    FROM table_hold_members m
+    JOIN table_holds h ON h.restaurant_id = m.restaurant_id AND h.id = m.hold_id
+    WHERE m.restaurant_id = v_b.restaurant_id AND m.table_id = ANY (v_ids) AND m.hold_window && v_window
+      AND h.status = 'active' AND h.expires_at > now() AND h.booking_id IS DISTINCT FROM p_booking_id
+    ORDER BY m.table_id, h.id
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % is held by hold % until %', v_hold.table_id, v_hold.id, v_hold.expires_at
+            USING ERRCODE = 'TAC02',
+                  DETAIL = format('booking_id=%s table_id=%s hold_id=%s hold_booking_id=%s window=%s expires_at=%s',
+                                  p_booking_id, v_hold.table_id, v_hold.id,
+                                  COALESCE(v_hold.booking_id::text, 'NULL'), iso_window(v_hold.hold_window),
+                                  iso(v_hold.expires_at)),
+                  HINT = 'Retry after the hold expires, or confirm that hold.';
+    END IF;
+
+    -- 9. occupancy by other live bookings (the exclusion constraint is the guarantee; this names the blocker)
+    PERFORM raise_if_table_occupied(v_b.restaurant_id, p_booking_id, v_ids, v_window);
+
+    -- 10. write: the same tables and window are kept as they are; anything else replaces the previous set
+    SELECT array_agg(a.table_id ORDER BY a.table_id) AS ids, min(a.start_at) AS s, max(a.end_at) AS e,
+           bool_and(a.start_at = v_start AND a.end_at = v_end) AS same_window, min(a.merge_group_id::text) AS mg
+    INTO v_current
+    FROM booking_table_assignments a
+    WHERE a.restaurant_id = v_b.restaurant_id AND a.booking_id = p_booking_id;
+    IF v_current.ids IS NOT NULL AND v_current.ids = v_ids AND v_current.same_window THEN
+        v_merge := v_current.mg::uuid;
+    ELSE
+        IF v_current.ids IS NOT NULL THEN
+            PERFORM set_config('tablemend.release_reason', 'replaced', true);
+            DELETE FROM booking_table_assignments a
+            WHERE a.restaurant_id = v_b.restaurant_id AND a.booking_id = p_booking_id;
+            PERFORM set_config('tablemend.release_reason', '', true);
+        END IF;
+        UPDATE bookings b SET assigned_zone_id = v_lock.zone_id, updated_at = now()
+        WHERE b.restaurant_id = v_b.restaurant_id AND b.id = p_booking_id
+          AND b.assigned_zone_id IS DISTINCT FROM v_lock.zone_id;
+        v_merge := CASE WHEN cardinality(v_ids) > 1 THEN gen_random_uuid() END;
+        INSERT INTO booking_table_assignments AS a (
+            restaurant_id, booking_id, table_id, zone_id, start_at, end_at, merge_group_id, idempotency_key,
+            assigned_by)
+        SELECT v_b.restaurant_id, p_booking_id, x, v_lock.zone_id, v_start, v_end, v_merge, p_idempotency_key,
+               p_assigned_by
+        FROM unnest(v_ids) AS x;
+    END IF;
+    PERFORM consume_booking_holds(v_b.restaurant_id, p_booking_id, 'confirmed');
+
+    -- 11. ledger: written after the rows it describes, checked again at commit
+    IF p_idempotency_key IS NOT NULL THEN
+        INSERT INTO booking_assignment_idempotency (
+            restaurant_id, booking_id, idempotency_key, table_ids, request_start_at, request_end_at,
+            require_adjacency, assigned_by, request_fingerprint, start_at, end_at, merge_group_id)
+        VALUES (v_b.restaurant_id, p_booking_id, p_idempotency_key, v_ids, p_start_at, p_end_at,
+                COALESCE(p_require_adjacency, false), p_assigned_by,
+                md5(concat_ws('|', array_to_string(v_ids, ','), p_start_at, p_end_at,
+                              COALESCE(p_require_adjacency, false), p_assigned_by)),
+                v_start, v_end, v_merge);
+    END IF;
+
+    RETURN QUERY
+        SELECT x, v_start, v_end, v_merge FROM unnest(v_ids) AS x ORDER BY x;
+END
+$$;
+
+CREATE FUNCTION unassign_tables_atomic(p_booking_id uuid, p_table_ids uuid[] DEFAULT NULL)
+RETURNS TABLE(table_id uuid)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+#variable_conflict use_column
+DECLARE
+    v_ids uuid[];
+    v_restaurant uuid;
+    v_left integer;
+BEGIN
+    IF p_booking_id IS NULL THEN
+        PERFORM invalid_argument('a booking id is required', 'booking_id=NULL', 'Pass p_booking_id.');
+    END IF;
+    IF p_table_ids IS NOT NULL THEN
+        v_ids := normalize_table_ids(p_table_ids);
+    END IF;
+    -- terminal bookings hold nothing, so only existence is required here (not lock_booking's liveness)
+    SELECT b.restaurant_id INTO v_restaurant FROM bookings b WHERE b.id = p_booking_id FOR UPDATE OF b;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'booking % not found', p_booking_id
+            USING ERRCODE = 'TAN01', DETAIL = format('booking_id=%s restaurant_id=any', p_booking_id),
+                  HINT = 'Check the booking id.';
+    END IF;
+    PERFORM set_config('tablemend.release_reason', 'unassigned', true);
+    RETURN QUERY
+        WITH gone AS (
+            DELETE FROM booking_table_assignments a
+            WHERE a.restaurant_id = v_restaurant AND a.booking_id = p_booking_id
+              AND (v_ids IS NULL OR a.table_id = ANY (v_ids))
+            RETURNING a.table_id
+        )
+        SELECT gone.table_id FROM gone ORDER BY gone.table_id;
+    PERFORM set_config('tablemend.release_reason', '', true);
+    -- a single table left over is no longer a merge group
+    SELECT count(*) INTO v_left FROM booking_table_assignments a
+    WHERE a.restaurant_id = v_restaurant AND a.booking_id = p_booking_id;
+    IF v_left = 1 THEN
+        UPDATE booking_table_assignments a SET merge_group_id = NULL, updated_at = now()
+        WHERE a.restaurant_id = v_restaurant AND a.booking_id = p_booking_id AND a.merge_group_id IS NOT NULL;
+    END IF;
+END
+$$;
+
+-- --- holds --------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION create_table_hold(
+    p_restaurant_id uuid,
+    p_table_ids uuid[],
+    p_start_at timestamptz,
+    p_end_at timestamptz,
+    p_expires_at timestamptz,
+    p_booking_id uuid DEFAULT NULL,
+    p_created_by uuid DEFAULT NULL,
+    p_metadata jsonb DEFAULT '{}'::jsonb
+) RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+#variable_conflict use_column
+DECLARE
+    v_ids uuid[];
+    v_lock record;
+    v_window tstzrange;
+    v_hold record;
+    v_stale uuid[];
+    v_id uuid;
+BEGIN
+    IF p_restaurant_id IS NULL THEN
+        PERFORM invalid_argument('a restaurant id is required', 'restaurant_id=NULL', 'Pass p_restaurant_id.');
+    END IF;
+    v_ids := normalize_table_ids(p_table_ids);
+    IF p_start_at IS NULL OR p_end_at IS NULL THEN
+        PERFORM invalid_argument('a hold needs a window',
+                                 format('restaurant_id=%s start_at=%s end_at=%s', p_restaurant_id,
+                                        iso(p_start_at), iso(p_end_at)),
+                                 'Pass p_start_at and p_end_at.');
+    END IF;
+    PERFORM check_window(p_start_at, p_end_at, format('restaurant_id=%s', p_restaurant_id));
+    IF p_expires_at IS NULL OR p_expires_at <= now() THEN
+        PERFORM invalid_argument('a hold must expire in the future',
+                                 format('restaurant_id=%s expires_at=%s', p_restaurant_id, iso(p_expires_at)),
+                                 'Pass an expiry later than now.');
+    END IF;
+    v_window := tstzrange(p_start_at, p_end_at, '[)');
+    IF p_booking_id IS NOT NULL THEN
+        PERFORM lock_booking(p_booking_id, p_restaurant_id);
+    END IF;
+    v_lock := lock_assignable_tables(p_restaurant_id, p_booking_id, v_ids);
+
+    -- expired holds on these tables are retired now, so they never block (their members would trip the constraint)
+    WITH stale AS (
+        UPDATE table_holds h SET status = 'expired', last_touched_at = now()
+        WHERE h.restaurant_id = p_restaurant_id AND h.status = 'active' AND h.expires_at <= now()
+          AND h.id IN (SELECT m.hold_id FROM table_hold_members m
+                       WHERE m.restaurant_id = p_restaurant_id AND m.table_id = ANY (v_ids))
+        RETURNING h.id
+    )
+    SELECT array_agg(stale.id) INTO v_stale FROM stale;
+    IF v_stale IS NOT NULL THEN
+        DELETE FROM table_hold_members m WHERE m.restaurant_id = p_restaurant_id AND m.hold_id = ANY (v_stale);
+    END IF;
+    -- a booking's new hold replaces its earlier ones (a re-quote)
+    IF p_booking_id IS NOT NULL THEN
+        PERFORM consume_booking_holds(p_restaurant_id, p_booking_id, 'cancelled');
+    END IF;
+
+    SELECT h.id, h.booking_id, m.table_id, m.hold_window, h.expires_at INTO v_hold
+    FROM table_hold_members m
+    JOIN table_holds h ON h.restaurant_id = m.restaurant_id AND h.id = m.hold_id
+    WHERE m.restaurant_id = p_restaurant_id AND m.table_id = ANY (v_ids) AND m.hold_window && v_window
+    ORDER BY m.table_id, h.id
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % is held by hold % until %', v_hold.table_id, v_hold.id, v_hold.expires_at
+            USING ERRCODE = 'TAC02',
+                  DETAIL = format('booking_id=%s table_id=%s hold_id=%s hold_booking_id=%s window=%s expires_at=%s',
+                                  COALESCE(p_booking_id::text, 'NULL'), v_hold.table_id, v_hold.id,
+                                  COALESCE(v_hold.booking_id::text, 'NULL'), iso_window(v_hold.hold_window),
+                                  iso(v_hold.expires_at)),
+                  HINT = 'Retry after the hold expires, or choose other tables.';
+    END IF;
+    PERFORM raise_if_table_occupied(p_restaurant_id, p_booking_id, v_ids, v_window);
+
+    INSERT INTO table_holds (restaurant_id, booking_id, zone_id, start_at, end_at, expires_at, created_by, metadata)
+    VALUES (p_restaurant_id, p_booking_id, v_lock.zone_id, p_start_at, p_end_at, p_expires_at, p_created_by,
+            COALESCE(p_metadata, '{}'::jsonb))
+    RETURNING id INTO v_id;
+    INSERT INTO table_hold_members (restaurant_id, hold_id, table_id, start_at, end_at)
+    SELECT p_restaurant_id, v_id, x, p_start_at, p_end_at FROM unnest(v_ids) AS x;
+    RETURN v_id;
+END
+$$;
+
+-- Lock one hold by id; TAN02 when missing.
+CREATE FUNCTION lock_hold(p_hold_id uuid) RETURNS table_holds
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+DECLARE
+    v_h table_holds;
+BEGIN
+    IF p_hold_id IS NULL THEN
+        PERFORM invalid_argument('a hold id is required', 'hold_id=NULL', 'Pass p_hold_id.');
+    END IF;
+    SELECT h.* INTO v_h FROM table_holds h WHERE h.id = p_hold_id FOR UPDATE OF h;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'hold % not found', p_hold_id
+            USING ERRCODE = 'TAN02', DETAIL = format('hold_id=%s', p_hold_id), HINT = 'Check the hold id.';
+    END IF;
+    RETURN v_h;
+END
+$$;
+
+CREATE FUNCTION raise_hold_not_active(p_h table_holds) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+DECLARE
+    v_state text := CASE WHEN p_h.status = 'active' THEN 'expired' ELSE p_h.status::text END;
+BEGIN
+    RAISE EXCEPTION 'hold % is %', p_h.id, v_state
+        USING ERRCODE = 'TAC07',
+              DETAIL = format('hold_id=%s booking_id=%s status=%s expires_at=%s', p_h.id,
+                              COALESCE(p_h.booking_id::text, 'NULL'), v_state, iso(p_h.expires_at)),
+              HINT = 'Create a new hold.';
+END
+$$;
+
+CREATE FUNCTION extend_table_hold(p_hold_id uuid, p_expires_at timestamptz) RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    v_h table_holds;
+BEGIN
+    v_h := lock_hold(p_hold_id);
+    IF p_expires_at IS NULL OR p_expires_at <= now() THEN
+        PERFORM invalid_argument('a hold must expire in the future',
+                                 format('hold_id=%s expires_at=%s', p_hold_id, iso(p_expires_at)),
+                                 'Pass an expiry later than now.');
+    END IF;
+    -- an expired hold stopped blocking when it expired, so someone may have the tables now: it cannot come back
+    IF v_h.status <> 'active' OR v_h.expires_at <= now() THEN
+        PERFORM raise_hold_not_active(v_h);
+    END IF;
+    UPDATE table_holds h SET expires_at = p_expires_at, last_touched_at = now()
+    WHERE h.restaurant_id = v_h.restaurant_id AND h.id = v_h.id;
+    RETURN p_expires_at;
+END
+$$;
+
+-- Release an active hold; false when it was already released, confirmed or expired (releasing twice is harmless).
+CREATE FUNCTION release_table_hold(p_hold_id uuid) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    v_h table_holds;
+BEGIN
+    v_h := lock_hold(p_hold_id);
+    IF v_h.status <> 'active' THEN
+        RETURN false;
+    END IF;
+    UPDATE table_holds h
+    SET status = CASE WHEN h.expires_at <= now() THEN 'expired'::table_hold_status ELSE 'cancelled' END,
+        last_touched_at = now()
+    WHERE h.restaurant_id = v_h.restaurant_id AND h.id = v_h.id;
+    DELETE FROM table_hold_members m WHERE m.restaurant_id = v_h.restaurant_id AND m.hold_id = v_h.id;
+    RETURN v_h.expires_at > now();
+END
+$$;
+
+-- Assign exactly the hold's tables over the hold's window to its booking, and consume the hold.
+CREATE FUNCTION confirm_hold_assignment(
+    p_hold_id uuid,
+    p_booking_id uuid DEFAULT NULL,
+    p_idempotency_key text DEFAULT NULL,
+    p_require_adjacency boolean DEFAULT false,
+    p_assigned_by uuid DEFAULT NULL
+) RETURNS TABLE(table_id uuid, start_at timestamptz, end_at timestamptz, merge_group_id uuid)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+#variable_conflict use_column
+DECLARE
+    v_h table_holds;
+    v_booking uuid;
+    v_ids uuid[];
+    v_current uuid[];
+BEGIN
+    IF p_hold_id IS NULL THEN
+        PERFORM invalid_argument('a hold id is required', 'hold_id=NULL', 'Pass p_hold_id.');
+    END IF;
+    -- read without a lock to learn the booking: the lock order is booking, then hold, then tables
+    SELECT h.* INTO v_h FROM table_holds h WHERE h.id = p_hold_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'hold % not found', p_hold_id
+            USING ERRCODE = 'TAN02', DETAIL = format('hold_id=%s', p_hold_id), HINT = 'Check the hold id.';
+    END IF;
+    IF v_h.booking_id IS NOT NULL AND p_booking_id IS NOT NULL AND v_h.booking_id <> p_booking_id THEN
+        RAISE EXCEPTION 'hold % belongs to booking %, not %', p_hold_id, v_h.booking_id, p_booking_id
+            USING ERRCODE = 'TAC08',
+                  DETAIL = format('hold_id=%s hold_booking_id=%s booking_id=%s', p_hold_id, v_h.booking_id,
+                                  p_booking_id),
+                  HINT = 'Confirm the hold for its own booking.';
+    END IF;
+    v_booking := COALESCE(v_h.booking_id, p_booking_id);
+    IF v_booking IS NULL THEN
+        PERFORM invalid_argument('hold has no booking; pass p_booking_id', format('hold_id=%s booking_id=NULL',
+                                 p_hold_id), 'Pass the booking the hold is for.');
+    END IF;
+    PERFORM lock_booking(v_booking, v_h.restaurant_id);
+    v_h := lock_hold(p_hold_id);
+    IF v_h.booking_id IS NOT NULL AND v_h.booking_id <> v_booking THEN  -- claimed meanwhile
+        RAISE EXCEPTION 'hold % belongs to booking %, not %', p_hold_id, v_h.booking_id, v_booking
+            USING ERRCODE = 'TAC08',
+                  DETAIL = format('hold_id=%s hold_booking_id=%s booking_id=%s', p_hold_id, v_h.booking_id,
+                                  v_booking),
+                  HINT = 'Confirm the hold for its own booking.';
+    END IF;
+    IF v_h.status = 'confirmed' THEN
+        -- a retried confirm: answer with the assignment it made, if that is still the booking's assignment
+        SELECT array_agg(a.table_id ORDER BY a.table_id) INTO v_current
+        FROM booking_table_assignments a
+        WHERE a.restaurant_id = v_h.restaurant_id AND a.booking_id = v_booking
+          AND a.start_at = v_h.start_at AND a.end_at = v_h.end_at;
+        IF v_current IS NOT NULL AND v_h.metadata ? 'confirmed_table_ids'
+           AND v_current = ARRAY(SELECT jsonb_array_elements_text(v_h.metadata -> 'confirmed_table_ids')::uuid
+                                 ORDER BY 1) THEN
+            RETURN QUERY
+                SELECT a.table_id, a.start_at, a.end_at, a.merge_group_id FROM booking_table_assignments a
+                WHERE a.restaurant_id = v_h.restaurant_id AND a.booking_id = v_booking ORDER BY a.table_id;
+            RETURN;
+        END IF;
+        PERFORM raise_hold_not_active(v_h);
+    END IF;
+    IF v_h.status <> 'active' OR v_h.expires_at <= now() THEN
+        PERFORM raise_hold_not_active(v_h);
+    END IF;
+    SELECT array_agg(m.table_id ORDER BY m.table_id) INTO v_ids FROM table_hold_members m
+    WHERE m.restaurant_id = v_h.restaurant_id AND m.hold_id = v_h.id;
+    IF v_ids IS NULL THEN
+        PERFORM raise_hold_not_active(v_h);
+    END IF;
+    -- claim an unowned hold so the allocator treats it as the booking's own (and consumes it)
+    UPDATE table_holds h
+    SET booking_id = v_booking,
+        metadata = h.metadata || jsonb_build_object('confirmed_table_ids', to_jsonb(v_ids))
+    WHERE h.restaurant_id = v_h.restaurant_id AND h.id = v_h.id;
+    RETURN QUERY
+        SELECT r.table_id, r.start_at, r.end_at, r.merge_group_id
+        FROM assign_tables_atomic_v2(v_booking, v_ids, p_idempotency_key, p_require_adjacency, p_assigned_by,
+                                     v_h.start_at, v_h.end_at) AS r;
+END
+$$;
+
+-- Change a booking's status; the bookings trigger releases everything when the new status is terminal.
+CREATE FUNCTION set_booking_status(p_booking_id uuid, p_status booking_status) RETURNS booking_status
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    v_old booking_status;
+    v_restaurant uuid;
+BEGIN
+    IF p_booking_id IS NULL OR p_status IS NULL THEN
+        PERFORM invalid_argument('a booking id and a status are required',
+                                 format('booking_id=%s status=%s', COALESCE(p_booking_id::text, 'NULL'),
+                                        COALESCE(p_status::text, 'NULL')),
+                                 'Pass p_booking_id and p_status.');
+    END IF;
+    SELECT b.status, b.restaurant_id INTO v_old, v_restaurant FROM bookings b WHERE b.id = p_booking_id
+    FOR UPDATE OF b;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'booking % not found', p_booking_id
+            USING ERRCODE = 'TAN01', DETAIL = format('booking_id=%s restaurant_id=any', p_booking_id),
+                  HINT = 'Check the booking id.';
+    END IF;
+    UPDATE bookings b SET status = p_status, updated_at = now()
+    WHERE b.restaurant_id = v_restaurant AND b.id = p_booking_id AND b.status IS DISTINCT FROM p_status;
+    RETURN v_old;
+END
+$$;
