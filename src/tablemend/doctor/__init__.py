@@ -1,0 +1,29 @@
+"""The integrity doctor: find, explain, plan, repair, undo and verify the states that break multi-table assignment.
+
+Public API (stable; C2 and the CLI use only this):
+
+* ``scan(conn, *, profile=None, ctx=None, codes=None, on_check=None) -> Iterator[Finding]`` — read-only snapshot.
+* ``context(conn, *, restaurant_id=None, booking_id=None, table_ids=(), start_at=None, end_at=None,
+  idempotency_key=None) -> Context`` — the scan context (a booking P: tables/window default to P's own).
+* ``explain(conn, *, booking_id, table_ids=(), start_at=None, end_at=None, idempotency_key=None, error=None)``.
+* ``plan(conn, ctx, *, include=(), all_safe=True, codes=None) -> Plan`` (rolled back; ``Plan.changes``, ``.sql()``).
+* ``repair(conn, ctx, *, include=(), all_safe=True, codes=None, retry=False) -> RepairResult`` (``.repair_id``).
+* ``undo(conn, repair_id) -> uuid`` ; ``verify(conn, ctx, *, include=()) -> VerifyResult`` (``.allocator.ok``).
+* ``Finding`` (``.id`` stable = code + hash of key columns, ``.safety``, ``.level``, ``.as_row()``), ``Safety``,
+  ``Level``, ``registry()`` (code -> Check class).
+
+Use autocommit connections (``db.connect(dsn, autocommit=True)``): every verb manages its own transaction.
+``gate`` (pre-migration constraint check) is left to helper C2.
+"""
+
+from __future__ import annotations
+
+from tablemend.doctor.explain import Explanation, explain
+from tablemend.doctor.repair import Plan, RepairResult, VerifyResult, plan, repair, undo, verify
+from tablemend.doctor.rules import Check, Context, Finding, Level, Safety, registry
+from tablemend.doctor.scan import context, scan
+
+__all__ = [
+    "Check", "Context", "Explanation", "Finding", "Level", "Plan", "RepairResult", "Safety", "VerifyResult",
+    "context", "explain", "plan", "registry", "repair", "scan", "undo", "verify",
+]

@@ -1,0 +1,141 @@
+"""Row changes of a repair: before/after snapshots of the rows in scope, their diff, and the inverse (undo).
+
+A repair names the ids it may touch (a :class:`~tablemend.doctor.rules.Scope`); the recorder snapshots every row of
+those ids in every relation that matters (``to_jsonb``), runs the repair (triggers and foreign-key actions included),
+snapshots again and keeps the difference. So the journal holds exactly what changed, however it changed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from tablemend import sqlfiles
+from tablemend.db import Connection, translated
+from tablemend.doctor.rules import Scope
+from tablemend.errors import TablemendError, UndoConflict
+
+Op = Literal["insert", "update", "delete"]
+Snapshot = dict[tuple[str, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RowChange:
+    relation: str
+    op: Op
+    pk: Mapping[str, Any]
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+
+    def as_row(self) -> dict[str, Any]:
+        changed: list[str] = []
+        if self.before is not None and self.after is not None:
+            changed = sorted(k for k in self.after if self.before.get(k) != self.after.get(k))
+        return {"relation": self.relation, "op": self.op, "pk": dict(self.pk), "changed": changed,
+                "before": self.before, "after": self.after}
+
+
+class Recorder:
+    """Snapshots and restores rows of one profile's relations on one connection."""
+
+    def __init__(self, conn: Connection, relations: frozenset[str], snapshot_file: str = "doctor/snapshot_origin.sql"):
+        self.conn = conn
+        self.queries = {name: q for name, q in sqlfiles.queries(snapshot_file).items()
+                        if f"public.{name}" in relations}
+        self._pk: dict[str, list[str]] = {}
+        self._cols: dict[str, list[str]] = {}
+
+    def primary_key(self, relation: str) -> list[str]:
+        if relation not in self._pk:
+            rows = self.conn.execute(sqlfiles.query("primary_key", "doctor/catalog.sql"), {"relation": relation})
+            self._pk[relation] = [str(r["column_name"]) for r in rows.fetchall()]
+        return self._pk[relation]
+
+    def writable_columns(self, relation: str) -> list[str]:
+        if relation not in self._cols:
+            rows = self.conn.execute(sqlfiles.query("writable_columns", "doctor/catalog.sql"), {"relation": relation})
+            self._cols[relation] = [str(r["column_name"]) for r in rows.fetchall()]
+        return self._cols[relation]
+
+    def snapshot(self, scope: Scope) -> Snapshot:
+        params = {"bookings": sorted(scope.bookings), "tables": sorted(scope.tables), "holds": sorted(scope.holds),
+                  "allocations": sorted(scope.allocations)}
+        rows: Snapshot = {}
+        with translated():
+            for query in self.queries.values():
+                for rec in self.conn.execute(query, params).fetchall():
+                    relation, row = str(rec["relation"]), dict(rec["row"])
+                    pk = {c: row[c] for c in self.primary_key(relation)}
+                    rows[(relation, json.dumps(pk, sort_keys=True))] = row
+        return rows
+
+    def diff(self, before: Snapshot, after: Snapshot) -> list[RowChange]:
+        changes: list[RowChange] = []
+        for ident in sorted(before.keys() | after.keys()):
+            old, new = before.get(ident), after.get(ident)
+            if old == new:
+                continue
+            op: Op = "insert" if old is None else "delete" if new is None else "update"
+            changes.append(RowChange(ident[0], op, json.loads(ident[1]), old, new))
+        return changes
+
+    # --- inverse ------------------------------------------------------------------------------------------------
+
+    def _rel(self, relation: str) -> sql.Identifier:
+        schema, name = relation.split(".", 1)
+        return sql.Identifier(schema, name)
+
+    def _pk_match(self, relation: str) -> sql.Composed:
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in self.primary_key(relation))
+        return sql.SQL("({cols}) = (SELECT {cols} FROM jsonb_populate_record(NULL::{rel}, %(key)s))").format(
+            cols=cols, rel=self._rel(relation))
+
+    def current(self, relation: str, pk: Mapping[str, Any]) -> dict[str, Any] | None:
+        query = sql.SQL("SELECT to_jsonb(t) AS row FROM {rel} t WHERE {match} FOR UPDATE").format(
+            rel=self._rel(relation), match=self._pk_match(relation))
+        with translated():
+            found = self.conn.execute(query, {"key": Jsonb(dict(pk))}).fetchone()
+        return None if found is None else dict(found["row"])
+
+    def undo(self, change: RowChange) -> None:
+        """Apply the inverse of one change; refuse (naming the row) when the row moved on or would conflict."""
+        name = f"{change.relation} {json.dumps(dict(change.pk), sort_keys=True)}"
+        now = self.current(change.relation, change.pk)
+        if change.op in ("insert", "update") and now != change.after:
+            raise UndoConflict(f"cannot undo: row {name} changed after the repair",
+                               details=None if now is None else f"current row: {json.dumps(now, sort_keys=True)}",
+                               hint="undo refuses to overwrite later writes; restore by hand from the journal")
+        if change.op == "delete" and now is not None:
+            raise UndoConflict(f"cannot undo: row {name} exists again", hint="a later write re-created it")
+        rel = self._rel(change.relation)
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in self.writable_columns(change.relation))
+        if change.op == "insert":
+            statement = sql.SQL("DELETE FROM {rel} t WHERE {match}").format(rel=rel,
+                                                                              match=self._pk_match(change.relation))
+        elif change.op == "delete":
+            statement = sql.SQL("INSERT INTO {rel} ({cols}) SELECT {cols} "
+                                "FROM jsonb_populate_record(NULL::{rel}, %(row)s)").format(rel=rel, cols=cols)
+        else:
+            statement = sql.SQL("UPDATE {rel} t SET ({cols}) = (SELECT {cols} FROM "
+                                "jsonb_populate_record(NULL::{rel}, %(row)s)) WHERE {match}").format(
+                rel=rel, cols=cols, match=self._pk_match(change.relation))
+        params = {"key": Jsonb(dict(change.pk)), "row": Jsonb(dict(change.before or {}))}
+        try:
+            with translated(), self.conn.transaction():
+                self.conn.execute(statement, params)
+        except TablemendError as exc:
+            if exc.sqlstate in ("23505", "23P01", "23503"):
+                raise UndoConflict(f"cannot undo: restoring row {name} conflicts with current data: {exc.message}",
+                                   details=exc.details, hint="the conflicting row was written after the repair"
+                                   ) from exc
+            raise
+
+
+def uuids(values: Any) -> list[uuid.UUID]:
+    return [v if isinstance(v, uuid.UUID) else uuid.UUID(str(v)) for v in values or ()]

@@ -1,0 +1,35 @@
+-- name: detect
+-- Scan: rows of bookings that were cancelled, marked no-show or moved to the waitlist (they should have released).
+-- For one booking P: any released (terminal or past) booking's row on P's tables at P's slot or overlapping P's window.
+SELECT bta.booking_id, bta.table_id, b.restaurant_id,
+       format('booking %%s (%%s%%s) still holds table %%s at slot %%s, window %%s',
+              bta.booking_id, b.status, CASE WHEN b.end_at <= now() THEN ', past' ELSE '' END,
+              bta.table_id, coalesce(bta.slot_id::text, 'NULL'), coalesce(bta.assignment_window::text, 'NULL'))
+           AS detail,
+       jsonb_build_object('booking_id', bta.booking_id, 'table_id', bta.table_id) AS key,
+       jsonb_build_object('assignment_id', bta.id, 'status', b.status, 'slot_id', bta.slot_id,
+                          'start_at', bta.start_at, 'end_at', bta.end_at,
+                          'blocks_booking_id', %(booking_id)s::uuid) AS metadata
+FROM public.booking_table_assignments bta
+JOIN public.bookings b ON b.id = bta.booking_id
+WHERE (%(restaurant_id)s::uuid IS NULL OR b.restaurant_id = %(restaurant_id)s::uuid)
+  AND CASE WHEN %(booking_id)s::uuid IS NULL
+        THEN b.status IN ('cancelled', 'no_show', 'PRIORITY_WAITLIST')
+        ELSE bta.booking_id <> %(booking_id)s::uuid AND bta.table_id = ANY (%(table_ids)s::uuid[])
+             AND (b.status IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') OR b.end_at <= now())
+             AND (bta.slot_id = %(slot_id)s::uuid
+                  OR bta.assignment_window && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)'))
+      END
+ORDER BY bta.booking_id, bta.table_id;
+
+-- name: repair
+-- unassign_tables_atomic(B, [X]) semantics: the row, then B's table allocation on X (shadow or not) ...
+DELETE FROM public.booking_table_assignments WHERE booking_id = %(booking_id)s::uuid AND table_id = %(table_id)s::uuid;
+
+-- name: repair_allocation
+DELETE FROM public.allocations
+WHERE booking_id = %(booking_id)s::uuid AND resource_type = 'table' AND resource_id = %(table_id)s::uuid;
+
+-- name: repair_status
+-- ... and the table's status follows what still covers it (the origin's own refresh).
+SELECT public.refresh_table_status(%(table_id)s::uuid);

@@ -1,0 +1,24 @@
+-- name: detect
+-- A real (non-shadow) 'table' allocation of booking B on X with no booking_table_assignments row (B, X), or whose
+-- booking was cancelled / no-show / waitlisted. For one booking P: such allocations of others on P's tables that
+-- overlap P's window.
+SELECT a.booking_id, a.resource_id AS table_id, a.restaurant_id,
+       format('allocation %%s of booking %%s (%%s) on table %%s, window %%s, has no assignment row',
+              a.id, a.booking_id, b.status, a.resource_id, a."window") AS detail,
+       jsonb_build_object('allocation_id', a.id, 'booking_id', a.booking_id, 'table_id', a.resource_id) AS key,
+       jsonb_build_object('window', a."window", 'status', b.status,
+                          'blocks_booking_id', %(booking_id)s::uuid) AS metadata
+FROM public.allocations a
+JOIN public.bookings b ON b.id = a.booking_id
+WHERE a.resource_type = 'table' AND NOT a.shadow AND NOT a.is_maintenance
+  AND (%(restaurant_id)s::uuid IS NULL OR a.restaurant_id = %(restaurant_id)s::uuid)
+  AND (NOT EXISTS (SELECT 1 FROM public.booking_table_assignments bta
+                    WHERE bta.booking_id = a.booking_id AND bta.table_id = a.resource_id)
+       OR b.status IN ('cancelled', 'no_show', 'PRIORITY_WAITLIST'))
+  AND (%(booking_id)s::uuid IS NULL
+       OR (a.booking_id <> %(booking_id)s::uuid AND a.resource_id = ANY (%(table_ids)s::uuid[])
+           AND a."window" && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')))
+ORDER BY a.booking_id, a.resource_id;
+
+-- name: repair
+DELETE FROM public.allocations WHERE id = %(allocation_id)s::uuid;

@@ -1,0 +1,27 @@
+-- name: detect
+-- bookings.assigned_zone_id names a zone the booking holds no table in (its tables were cleared by a path that never
+-- resets the lock). The next assignment in another zone raises "locked to zone Z1, cannot assign zone Z2" (23514).
+SELECT b.id AS booking_id, NULL::uuid AS table_id, b.restaurant_id,
+       format('booking %%s is locked to zone %%s but holds %%s', b.id, b.assigned_zone_id,
+              CASE WHEN zones.n = 0 THEN 'no tables' ELSE format('tables only in zone(s) %%s', zones.list) END) AS detail,
+       jsonb_build_object('booking_id', b.id, 'assigned_zone_id', b.assigned_zone_id) AS key,
+       jsonb_build_object('zones_held', zones.list, 'status', b.status) AS metadata
+FROM public.bookings b
+CROSS JOIN LATERAL (
+    SELECT count(DISTINCT t.zone_id) AS n, array_agg(DISTINCT t.zone_id) AS list
+    FROM public.booking_table_assignments bta JOIN public.table_inventory t ON t.id = bta.table_id
+    WHERE bta.booking_id = b.id
+) zones
+WHERE b.assigned_zone_id IS NOT NULL
+  AND NOT (b.assigned_zone_id = ANY (coalesce(zones.list, '{}')))
+  AND (%(restaurant_id)s::uuid IS NULL OR b.restaurant_id = %(restaurant_id)s::uuid)
+  AND (%(booking_id)s::uuid IS NULL OR b.id = %(booking_id)s::uuid)
+ORDER BY b.id;
+
+-- name: repair
+-- The lock follows the tables the booking holds: their one zone, or nothing.
+UPDATE public.bookings b
+SET assigned_zone_id = (SELECT CASE WHEN count(DISTINCT t.zone_id) = 1 THEN min(t.zone_id::text)::uuid END
+                        FROM public.booking_table_assignments bta JOIN public.table_inventory t ON t.id = bta.table_id
+                        WHERE bta.booking_id = b.id)
+WHERE b.id = %(booking_id)s::uuid AND b.assigned_zone_id = %(assigned_zone_id)s::uuid;

@@ -1,0 +1,25 @@
+"""TMD014: the legacy partial unique index on (booking_id, idempotency_key) is still installed.
+
+Bad: ``CREATE UNIQUE INDEX … ON booking_table_assignments (booking_id, idempotency_key) WHERE idempotency_key IS NOT
+NULL`` (dropped by M/20251028064000 on patched databases). Every multi-table call with a key collides with itself on
+the second table: ``assignment duplicate for table <second table>`` (state D3).
+
+Not repaired automatically (a schema change): drop the index.
+"""
+
+from __future__ import annotations
+
+from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+
+
+@register
+class LegacyIdempotencyIndex(Check):
+    code = "TMD014"
+    name = "legacy-idempotency-index"
+    title = "Legacy (booking_id, idempotency_key) unique index"
+    level = Level.error
+    safety = Safety.human
+    errors = (ErrorSignature("P0001", "assign_tables_atomic_v2 assignment duplicate for table %"),)
+    remediation = """
+DROP INDEX public.<index>;  -- the (booking_id, idempotency_key) unique index (as M/20251028064000 does)
+"""

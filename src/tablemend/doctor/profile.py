@@ -1,0 +1,63 @@
+"""Profile detection: which schema the doctor is looking at, read from the catalog.
+
+``tablemend`` is tablemend's own schema (marked by ``tablemend.schema_migrations``); ``origin`` is the origin's
+Supabase schema (``booking_table_assignments``, ``allocations``, the ledger and ``assign_tables_atomic_v2``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tablemend import sqlfiles
+from tablemend.db import Connection, translated
+from tablemend.errors import ProfileNotDetected, UsageError
+
+PROFILES = ("origin", "tablemend")
+
+_ORIGIN_MARKERS = ("public.booking_table_assignments", "public.allocations", "public.bookings",
+                   "public.table_inventory")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What exists in the database: relations (``schema.name``) and functions with their overload counts."""
+
+    relations: frozenset[str]
+    functions: dict[str, int]
+
+    def has(self, name: str) -> bool:
+        qualified = name if "." in name else f"public.{name}"
+        return qualified in self.relations or qualified in self.functions
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    catalog: Catalog
+
+
+def read_catalog(conn: Connection) -> Catalog:
+    queries = sqlfiles.queries("doctor/catalog.sql")
+    with translated():
+        relations = frozenset(str(r["name"]) for r in conn.execute(queries["relations"]).fetchall())
+        functions = {str(r["name"]): int(r["overloads"]) for r in conn.execute(queries["functions"]).fetchall()}
+    return Catalog(relations, functions)
+
+
+def detect(conn: Connection, override: str | None = None) -> Profile:
+    """The profile of the database behind ``conn`` (``override`` wins when given, but must be plausible)."""
+    catalog = read_catalog(conn)
+    if override is not None:
+        if override not in PROFILES:
+            raise UsageError(f"unknown profile {override!r}; choose one of {', '.join(PROFILES)}")
+        return Profile(override, catalog)
+    if "tablemend.schema_migrations" in catalog.relations and catalog.has("booking_table_assignments"):
+        return Profile("tablemend", catalog)
+    if all(marker in catalog.relations for marker in _ORIGIN_MARKERS):
+        return Profile("origin", catalog)
+    raise ProfileNotDetected(
+        "no doctor profile matches this database",
+        details="expected the origin's tables (bookings, booking_table_assignments, allocations, table_inventory) "
+        "or tablemend's schema",
+        hint="check --dsn, or pass --profile origin|tablemend",
+    )

@@ -1,0 +1,309 @@
+"""Plan, repair, undo, verify: every write the doctor makes, each in one transaction.
+
+* ``plan`` applies the repair inside a transaction that is always rolled back and reports the row changes;
+* ``repair`` applies it for real: takes the allocator's locks, journals every changed row with its before-image and
+  writes an ``observability_events`` row, all in one transaction (so a repair killed half-way leaves nothing);
+* ``undo`` restores the before-images of one repair as a new journal entry;
+* ``verify`` applies the pending repair for a booking and calls the database's own ``assign_tables_atomic_v2``, then
+  rolls everything back; ``retry=True`` commits instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tablemend import sqlfiles
+from tablemend.db import Connection, translated
+from tablemend.doctor import journal
+from tablemend.doctor import profile as profiles
+from tablemend.doctor.changes import Op, Recorder, RowChange
+from tablemend.doctor.rules import Check, Context, Finding, Safety, Scope, registry
+from tablemend.doctor.scan import detect
+from tablemend.errors import FindingNotFound, LockUnavailable, RepairNotFound, RepairRefused, TablemendError
+
+_CATALOG = "doctor/catalog.sql"
+#: seconds to sleep just before COMMIT (tests kill the backend there to prove a repair is all-or-nothing)
+TEST_PAUSE_ENV = "TABLEMEND_DOCTOR_TEST_PAUSE"
+
+
+def _q(name: str) -> Any:
+    return sqlfiles.query(name, _CATALOG)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    lock_timeout: str = "5s"
+    statement_timeout: str = "60s"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which findings a repair applies and which it leaves, with the reason."""
+
+    apply: tuple[Finding, ...]
+    skipped: tuple[tuple[Finding, str], ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    profile: str
+    context: Context
+    selection: Selection
+    changes: tuple[tuple[RowChange, tuple[str, ...]], ...]
+
+    def sql(self) -> str:
+        """The applied findings' repairs as a reviewable SQL script (one transaction)."""
+        checks = registry()
+        lines = ["BEGIN;", "SET LOCAL lock_timeout = '5s';"]
+        for finding in self.selection.apply:
+            lines.append(f"-- {finding.id} [{finding.safety.value}] {finding.detail}")
+            lines.append(checks[finding.code]().manual_sql(finding) or "-- (no automatic repair)")
+        lines.append("COMMIT;")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    repair_id: uuid.UUID | None
+    plan: Plan
+    allocator: AllocatorResult | None = None
+
+
+@dataclass(frozen=True)
+class AllocatorResult:
+    ok: bool
+    rows: tuple[dict[str, Any], ...] = ()
+    sqlstate: str | None = None
+    message: str | None = None
+    details: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    plan: Plan
+    allocator: AllocatorResult
+    before: AllocatorResult | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def select(findings: Iterable[Finding], *, all_safe: bool, include: Sequence[str] = ()) -> Selection:
+    """Safe findings (when ``all_safe``) plus those named in ``include``; ``human`` findings are never applied."""
+    found = list(findings)
+    ids = {f.id for f in found}
+    missing = [i for i in include if i not in ids]
+    if missing:
+        raise FindingNotFound(f"no current finding with id {', '.join(missing)}",
+                              hint="run `tablemend doctor scan` (with the same --booking) for current ids")
+    apply: list[Finding] = []
+    skipped: list[tuple[Finding, str]] = []
+    for f in found:
+        if f.safety is Safety.human:
+            skipped.append((f, "human: reported, never repaired automatically"))
+        elif f.id in include or (all_safe and f.safety is Safety.safe):
+            apply.append(f)
+        else:
+            skipped.append((f, f"{f.safety.value}: apply with --include {f.id}"))
+    return Selection(tuple(apply), tuple(skipped))
+
+
+def _lock(conn: Connection, bookings: Iterable[uuid.UUID], tables: Iterable[uuid.UUID]) -> None:
+    conn.execute(_q("lock_bookings"), {"ids": sorted(set(bookings))})
+    conn.execute(_q("lock_tables"), {"ids": sorted(set(tables))})
+
+
+def _apply(conn: Connection, prof: profiles.Profile, selection: Selection) -> list[tuple[RowChange, tuple[str, ...]]]:
+    """Lock what the findings touch (bookings, then tables by id), repair each, and record row changes."""
+    checks: dict[str, Check] = {code: cls() for code, cls in registry().items()}
+    scope = Scope()
+    for f in selection.apply:
+        scope = scope | f.scope()
+    _lock(conn, scope.bookings, scope.tables)
+    recorder = Recorder(conn, prof.catalog.relations)
+    changes: list[tuple[RowChange, tuple[str, ...]]] = []
+    for f in selection.apply:
+        before = recorder.snapshot(f.scope())
+        checks[f.code].repair(conn, f)
+        changes += [(c, (f.id,)) for c in recorder.diff(before, recorder.snapshot(f.scope()))]
+    return changes
+
+
+def _begin(conn: Connection, timeouts: Timeouts, ctx: Context) -> None:
+    """Timeouts first, then the allocator's own locks for P: booking row, its tables by id, the zone × hour key."""
+    conn.execute(_q("set_timeouts"), {"lock_timeout": timeouts.lock_timeout,
+                                      "statement_timeout": timeouts.statement_timeout})
+    if ctx.booking_id is not None:
+        _lock(conn, [ctx.booking_id], ctx.table_ids)
+        if ctx.start_at is not None and ctx.table_ids:
+            conn.execute(_q("advisory_lock"), {"start_at": ctx.start_at, "ids": list(ctx.table_ids)})
+
+
+def _timeouts_as_lock_errors(exc: TablemendError) -> TablemendError:
+    if exc.sqlstate in ("55P03", "57014"):
+        what = "a lock" if exc.sqlstate == "55P03" else "the statement to finish"
+        err = LockUnavailable(f"gave up waiting for {what}; nothing was changed",
+                              details=exc.message, hint="retry later, or raise --lock-timeout / --statement-timeout")
+        err.__cause__ = exc
+        return err
+    return exc
+
+
+def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_safe: bool,
+                include: Sequence[str], codes: Iterable[str] | None) -> Plan:
+    selection = select(detect(conn, prof, ctx, codes), all_safe=all_safe, include=include)
+    changes = _apply(conn, prof, selection)
+    return Plan(prof.name, ctx, selection, tuple(changes))
+
+
+def plan(conn: Connection, ctx: Context, *, profile: str | None = None, all_safe: bool = True,
+         include: Sequence[str] = (), codes: Iterable[str] | None = None,
+         timeouts: Timeouts = Timeouts()) -> Plan:
+    """The exact row changes a repair would make, computed in a transaction that is rolled back."""
+    try:
+        with translated(), conn.transaction(force_rollback=True):
+            _begin(conn, timeouts, ctx)
+            prof = profiles.detect(conn, profile)
+            return _build_plan(conn, prof, ctx, all_safe=all_safe, include=include, codes=codes)
+    except TablemendError as exc:
+        raise _timeouts_as_lock_errors(exc) from exc.__cause__
+
+
+def call_allocator(conn: Connection, args: dict[str, Any]) -> AllocatorResult:
+    try:
+        with translated(), conn.transaction():
+            rows = conn.execute(_q("call_allocator"), args).fetchall()
+    except TablemendError as exc:
+        if exc.sqlstate in ("55P03", "57014"):
+            raise
+        return AllocatorResult(False, (), exc.sqlstate, exc.message, exc.details, exc.hint)
+    return AllocatorResult(True, tuple(dict(r) for r in rows))
+
+
+def allocator_args(ctx: Context, *, adjacency: bool = False, explicit_window: bool = True) -> dict[str, Any]:
+    return {
+        "p_booking_id": ctx.booking_id, "p_table_ids": list(ctx.table_ids), "p_idempotency_key": ctx.idempotency_key,
+        "p_require_adjacency": adjacency, "p_assigned_by": None,
+        "p_start_at": ctx.start_at if explicit_window else None, "p_end_at": ctx.end_at if explicit_window else None,
+    }
+
+
+def _journal(conn: Connection, prof: profiles.Profile, p: Plan, allocator: AllocatorResult | None) -> uuid.UUID:
+    findings = [f.as_row() for f in p.selection.apply]
+    repair_id = journal.write(conn, kind="repair", profile=prof.name, changes=p.changes, findings=findings,
+                              booking_id=p.context.booking_id)
+    if prof.catalog.has("public.observability_events"):
+        restaurant = p.context.restaurant_id or next((f.restaurant_id for f in p.selection.apply), None)
+        journal.emit_event(conn, event_type="doctor.repair.applied", restaurant_id=restaurant,
+                           booking_id=p.context.booking_id,
+                           context={"repair_id": str(repair_id), "findings": [f.id for f in p.selection.apply],
+                                    "changes": len(p.changes), "operator": journal.operator(),
+                                    "retry": None if allocator is None else allocator.ok})
+    return repair_id
+
+
+def _pause_for_tests(conn: Connection) -> None:
+    seconds = os.environ.get(TEST_PAUSE_ENV)
+    if seconds:
+        conn.execute(_q("test_pause"), {"seconds": float(seconds)})
+
+
+def repair(conn: Connection, ctx: Context, *, profile: str | None = None, all_safe: bool = True,
+           include: Sequence[str] = (), codes: Iterable[str] | None = None, retry: bool = False,
+           adjacency: bool = False, explicit_window: bool = True, timeouts: Timeouts = Timeouts()) -> RepairResult:
+    """Apply the selected repairs in one journalled transaction; with ``retry`` also run the real assignment.
+
+    With ``retry`` the transaction commits only when the allocator succeeds (otherwise nothing is kept).
+    """
+    try:
+        with translated(), conn.transaction():
+            _begin(conn, timeouts, ctx)
+            prof = profiles.detect(conn, profile)
+            p = _build_plan(conn, prof, ctx, all_safe=all_safe, include=include, codes=codes)
+            if not p.selection.apply and not retry:
+                raise RepairRefused("nothing to repair" + (f": {len(p.selection.skipped)} finding(s) need "
+                                    "--include or a person" if p.selection.skipped else ""))
+            allocator = None
+            if retry:
+                allocator = call_allocator(conn, allocator_args(ctx, adjacency=adjacency,
+                                                                 explicit_window=explicit_window))
+                if not allocator.ok:
+                    raise RepairRefused(f"the assignment still fails after the repair: [{allocator.sqlstate}] "
+                                        f"{allocator.message}; nothing was changed", details=allocator.details)
+            repair_id = _journal(conn, prof, p, allocator) if p.selection.apply else None
+            _pause_for_tests(conn)
+    except TablemendError as exc:
+        raise _timeouts_as_lock_errors(exc) from exc.__cause__
+    return RepairResult(repair_id, p, allocator)
+
+
+def verify(conn: Connection, ctx: Context, *, profile: str | None = None, include: Sequence[str] = (),
+           adjacency: bool = False, explicit_window: bool = True, timeouts: Timeouts = Timeouts()) -> VerifyResult:
+    """In a rolled-back transaction: the allocator's answer now, then after the pending repair for P."""
+    if ctx.booking_id is None or not ctx.table_ids:
+        raise RepairRefused("verify needs --booking and a table set (--tables, or P's last request)")
+    args = allocator_args(ctx, adjacency=adjacency, explicit_window=explicit_window)
+    try:
+        with translated(), conn.transaction(force_rollback=True):
+            _begin(conn, timeouts, ctx)
+            prof = profiles.detect(conn, profile)
+            before = call_allocator(conn, args)
+            p = _build_plan(conn, prof, ctx, all_safe=True, include=include, codes=None)
+            after = call_allocator(conn, args)
+    except TablemendError as exc:
+        raise _timeouts_as_lock_errors(exc) from exc.__cause__
+    return VerifyResult(p, after, before)
+
+
+def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeouts()) -> uuid.UUID:
+    """Restore the before-images of one repair (a new journal entry); refuses, naming the row, on any conflict."""
+    try:
+        with translated(), conn.transaction():
+            conn.execute(_q("set_timeouts"), {"lock_timeout": timeouts.lock_timeout,
+                                              "statement_timeout": timeouts.statement_timeout})
+            entry = journal.read(conn, repair_id)
+            if entry.kind != "repair":
+                raise RepairNotFound(f"{repair_id} is an undo entry, not a repair")
+            if entry.undone_by is not None:
+                raise RepairRefused(f"repair {repair_id} was already undone by {entry.undone_by}")
+            prof = profiles.detect(conn)
+            bookings = [uuid.UUID(str(c.pk["id"])) for c in entry.changes if c.relation == "public.bookings"]
+            tables = [uuid.UUID(str(c.pk["id"])) for c in entry.changes if c.relation == "public.table_inventory"]
+            _lock(conn, bookings, tables)
+            recorder = Recorder(conn, prof.catalog.relations)
+            replica = _try_replica(conn)
+            for change in reversed(entry.changes):
+                recorder.undo(change)
+            if replica:
+                conn.execute(_q("origin_role"))
+            inverse = [(RowChange(c.relation, _INVERSE[c.op], c.pk, c.after, c.before), ("undo",))
+                       for c in reversed(entry.changes)]
+            undo_id = journal.write(conn, kind="undo", profile=prof.name, changes=inverse,
+                                    findings=entry.findings, booking_id=entry.booking_id, undoes=repair_id)
+            if prof.catalog.has("public.observability_events"):
+                journal.emit_event(conn, event_type="doctor.repair.undone", restaurant_id=entry.restaurant_id,
+                                   booking_id=entry.booking_id,
+                                   context={"repair_id": str(repair_id), "undo_id": str(undo_id),
+                                            "changes": len(inverse), "operator": journal.operator()})
+    except TablemendError as exc:
+        raise _timeouts_as_lock_errors(exc) from exc.__cause__
+    return undo_id
+
+
+_INVERSE: dict[str, Op] = {"insert": "delete", "delete": "insert", "update": "update"}
+
+
+def _try_replica(conn: Connection) -> bool:
+    """Restore without firing user triggers (updated_at, audit, status refresh) so rows come back byte-identical.
+
+    Needs the privilege to set session_replication_role; without it the restore still happens, with triggers.
+    """
+    try:
+        with translated(), conn.transaction():
+            conn.execute(_q("replica_role"))
+    except TablemendError:
+        return False
+    return True

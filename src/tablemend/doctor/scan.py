@@ -1,0 +1,87 @@
+"""Scanning: build the context (one booking P, its tables and window), run every check of the profile, stream findings.
+
+A scan runs in a read-only REPEATABLE READ snapshot so every check sees the same database; each check streams its rows
+through a server-side cursor, so memory stays flat however many rows there are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from tablemend import sqlfiles
+from tablemend.db import Connection, translated
+from tablemend.doctor import profile as profiles
+from tablemend.doctor.rules import Check, Context, Finding, Level, for_profile
+from tablemend.errors import UsageError
+
+_CATALOG = "doctor/catalog.sql"
+
+
+def context(conn: Connection, *, restaurant_id: uuid.UUID | None = None, booking_id: uuid.UUID | None = None,
+            table_ids: Sequence[uuid.UUID] = (), start_at: dt.datetime | None = None,
+            end_at: dt.datetime | None = None, idempotency_key: str | None = None) -> Context:
+    """The scan context; for a booking P, missing tables / window default to P's current or last request."""
+    if booking_id is None:
+        if table_ids or start_at or end_at:
+            raise UsageError("--tables/--start/--end need --booking")
+        return Context(restaurant_id=restaurant_id)
+    if (start_at is None) != (end_at is None):
+        raise UsageError("give both --start and --end, or neither")
+    with translated():
+        row = conn.execute(sqlfiles.query("booking_context", _CATALOG), {"booking_id": booking_id}).fetchone()
+        if row is None:
+            raise UsageError(f"booking {booking_id} not found")
+        tables = list(table_ids)
+        if not tables:
+            found = conn.execute(sqlfiles.query("booking_last_tables", _CATALOG), {"booking_id": booking_id}).fetchone()
+            tables = list(found["table_ids"] or []) if found else []
+    if start_at is not None and end_at is not None and start_at >= end_at:
+        raise UsageError("--start must be before --end")
+    return Context(
+        restaurant_id=restaurant_id or row["restaurant_id"],
+        booking_id=booking_id,
+        table_ids=tuple(sorted(set(tables))),
+        start_at=start_at or row["start_at"],
+        end_at=end_at or row["end_at"],
+        slot_id=row["slot_id"],
+        idempotency_key=idempotency_key,
+    )
+
+
+def checks(profile: profiles.Profile, codes: Iterable[str] | None = None, *,
+           booking: bool = False) -> list[Check]:
+    """The checks that apply: the profile's, whose required objects exist, optionally only ``codes``."""
+    wanted = {c.upper() for c in codes} if codes else None
+    selected = [c for c in for_profile(profile.name)
+                if (wanted is None or c.code in wanted) and all(profile.catalog.has(r) for r in c.requires)
+                and (booking or not c.needs_booking)]
+    if wanted:
+        unknown = wanted - {c.code for c in for_profile(profile.name)}
+        if unknown:
+            raise UsageError(f"unknown check code(s) for profile {profile.name}: {', '.join(sorted(unknown))}")
+    return selected
+
+
+def detect(conn: Connection, profile: profiles.Profile, ctx: Context, codes: Iterable[str] | None = None,
+           on_check: Callable[[Check], None] | None = None) -> Iterator[Finding]:
+    """Findings of every applicable check in the current transaction (no transaction handling here)."""
+    for check in checks(profile, codes, booking=ctx.booking_id is not None):
+        if on_check is not None:
+            on_check(check)
+        yield from check.detect(conn, ctx)
+
+
+def scan(conn: Connection, *, profile: profiles.Profile | None = None, ctx: Context | None = None,
+         codes: Iterable[str] | None = None, on_check: Callable[[Check], None] | None = None) -> Iterator[Finding]:
+    """Stream findings from a read-only snapshot (REPEATABLE READ READ ONLY)."""
+    with translated(), conn.transaction():
+        conn.execute(sqlfiles.query("begin_snapshot", _CATALOG))
+        prof = profile or profiles.detect(conn)
+        yield from detect(conn, prof, ctx or Context(), codes, on_check)
+
+
+def worst(findings: Iterable[Finding]) -> Level | None:
+    levels = [f.level for f in findings]
+    return max(levels, key=lambda lv: lv.rank) if levels else None
