@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tablemend.db import Connection
+from tablemend.db import Connection, translated
 
 DAY = datetime(2030, 6, 1, tzinfo=UTC)
 
@@ -146,3 +146,78 @@ def count(conn: Connection, relation: str, booking_id: uuid.UUID | None = None) 
         row = conn.execute(query).fetchone()
     assert row is not None
     return int(row["n"])
+
+
+# --- calls to the allocator's SQL functions, through the one translation boundary -------------------------------------
+
+
+def _rows(conn: Connection, query: Any, params: Any) -> list[dict[str, Any]]:
+    with translated():
+        return list(conn.execute(query, params).fetchall())
+
+
+def assign(
+    conn: Connection,
+    booking_id: uuid.UUID,
+    table_ids: list[uuid.UUID] | None,
+    *,
+    key: str | None = None,
+    adjacency: bool = False,
+    assigned_by: uuid.UUID | None = None,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """``assign_tables_atomic_v2`` with all seven arguments; allocator errors arrive as tablemend classes."""
+    return _rows(
+        conn,
+        "SELECT * FROM assign_tables_atomic_v2(%s, %s, %s, %s, %s, %s, %s)",
+        (booking_id, table_ids, key, adjacency, assigned_by, start_at, end_at),
+    )
+
+
+def unassign(conn: Connection, booking_id: uuid.UUID, table_ids: list[uuid.UUID] | None = None) -> list[uuid.UUID]:
+    rows = _rows(conn, "SELECT * FROM unassign_tables_atomic(%s, %s)", (booking_id, table_ids))
+    return [r["table_id"] for r in rows]
+
+
+def hold(
+    conn: Connection,
+    restaurant_id: uuid.UUID,
+    table_ids: list[uuid.UUID],
+    start_at: datetime,
+    end_at: datetime,
+    *,
+    ttl: timedelta = timedelta(minutes=5),
+    booking_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """``create_table_hold`` expiring ``ttl`` from now (server clock)."""
+    rows = _rows(
+        conn,
+        "SELECT create_table_hold(%s, %s, %s, %s, now() + %s, %s) AS id",
+        (restaurant_id, table_ids, start_at, end_at, ttl, booking_id),
+    )
+    value = rows[0]["id"]
+    assert isinstance(value, uuid.UUID)
+    return value
+
+
+def confirm(
+    conn: Connection, hold_id: uuid.UUID, booking_id: uuid.UUID | None = None, *, key: str | None = None
+) -> list[dict[str, Any]]:
+    return _rows(conn, "SELECT * FROM confirm_hold_assignment(%s, %s, %s)", (hold_id, booking_id, key))
+
+
+def snapshot(conn: Connection) -> dict[str, Any]:
+    """Everything the allocator may write, as comparable values (to prove a refused call changed nothing)."""
+    queries = {
+        "assignments": "SELECT restaurant_id, booking_id, table_id, start_at, end_at, merge_group_id, idempotency_key"
+        " FROM booking_table_assignments ORDER BY 1, 2, 3",
+        "archive": "SELECT id, release_reason FROM booking_table_assignments_archive ORDER BY 1",
+        "ledger": "SELECT booking_id, idempotency_key FROM booking_assignment_idempotency ORDER BY 1, 2",
+        "holds": "SELECT id, status, expires_at, booking_id FROM table_holds ORDER BY 1",
+        "members": "SELECT hold_id, table_id FROM table_hold_members ORDER BY 1, 2",
+        "bookings": "SELECT id, status, assigned_zone_id, start_at, end_at, updated_at FROM bookings ORDER BY 1",
+        "tables": "SELECT id, status, updated_at FROM table_inventory ORDER BY 1",
+        "events": "SELECT count(*) AS n FROM observability_events",
+    }
+    return {name: conn.execute(q).fetchall() for name, q in queries.items()}
