@@ -118,6 +118,13 @@ def migrate_cmd(dsn: DsnOption = None) -> None:
         console.print(f"{verb} {', '.join(result.applied)})")
 
 
+# --- doctor ---------------------------------------------------------------------------------------------------------
+
+from tablemend.doctor.cli import doctor_app  # noqa: E402  (registered here, defined there)
+
+app.add_typer(doctor_app, name="doctor")
+
+
 def main() -> None:
     app()
 

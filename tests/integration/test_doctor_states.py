@@ -14,14 +14,12 @@ import pytest
 from tablemend import db, sandbox
 from tablemend.doctor import explain, plan, repair, scan, undo, verify
 from tablemend.doctor.rules import Safety
-from tablemend.doctor.scan import context
+from tablemend.doctor.scanner import context
 from tablemend.errors import RepairRefused, TablemendError
 
 TABLES = ("bookings", "booking_table_assignments", "allocations", "booking_assignment_idempotency",
           "booking_confirmation_results", "table_holds", "table_hold_members", "table_hold_windows",
           "table_inventory", "booking_slots")
-CHECKSUM = ("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS sum "
-            "FROM public.{} t")
 
 
 def checksums(conn: db.Connection) -> dict[str, str]:
@@ -107,8 +105,9 @@ def test_schema_defects_are_human(origin_legacy_dsn: str, code: str) -> None:
         wanted = "TMD014" if code == "D3" else "TMD015"
         assert findings[wanted].safety is Safety.human
         before = checksums(conn)
+        assert repair(conn, ctx, codes=[wanted]).repair_id is None
         with pytest.raises(RepairRefused):
-            repair(conn, ctx, codes=[wanted], include=[])
+            repair(conn, ctx, include=[findings[wanted].id])
         assert checksums(conn) == before
         # the documented manual remediation clears it
         if code == "D3":

@@ -18,10 +18,10 @@ Use autocommit connections (``db.connect(dsn, autocommit=True)``): every verb ma
 
 from __future__ import annotations
 
-from tablemend.doctor.explain import Explanation, explain
-from tablemend.doctor.repair import Plan, RepairResult, VerifyResult, plan, repair, undo, verify
+from tablemend.doctor.explainer import Explanation, explain
+from tablemend.doctor.repairs import Plan, RepairResult, VerifyResult, plan, repair, undo, verify
 from tablemend.doctor.rules import Check, Context, Finding, Level, Safety, registry
-from tablemend.doctor.scan import context, scan
+from tablemend.doctor.scanner import context, scan
 
 __all__ = [
     "Check", "Context", "Explanation", "Finding", "Level", "Plan", "RepairResult", "Safety", "VerifyResult",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import hashlib
 import importlib
 import json
@@ -163,9 +164,16 @@ class Check:
     needs_booking: ClassVar[bool] = False
 
     @classmethod
+    def description(cls) -> str:
+        """The check module's docstring: a summary line, the bad state, the repaired state."""
+        import inspect
+        import sys
+
+        return inspect.cleandoc(sys.modules[cls.__module__].__doc__ or cls.__doc__ or cls.title)
+
+    @classmethod
     def sql(cls) -> dict[str, LiteralString]:
-        module = cls.__module__.rsplit(".", 1)[-1]
-        return sqlfiles.split_named(sqlfiles.read_package_file("tablemend.doctor.checks", f"{module}.sql"))
+        return _check_sql(cls.__module__.rsplit(".", 1)[-1])
 
     def detect(self, conn: Connection, ctx: Context) -> Iterator[Finding]:
         """Run the ``detect`` query (streamed through a server-side cursor) and turn rows into findings."""
@@ -223,6 +231,11 @@ class Check:
                 text = text.replace(f"%({name})s", literal.as_string(None))
             out.append(text.replace("%%", "%").rstrip().rstrip(";") + ";")
         return "\n".join(out)
+
+
+@functools.cache
+def _check_sql(module: str) -> dict[str, LiteralString]:
+    return sqlfiles.split_named(sqlfiles.read_package_file("tablemend.doctor.checks", f"{module}.sql"))
 
 
 _REGISTRY: dict[str, type[Check]] = {}

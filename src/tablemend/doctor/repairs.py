@@ -22,7 +22,7 @@ from tablemend.doctor import journal
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import Op, Recorder, RowChange
 from tablemend.doctor.rules import Check, Context, Finding, Safety, Scope, registry
-from tablemend.doctor.scan import detect
+from tablemend.doctor.scanner import detect
 from tablemend.errors import FindingNotFound, LockUnavailable, RepairNotFound, RepairRefused, TablemendError
 
 _CATALOG = "doctor/catalog.sql"
@@ -103,6 +103,9 @@ def select(findings: Iterable[Finding], *, all_safe: bool, include: Sequence[str
     skipped: list[tuple[Finding, str]] = []
     for f in found:
         if f.safety is Safety.human:
+            if f.id in include:
+                raise RepairRefused(f"{f.id} is a 'human' finding: it is reported, never repaired automatically",
+                                    hint=f.remediation.splitlines()[0] if f.remediation else None)
             skipped.append((f, "human: reported, never repaired automatically"))
         elif f.id in include or (all_safe and f.safety is Safety.safe):
             apply.append(f)
@@ -223,9 +226,6 @@ def repair(conn: Connection, ctx: Context, *, profile: str | None = None, all_sa
             _begin(conn, timeouts, ctx)
             prof = profiles.detect(conn, profile)
             p = _build_plan(conn, prof, ctx, all_safe=all_safe, include=include, codes=codes)
-            if not p.selection.apply and not retry:
-                raise RepairRefused("nothing to repair" + (f": {len(p.selection.skipped)} finding(s) need "
-                                    "--include or a person" if p.selection.skipped else ""))
             allocator = None
             if retry:
                 allocator = call_allocator(conn, allocator_args(ctx, adjacency=adjacency,

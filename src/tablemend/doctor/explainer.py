@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tablemend.db import Connection
-from tablemend.doctor import repair as repairs
+from tablemend.doctor import repairs
 from tablemend.doctor.rules import Check, Context, Finding, registry
-from tablemend.doctor.scan import context as build_context
-from tablemend.doctor.scan import scan
+from tablemend.doctor.scanner import context as build_context
+from tablemend.doctor.scanner import scan
 from tablemend.errors import UsageError
 
 _DUPLICATE = re.compile(r"assignment duplicate for table ([0-9a-fA-F-]{36})")
@@ -71,7 +71,7 @@ def parse_error_table(message: str | None) -> uuid.UUID | None:
 
 
 def _why(check: Check, finding: Finding, ctx: Context) -> tuple[str, str]:
-    doc = (check.__doc__ or check.title).strip().splitlines()[0]
+    doc = check.description().splitlines()[0].split(": ", 1)[-1]
     signature = check.errors[0] if check.errors else None
     error = "none (hygiene)" if signature is None else (
         f"{signature.sqlstate or '-'} {signature.message.replace('%', str(finding.table_id or '…'), 1)}")

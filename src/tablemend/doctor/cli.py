@@ -1,0 +1,363 @@
+"""``tablemend doctor …``: thin typer commands over :mod:`tablemend.doctor`; parsing, output and exit codes only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any
+
+import typer
+
+from tablemend import db
+from tablemend.clitools import (
+    DsnOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    err_console,
+    escape,
+    handle_errors,
+    is_interactive,
+    render_json,
+    render_rows,
+)
+from tablemend.doctor import explainer as explain_mod
+from tablemend.doctor import journal, repairs
+from tablemend.doctor import profile as profiles
+from tablemend.doctor.rules import Check, Context, Finding, Level
+from tablemend.doctor.scanner import checks as applicable_checks
+from tablemend.doctor.scanner import context, scan
+from tablemend.errors import RepairRefused, UsageError
+
+doctor_app = typer.Typer(
+    help="Find, explain, plan, repair, undo and verify the states that make multi-table assignment fail.",
+    no_args_is_help=True,
+)
+
+ProfileOption = Annotated[str | None, typer.Option("--profile", envvar="TABLEMEND_DOCTOR_PROFILE",
+                                                   help="origin | tablemend (default: detected from the catalog).")]
+RestaurantOption = Annotated[str | None, typer.Option("--restaurant", help="Only this restaurant (uuid).")]
+BookingOption = Annotated[str | None, typer.Option("--booking", help="Booking P (uuid) whose assignment fails.")]
+TablesOption = Annotated[str | None, typer.Option("--tables", help="Comma-separated table ids P requests "
+                                                  "(default: P's current or last requested set).")]
+StartOption = Annotated[str | None, typer.Option("--start", help="Custom window start (ISO 8601; UTC if no offset).")]
+EndOption = Annotated[str | None, typer.Option("--end", help="Custom window end (ISO 8601).")]
+KeyOption = Annotated[str | None, typer.Option("--key", help="Idempotency key of P's call.")]
+IncludeOption = Annotated[list[str] | None, typer.Option("--include", help="Finding id to apply even if it is "
+                                                         "'confirm' (repeatable).")]
+LockTimeout = Annotated[str, typer.Option("--lock-timeout", envvar="TABLEMEND_DOCTOR_LOCK_TIMEOUT",
+                                          help="Give up (changing nothing) when a lock takes longer.")]
+StatementTimeout = Annotated[str, typer.Option("--statement-timeout", envvar="TABLEMEND_DOCTOR_STATEMENT_TIMEOUT",
+                                               help="Give up (changing nothing) when a statement takes longer.")]
+
+_COLUMNS = ("id", "level", "safety", "detail")
+
+
+# --- parsing ----------------------------------------------------------------------------------------------------
+
+
+def _uuid(value: str | None, what: str) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        raise UsageError(f"{what} must be a uuid, got {value!r}") from None
+
+
+def _uuids(value: str | None, what: str) -> tuple[uuid.UUID, ...]:
+    if not value:
+        return ()
+    return tuple(u for part in value.split(",") if part.strip() if (u := _uuid(part, what)) is not None)
+
+
+def _instant(value: str | None, what: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(f"{what} must be an ISO 8601 timestamp, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _level(value: str) -> Level:
+    try:
+        return Level(value)
+    except ValueError:
+        raise UsageError(f"--fail-on must be one of info, warning, error; got {value!r}") from None
+
+
+def _connect(dsn: str | None) -> db.Connection:
+    return db.connect(dsn, autocommit=True)
+
+
+def _ctx(conn: db.Connection, *, restaurant: str | None = None, booking: str | None = None,
+         tables: str | None = None, start: str | None = None, end: str | None = None,
+         key: str | None = None) -> Context:
+    ctx = _context(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end, key=key)
+    if ctx.booking_id is not None and not ctx.table_ids:
+        err_console.print(f"note: booking {ctx.booking_id} has no current or last table set; pass --tables to "
+                          "check what blocks a request", highlight=False)
+    return ctx
+
+
+def _context(conn: db.Connection, *, restaurant: str | None, booking: str | None, tables: str | None,
+             start: str | None, end: str | None, key: str | None) -> Context:
+    return context(conn, restaurant_id=_uuid(restaurant, "--restaurant"), booking_id=_uuid(booking, "--booking"),
+                   table_ids=_uuids(tables, "--tables"), start_at=_instant(start, "--start"),
+                   end_at=_instant(end, "--end"), idempotency_key=key)
+
+
+# --- scan -------------------------------------------------------------------------------------------------------
+
+
+def _with_progress(items: Iterator[Finding], checks: Sequence[Check], bind: Any) -> Iterator[Finding]:
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
+        task = progress.add_task("scanning", total=len(checks))
+
+        def advance(check: Check) -> None:
+            progress.update(task, advance=1, description=f"{check.code} {check.title}")
+
+        bind(advance)
+        yield from items
+
+
+@doctor_app.command("scan")
+@handle_errors
+def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: RestaurantOption = None,
+             booking: BookingOption = None, tables: TablesOption = None, start: StartOption = None,
+             end: EndOption = None,
+             check: Annotated[list[str] | None, typer.Option("--check", help="Only these codes (repeatable).")] = None,
+             fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this "
+                                                  "level (info, warning, error).")] = "warning",
+             fmt: FormatOption = OutputFormat.table) -> None:
+    """Findings as rows; exit 0 with none, 1 with findings at or above --fail-on, 2 on error."""
+    threshold = _level(fail_on)
+    with _connect(dsn) as conn:
+        ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end)
+        prof = profiles.detect(conn, profile)
+        selected = applicable_checks(prof, check, booking=ctx.booking_id is not None)
+        hook: list[Any] = []
+        stream = scan(conn, profile=prof, ctx=ctx, codes=check, on_check=lambda c: hook[0](c) if hook else None)
+        findings = list(_with_progress(stream, selected, hook.append))
+    rows = [f.as_row() for f in findings]
+    if fmt is OutputFormat.json:
+        render_json(rows)
+    else:
+        render_rows(rows, fmt, title=f"doctor scan ({prof.name})", columns=_COLUMNS)
+    if any(f.level.rank >= threshold.rank for f in findings):
+        raise typer.Exit(1)
+
+
+# --- explain ----------------------------------------------------------------------------------------------------
+
+
+@doctor_app.command("explain")
+@handle_errors
+def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P (uuid).")],
+                dsn: DsnOption = None, profile: ProfileOption = None, tables: TablesOption = None,
+                start: StartOption = None, end: EndOption = None, key: KeyOption = None,
+                error: Annotated[str | None, typer.Option("--error", help='The error P got, e.g. "… assignment '
+                                                          'duplicate for table <id>".')] = None,
+                probe: Annotated[bool, typer.Option(help="Call the database's allocator in a rolled-back "
+                                                    "transaction to show its actual answer.")] = True,
+                fmt: FormatOption = OutputFormat.table) -> None:
+    """Which rows block P's assignment, the error the allocator raises for them and why, and the repair."""
+    with _connect(dsn) as conn:
+        result = explain_mod.explain(
+            conn, booking_id=_uuid(booking, "--booking"),  # type: ignore[arg-type]
+            table_ids=_uuids(tables, "--tables"), start_at=_instant(start, "--start"),
+            end_at=_instant(end, "--end"), idempotency_key=key, error=error, profile=profile, probe=probe)
+    if fmt is OutputFormat.json:
+        render_json(result.as_dict())
+        return
+    ctx = result.context
+    console.print(f"booking {ctx.booking_id}: tables {', '.join(map(str, ctx.table_ids))}", highlight=False,
+                  soft_wrap=True)
+    console.print(f"window {ctx.start_at} → {ctx.end_at}, slot {ctx.slot_id}", highlight=False)
+    if result.allocator is not None:
+        answer = (f"succeeds ({len(result.allocator.rows)} rows)" if result.allocator.ok
+                  else f"fails: [{result.allocator.sqlstate}] {result.allocator.message}")
+        console.print(f"the database's allocator now: {escape(answer)}", highlight=False, soft_wrap=True)
+    if not result.blockers:
+        console.print("nothing in the doctor's checks blocks this assignment")
+        return
+    for b in result.blockers:
+        f = b.finding
+        console.print(f"\n[bold]{f.id}[/bold] ({f.safety.value}) {escape(f.detail)}", highlight=False,
+                      soft_wrap=True)
+        console.print(f"  error: {escape(b.error)}", highlight=False, soft_wrap=True)
+        console.print(f"  why:   {escape(b.why)}", highlight=False, soft_wrap=True)
+        console.print("  repair:\n    " + escape(b.repair).replace("\n", "\n    "), highlight=False,
+                      soft_wrap=True)
+
+
+# --- plan / repair ----------------------------------------------------------------------------------------------
+
+
+def _change_rows(p: repairs.Plan) -> list[dict[str, Any]]:
+    return [{**change.as_row(), "findings": list(ids)} for change, ids in p.changes]
+
+
+def _print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        render_json({"apply": [f.as_row() for f in p.selection.apply],
+                     "skipped": [{**f.as_row(), "reason": why} for f, why in p.selection.skipped],
+                     "changes": _change_rows(p)})
+        return
+    render_rows([f.as_row() for f in p.selection.apply], fmt, title="findings to repair", columns=_COLUMNS)
+    if p.selection.skipped:
+        render_rows([{"id": f.id, "safety": f.safety.value, "reason": why, "detail": f.detail}
+                     for f, why in p.selection.skipped], fmt, title="left alone")
+    render_rows([{"relation": c["relation"], "op": c["op"], "pk": c["pk"], "changed": ", ".join(c["changed"]),
+                  "findings": ", ".join(c["findings"])} for c in _change_rows(p)], fmt, title="row changes")
+
+
+@doctor_app.command("plan")
+@handle_errors
+def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: RestaurantOption = None,
+             booking: BookingOption = None, tables: TablesOption = None, start: StartOption = None,
+             end: EndOption = None, include: IncludeOption = None,
+             sql: Annotated[bool, typer.Option("--sql", help="Print the repair as a SQL script to review.")] = False,
+             fmt: FormatOption = OutputFormat.table) -> None:
+    """The exact row changes a repair would make (computed in a transaction that is rolled back)."""
+    with _connect(dsn) as conn:
+        ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end)
+        p = repairs.plan(conn, ctx, profile=profile, include=include or ())
+    if sql:
+        print(p.sql(), end="")
+        return
+    _print_plan(p, fmt)
+
+
+@doctor_app.command("repair")
+@handle_errors
+def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: RestaurantOption = None,
+               booking: BookingOption = None, tables: TablesOption = None, start: StartOption = None,
+               end: EndOption = None, key: KeyOption = None, include: IncludeOption = None,
+               all_safe: Annotated[bool, typer.Option("--all-safe", help="Apply every safe finding.")] = False,
+               yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before writing.")] = False,
+               retry: Annotated[bool, typer.Option("--retry", help="Also run P's assignment in the same "
+                                                   "transaction (kept only if it succeeds).")] = False,
+               adjacency: Annotated[bool, typer.Option("--adjacency", help="p_require_adjacency for --retry.")]
+               = False,
+               lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "60s",
+               fmt: FormatOption = OutputFormat.table) -> None:
+    """Apply repairs in one journalled transaction and print the repair id (undo with `doctor undo ID`)."""
+    if booking is None and not all_safe and not include:
+        raise UsageError("choose what to repair: --booking P, --all-safe, or --include FINDING")
+    if retry and booking is None:
+        raise UsageError("--retry needs --booking")
+    timeouts = repairs.Timeouts(lock_timeout, statement_timeout)
+    with _connect(dsn) as conn:
+        ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end, key=key)
+        apply_safe = all_safe or booking is not None
+        if not yes:
+            if not is_interactive():
+                raise RepairRefused("refusing to write without confirmation: stdin is not a terminal",
+                                    hint="review with `tablemend doctor plan`, then pass --yes")
+            preview = repairs.plan(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
+                                   timeouts=timeouts)
+            _print_plan(preview, OutputFormat.table)
+            if not typer.confirm(f"apply {len(preview.changes)} row change(s)?", default=False):
+                raise RepairRefused("not confirmed; nothing was changed")
+        result = repairs.repair(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
+                                retry=retry, adjacency=adjacency, explicit_window=start is not None,
+                                timeouts=timeouts)
+    if result.repair_id is None and result.allocator is None:
+        skipped = len(result.plan.selection.skipped)
+        err_console.print("nothing to repair" + (f"; {skipped} finding(s) need --include or a person" if skipped
+                                                  else ""))
+        return
+    summary: dict[str, Any] = {"repair_id": result.repair_id, "findings": [f.id for f in result.plan.selection.apply],
+                               "changes": len(result.plan.changes)}
+    if result.allocator is not None:
+        summary["assigned"] = result.allocator.rows
+    if fmt is OutputFormat.json:
+        render_json(summary)
+        return
+    console.print(f"repair {result.repair_id}: {summary['changes']} row change(s) for "
+                  f"{len(summary['findings'])} finding(s)", highlight=False)
+    if result.allocator is not None:
+        console.print(f"assignment succeeded: {len(result.allocator.rows)} row(s)")
+
+
+@doctor_app.command("undo")
+@handle_errors
+def undo_cmd(repair_id: Annotated[str, typer.Argument(help="The id `doctor repair` printed.")],
+             dsn: DsnOption = None, lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "60s",
+             fmt: FormatOption = OutputFormat.table) -> None:
+    """Restore the before-images of one repair (a new journal entry); refuses on conflicts, naming the row."""
+    rid = _uuid(repair_id, "REPAIR_ID")
+    assert rid is not None
+    with _connect(dsn) as conn:
+        undo_id = repairs.undo(conn, rid, timeouts=repairs.Timeouts(lock_timeout, statement_timeout))
+    if fmt is OutputFormat.json:
+        render_json({"undo_id": undo_id, "repair_id": rid})
+    else:
+        console.print(f"undone: repair {rid} (journal entry {undo_id})", highlight=False)
+
+
+@doctor_app.command("verify")
+@handle_errors
+def verify_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P (uuid).")],
+               dsn: DsnOption = None, profile: ProfileOption = None, tables: TablesOption = None,
+               start: StartOption = None, end: EndOption = None, key: KeyOption = None,
+               adjacency: Annotated[bool, typer.Option("--adjacency", help="p_require_adjacency.")] = False,
+               include: IncludeOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """Apply P's pending repair and call the database's own allocator, then roll everything back."""
+    with _connect(dsn) as conn:
+        ctx = _ctx(conn, booking=booking, tables=tables, start=start, end=end, key=key)
+        result = repairs.verify(conn, ctx, profile=profile, include=include or (), adjacency=adjacency,
+                                explicit_window=start is not None)
+    out = result.allocator
+    if fmt is OutputFormat.json:
+        render_json({"ok": out.ok, "rows": list(out.rows), "sqlstate": out.sqlstate, "message": out.message,
+                     "details": out.details, "repairs": [f.id for f in result.plan.selection.apply],
+                     "before": None if result.before is None else {"ok": result.before.ok,
+                                                                   "sqlstate": result.before.sqlstate,
+                                                                   "message": result.before.message}})
+    elif out.ok:
+        console.print(f"ok: after {len(result.plan.selection.apply)} repair(s) the allocator assigns "
+                      f"{len(out.rows)} table(s) (rolled back)", highlight=False)
+        render_rows(list(out.rows), fmt)
+    else:
+        err_console.print(f"still fails after {len(result.plan.selection.apply)} repair(s): [{out.sqlstate}] "
+                          f"{out.message}", highlight=False, soft_wrap=True)
+    if not out.ok:
+        raise typer.Exit(1)
+
+
+@doctor_app.command("journal")
+@handle_errors
+def journal_cmd(dsn: DsnOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """Repairs and undos recorded in tablemend_doctor.journal."""
+    with _connect(dsn) as conn:
+        rows = journal.entries(conn)
+    render_rows(rows, fmt, title="doctor journal")
+
+
+@doctor_app.command("docs")
+@handle_errors
+def docs_cmd(output: Annotated[str, typer.Option("--output", "-o", help="Where to write.")] = "docs/doctor.md",
+             check: Annotated[bool, typer.Option("--check", help="Exit 1 when the file differs.")] = False) -> None:
+    """Write docs/doctor.md from the rule registry (or --check that it is current)."""
+    from pathlib import Path
+
+    from tablemend.doctor.docs import render
+
+    text = render()
+    path = Path(output)
+    if check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            err_console.print(f"{output} is out of date; run `tablemend doctor docs`")
+            raise typer.Exit(1)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}")
