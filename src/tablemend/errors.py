@@ -145,6 +145,10 @@ class FindingNotFound(DoctorError, sqlstate="TMD96"):
     http_status = 404
 
 
+class JournalAppendOnly(DoctorError, sqlstate="TMD97"):
+    """Raised by the database: rows of tablemend_doctor.journal / journal_changes are never updated or deleted."""
+
+
 # --- allocator --------------------------------------------------------------------------------------------------------
 # Raised by tablemend's own PL/pgSQL functions (sql/migrations/0002_allocator.sql) with USING ERRCODE; DETAIL is
 # space-separated key=value pairs with the ids involved (see :func:`detail_fields`). SQLSTATE class TA: TAV validation
