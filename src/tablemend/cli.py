@@ -118,6 +118,14 @@ def migrate_cmd(dsn: DsnOption = None) -> None:
         console.print(f"{verb} {', '.join(result.applied)})")
 
 
+# --- sandbox and demo (origin sandbox) ----------------------------------------------------------------------------
+
+from tablemend.cli_sandbox import demo_cmd, sandbox_app  # noqa: E402  (registered here, defined there)
+
+app.add_typer(sandbox_app, name="sandbox")
+app.command("demo")(demo_cmd)
+
+
 # --- doctor ---------------------------------------------------------------------------------------------------------
 
 from tablemend.doctor.cli import doctor_app  # noqa: E402  (registered here, defined there)

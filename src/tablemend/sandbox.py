@@ -456,3 +456,70 @@ def call_assign(conn: Connection, case: StateCase) -> list[dict[str, Any]]:
     with translated(), conn.transaction():
         rows = conn.cursor(row_factory=dict_row).execute(call_query(case), args).fetchall()
     return [dict(r) for r in rows]
+
+
+# --- a sandbox database, as the CLI makes it --------------------------------------------------------------------------
+
+DEFAULT_DATABASE = "origin_sandbox"
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """What :func:`prepare` made: where, whether it created the database / built the schema, and the seeded cases."""
+
+    dsn: str
+    database: str
+    created: bool
+    built: bool
+    features: OriginFeatures
+    cases: tuple[StateCase, ...]
+
+
+def prepare(dsn: str | None, *, database: str | None = None, states: tuple[str, ...] = ORIGIN_STATES,
+            legacy_overload: bool = False, legacy_idempotency_index: bool = False,
+            reset: bool = False) -> SandboxResult:
+    """Create (or reuse) a sandbox database, build the origin in it when missing, and seed ``states``.
+
+    Without ``dsn`` the database ``database`` (default ``origin_sandbox``) is made on the default server (embedded
+    cluster unless ``DATABASE_URL`` / ``PG*`` say otherwise). With ``dsn`` and no ``database`` it builds in the DSN's
+    own database. Requesting D3 / D4 implies the legacy piece it needs. ``reset`` drops and recreates only a database
+    named by ``database`` (or the default one), never the DSN's own.
+    """
+    unknown = [c for c in states if c not in _SEEDS]
+    if unknown:
+        raise UsageError(f"unknown state code(s): {', '.join(unknown)}; known: {', '.join(ORIGIN_STATES)}")
+    from tablemend import databases
+    from tablemend.db import connect, resolve_dsn
+
+    if dsn is None and database is None:
+        database = DEFAULT_DATABASE
+    if dsn is not None and database is None and reset:
+        raise UsageError("--reset drops a database only when it is named: add --database NAME",
+                         hint="tablemend never drops the database a --dsn points at")
+    want_overload = legacy_overload or "D4" in states
+    want_index = legacy_idempotency_index or "D3" in states
+    created = False
+    if database is not None:
+        server = resolve_dsn(dsn)
+        created = databases.ensure(server, database, reset=reset)
+        target = databases.dsn_for(server, database)
+    else:
+        assert dsn is not None
+        target = dsn
+    built = False
+    with connect(target, autocommit=True) as conn:
+        features = origin_features(conn)
+        if not features.installed:
+            build_origin(conn, legacy_overload=want_overload, legacy_idempotency_index=want_index)
+            built = True
+        elif (want_overload and not features.legacy_overload) or (want_index and not features.legacy_idempotency_index):
+            missing = [name for name, wanted, present in (
+                ("the 5-argument overload", want_overload, features.legacy_overload),
+                ("the legacy idempotency index", want_index, features.legacy_idempotency_index),
+            ) if wanted and not present]
+            raise UsageError(f"the existing origin sandbox lacks {' and '.join(missing)}",
+                             hint="rebuild it with --reset (with --database NAME when --dsn is given)")
+        features = origin_features(conn)
+        cases = tuple(seed_state(conn, code) for code in states)
+        name = database if database is not None else (conn.info.dbname or "?")
+    return SandboxResult(target, name, created, built, features, cases)

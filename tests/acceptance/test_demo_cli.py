@@ -1,0 +1,118 @@
+"""`tablemend sandbox origin` and `tablemend demo`: the installed CLI in a subprocess, against the test server."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tablemend import sandbox
+from tests.acceptance.cli import run
+from tests.conftest import _drop_database, dsn_for
+
+_UNREACHABLE = "postgresql://postgres:x@127.0.0.1:1/nowhere?connect_timeout=2"
+
+
+@pytest.fixture
+def scratch_name(server_dsn: str) -> Iterator[str]:
+    """A database name for the CLI to create; dropped afterwards."""
+    name = f"tm_cli_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    yield name
+    _drop_database(server_dsn, name)
+
+
+def _one_line_error(stderr: str, *needles: str) -> None:
+    """One error line; the CLI's optional indented ``detail:`` / ``hint:`` lines may follow, nothing else."""
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert lines and lines[0].startswith("error ["), stderr
+    assert all(ln.startswith(("  detail:", "  hint:")) for ln in lines[1:]), stderr
+    assert "Traceback" not in stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def _count(dsn: str, query: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_sandbox_origin_all_states_in_the_dsn_database(empty_dsn: str) -> None:
+    done = run("sandbox", "origin", "--dsn", empty_dsn, "--states", "all", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["built"] is True
+    assert (report["legacy_overload"], report["legacy_idempotency_index"]) == (True, True)  # implied by D3 / D4
+    assert [c["code"] for c in report["cases"]] == list(sandbox.ORIGIN_STATES)
+    d1 = report["cases"][0]
+    assert d1["expected_message"] == f"assign_tables_atomic_v2 assignment duplicate for table {d1['table_ids'][0]}"
+    assert _count(empty_dsn, "SELECT count(*) FROM restaurants") == len(sandbox.ORIGIN_STATES)
+    # The database really raises what the report says.
+    with psycopg.connect(empty_dsn) as conn, pytest.raises(psycopg.errors.RaiseException) as info:
+        conn.execute("SELECT * FROM assign_tables_atomic_v2(p_booking_id => %s, p_table_ids => %s::uuid[],"
+                     " p_idempotency_key => NULL, p_require_adjacency => false, p_assigned_by => NULL,"
+                     " p_start_at => NULL, p_end_at => NULL)", (d1["booking_id"], d1["table_ids"]))
+    assert info.value.diag.message_primary == d1["expected_message"]
+    # A second run reuses the sandbox and adds new restaurants; the table output lists the cases.
+    again = run("sandbox", "origin", "--dsn", empty_dsn, "--states", "D1,D2")
+    assert again.returncode == 0, again.stderr
+    assert "reused" in again.stdout and "D2" in again.stdout
+    assert _count(empty_dsn, "SELECT count(*) FROM restaurants") == len(sandbox.ORIGIN_STATES) + 2
+
+
+def test_sandbox_origin_named_database_and_reset(server_dsn: str, scratch_name: str) -> None:
+    first = run("sandbox", "origin", "--dsn", server_dsn, "--database", scratch_name, "--states", "D1", "-f", "json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["created"] is True
+    target = dsn_for(server_dsn, scratch_name)
+    assert _count(target, "SELECT count(*) FROM restaurants") == 1
+    # Without the legacy pieces the existing sandbox cannot hold D4; nothing is seeded.
+    refused = run("sandbox", "origin", "--dsn", server_dsn, "--database", scratch_name, "--states", "D4")
+    assert refused.returncode == 2
+    _one_line_error(refused.stderr, "5-argument overload")
+    assert _count(target, "SELECT count(*) FROM restaurants") == 1
+    reset = run("sandbox", "origin", "--dsn", server_dsn, "--database", scratch_name, "--states", "D4", "--reset",
+                "-f", "json")
+    assert reset.returncode == 0, reset.stderr
+    assert json.loads(reset.stdout)["created"] is True
+    assert _count(target, "SELECT count(*) FROM restaurants") == 1
+
+
+def test_sandbox_origin_bad_input_changes_nothing(empty_dsn: str) -> None:
+    bad = run("sandbox", "origin", "--dsn", empty_dsn, "--states", "D1,D9")
+    assert bad.returncode == 2
+    _one_line_error(bad.stderr, "D9")
+    assert _count(empty_dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+    no_name = run("sandbox", "origin", "--dsn", empty_dsn, "--reset")
+    assert no_name.returncode == 2
+    _one_line_error(no_name.stderr, "--database")
+    assert _count(empty_dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+    system = run("sandbox", "origin", "--dsn", empty_dsn, "--database", "postgres", "--reset")
+    assert system.returncode == 2
+    _one_line_error(system.stderr, "postgres")
+
+
+def test_unreachable_dsn_is_one_line_and_exit_2() -> None:
+    for args in (("sandbox", "origin", "--states", "D1"), ("demo",)):
+        done = run(*args, "--dsn", _UNREACHABLE)
+        assert done.returncode == 2, done.stdout
+        _one_line_error(done.stderr, "cannot connect")
+
+
+def test_demo_shows_the_failure_the_blocker_and_the_successful_retry(server_dsn: str, scratch_name: str) -> None:
+    for _ in range(2):  # the demo database is recreated on every run
+        done = run("demo", "--dsn", server_dsn, "--database", scratch_name)
+        assert done.returncode == 0, done.stdout + done.stderr
+        out = done.stdout
+        assert "ERROR P0001: assign_tables_atomic_v2 assignment duplicate for table" in out
+        assert "cancelled" in out
+        assert "unassign_tables_atomic(B, [T1])" in out
+        assert "assigned 2 tables to booking P" in out
+    target = dsn_for(server_dsn, scratch_name)
+    assert _count(target, "SELECT count(*) FROM restaurants") == 1
+    assert _count(target, "SELECT count(*) FROM booking_table_assignments") == 2
