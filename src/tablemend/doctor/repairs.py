@@ -155,11 +155,27 @@ def _timeouts_as_lock_errors(exc: TablemendError) -> TablemendError:
     return exc
 
 
+#: a repair can expose another safe finding (clearing a cancelled booking's last table leaves its zone lock
+#: dangling); re-detect and repair until nothing new appears, at most this many rounds
+_ROUNDS = 4
+
+
 def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_safe: bool,
                 include: Sequence[str], codes: Iterable[str] | None) -> Plan:
-    selection = select(detect(conn, prof, ctx, codes), all_safe=all_safe, include=include)
+    wanted = list(codes) if codes is not None else None
+    selection = select(detect(conn, prof, ctx, wanted), all_safe=all_safe, include=include)
     changes = _apply(conn, prof, selection)
-    return Plan(prof.name, ctx, selection, tuple(changes))
+    applied, skipped = list(selection.apply), list(selection.skipped)
+    for _ in range(_ROUNDS if all_safe and changes else 0):
+        seen = {f.id for f in applied} | {f.id for f, _ in skipped}
+        fresh = [f for f in detect(conn, prof, ctx, wanted) if f.id not in seen]
+        more = select(fresh, all_safe=True)
+        if not more.apply:
+            break
+        changes += _apply(conn, prof, more)
+        applied += more.apply
+        skipped += more.skipped
+    return Plan(prof.name, ctx, Selection(tuple(applied), tuple(skipped)), tuple(changes))
 
 
 def plan(conn: Connection, ctx: Context, *, profile: str | None = None, all_safe: bool = True,
