@@ -90,7 +90,7 @@ def origin_cmd(
 
     action = "built" if result.built else "reused"
     legacy = [name for name, on in (("5-argument overload", result.features.legacy_overload),
-                                     ("legacy idempotency index", result.features.legacy_idempotency_index)) if on]
+                                     ("idempotency index", result.features.legacy_idempotency_index)) if on]
     console.print(f"origin sandbox {action} in [bold]{escape(describe_dsn(result.dsn))}[/bold]"
                   + (f" (legacy: {', '.join(legacy)})" if legacy else ""), highlight=False)
     rows = [{"code": c.code, "booking (P)": c.booking_id, "tables": "\n".join(str(t) for t in c.table_ids),

@@ -254,3 +254,29 @@ def test_confirming_a_booking_without_assignments_is_refused(sample: tuple[db.Co
     cara = ids.booking_ids[2]
     with pytest.raises(TablemendError, match="No table assignments exist"), db.translated():
         conn.execute("UPDATE bookings SET status = 'confirmed' WHERE id = %s", (cara,))
+
+
+def test_foreign_key_actions_are_the_origins(origin_conn: db.Connection) -> None:
+    """Spec item 10: what a delete does to the rows that point at it."""
+    rows = origin_conn.execute(
+        "SELECT c.conrelid::regclass::text AS tbl, a.attname AS col, c.confdeltype AS on_delete"
+        " FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+        " WHERE c.contype = 'f' AND cardinality(c.conkey) = 1").fetchall()
+    actions = {(r["tbl"], r["col"]): r["on_delete"] for r in rows}
+    expected = {
+        ("booking_table_assignments", "booking_id"): "c",
+        ("booking_table_assignments", "table_id"): "r",
+        ("booking_table_assignments", "slot_id"): "n",
+        ("booking_table_assignments", "merge_group_id"): "n",
+        ("booking_table_assignments", "allocation_id"): "n",
+        ("booking_table_assignments", "assigned_by"): "n",
+        ("allocations", "booking_id"): "c",
+        ("booking_assignment_idempotency", "booking_id"): "c",
+        ("booking_assignment_idempotency", "merge_group_allocation_id"): "n",
+        ("table_hold_members", "hold_id"): "c",
+        ("table_hold_members", "table_id"): "r",
+        ("table_holds", "booking_id"): "n",
+        ("table_inventory", "zone_id"): "r",
+        ("bookings", "assigned_zone_id"): "n",
+    }
+    assert {k: actions.get(k) for k in expected} == expected

@@ -184,6 +184,11 @@ CREATE TABLE public.bookings (
     checked_in_at    timestamptz,
     checked_out_at   timestamptz,
     assigned_zone_id uuid REFERENCES public.zones (id) ON DELETE SET NULL,
+    -- live-only columns (types/supabase.ts), no migration in the origin repository
+    assignment_state            text,
+    auto_assign_idempotency_key text,
+    auto_assign_last_result     jsonb,
+    table_id                    uuid,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT bookings_start_before_end CHECK (start_at < end_at),
