@@ -1,4 +1,4 @@
-"""TMD002: a real allocation outlived its assignment (or its booking was released).
+"""TMD002: a real allocation outlived its assignment.
 
 Bad: booking B's bta row on X was deleted by a script or a status route that cleans bta rows only, but B's non-shadow
 ``allocations (B, 'table', X, window)`` stays; P asks for X over an overlapping window and the origin raises

@@ -1,7 +1,6 @@
 -- name: detect
--- A real (non-shadow) 'table' allocation of booking B on X with no booking_table_assignments row (B, X), or whose
--- booking was cancelled / no-show / waitlisted. For one booking P: such allocations of others on P's tables that
--- overlap P's window.
+-- A real (non-shadow) 'table' allocation of booking B on X with no booking_table_assignments row (B, X). For one
+-- booking P: such allocations of others on P's tables that overlap P's window.
 SELECT a.booking_id, a.resource_id AS table_id, a.restaurant_id,
        format('allocation %%s of booking %%s (%%s) on table %%s, window %%s, has no assignment row',
               a.id, a.booking_id, b.status, a.resource_id, a."window") AS detail,
@@ -12,9 +11,9 @@ FROM public.allocations a
 JOIN public.bookings b ON b.id = a.booking_id
 WHERE a.resource_type = 'table' AND NOT a.shadow AND NOT a.is_maintenance
   AND (%(restaurant_id)s::uuid IS NULL OR a.restaurant_id = %(restaurant_id)s::uuid)
-  AND (NOT EXISTS (SELECT 1 FROM public.booking_table_assignments bta
-                    WHERE bta.booking_id = a.booking_id AND bta.table_id = a.resource_id)
-       OR b.status IN ('cancelled', 'no_show', 'PRIORITY_WAITLIST'))
+  -- (a released booking's allocation next to its row is TMD001's: it clears both)
+  AND NOT EXISTS (SELECT 1 FROM public.booking_table_assignments bta
+                   WHERE bta.booking_id = a.booking_id AND bta.table_id = a.resource_id)
   AND (%(booking_id)s::uuid IS NULL
        OR (a.booking_id <> %(booking_id)s::uuid AND a.resource_id = ANY (%(table_ids)s::uuid[])
            AND a."window" && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')))

@@ -17,7 +17,9 @@ WHERE t.booking_id = ANY (%(bookings)s::uuid[]) OR t.allocation_id = ANY (%(allo
 
 -- name: allocations
 SELECT 'public.allocations' AS relation, to_jsonb(t) AS row FROM public.allocations t
-WHERE t.booking_id = ANY (%(bookings)s::uuid[]) OR t.id = ANY (%(allocations)s::uuid[]);
+WHERE t.booking_id = ANY (%(bookings)s::uuid[]) OR t.id = ANY (%(allocations)s::uuid[])
+   -- hold triggers write shadow rows (possibly of no booking) on the hold's tables
+   OR (t.resource_type = 'table' AND t.resource_id = ANY (%(tables)s::uuid[]) AND (t.shadow OR t.booking_id IS NULL));
 
 -- name: booking_assignment_idempotency
 SELECT 'public.booking_assignment_idempotency' AS relation, to_jsonb(t) AS row
