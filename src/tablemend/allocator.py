@@ -1,0 +1,400 @@
+"""The allocator's Python API: :class:`Allocator`, a pool of connections and one method per SQL function.
+
+Every method is one statement on an autocommit connection from a ``psycopg_pool.ConnectionPool``, so it is one
+transaction and one round trip; the rules (locks, validation order, idempotency, release on terminal status) live in
+the SQL functions of ``sql/migrations/0002_allocator.sql``. Errors arrive as the typed classes of
+:mod:`tablemend.errors` (translated by :func:`tablemend.db.translated`); obviously bad input (an id that is not a UUID,
+a naive or reversed window, an unknown status) is refused here with the same class the database would use, before
+anything is sent.
+
+    with Allocator.open(dsn, max_size=8) as alloc:
+        rows = alloc.assign(booking_id, [t1, t2], key="req-42", require_adjacency=True)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, LiteralString, Self
+
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from tablemend import db, sqlfiles
+from tablemend.db import Connection
+from tablemend.errors import (
+    BookingNotFound,
+    ConnectionFailed,
+    InvalidArgument,
+    InvalidTableList,
+    InvalidWindow,
+    UsageError,
+)
+
+#: The values of the ``booking_status`` enum, in the schema's order.
+BOOKING_STATUSES: tuple[str, ...] = (
+    "pending", "pending_allocation", "confirmed", "checked_in", "completed", "cancelled", "no_show",
+    "PRIORITY_WAITLIST",
+)
+#: Statuses that release everything the booking holds.
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "cancelled", "no_show", "PRIORITY_WAITLIST"})
+DEFAULT_HOLD_TTL = dt.timedelta(minutes=5)
+
+IdLike = uuid.UUID | str
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One table of a booking's assignment over its half-open window; ``merge_group_id`` is set for 2+ tables."""
+
+    table_id: uuid.UUID
+    start_at: dt.datetime
+    end_at: dt.datetime
+    merge_group_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An active hold on some tables over a window, until ``expires_at``."""
+
+    hold_id: uuid.UUID
+    restaurant_id: uuid.UUID
+    table_ids: tuple[uuid.UUID, ...]
+    start_at: dt.datetime
+    end_at: dt.datetime
+    expires_at: dt.datetime
+    booking_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    booking_id: uuid.UUID
+    previous: str
+    status: str
+
+    @property
+    def released(self) -> bool:
+        """True when this change moved the booking into a terminal status (its tables and holds were released)."""
+        return self.status in TERMINAL_STATUSES and self.previous not in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class BookingWindow:
+    """A booking's window after a move (its assignments moved with it)."""
+
+    booking_id: uuid.UUID
+    restaurant_id: uuid.UUID
+    start_at: dt.datetime
+    end_at: dt.datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class BookingState:
+    booking_id: uuid.UUID
+    restaurant_id: uuid.UUID
+    start_at: dt.datetime
+    end_at: dt.datetime
+    party_size: int
+    status: str
+    assigned_zone_id: uuid.UUID | None
+    table_ids: tuple[uuid.UUID, ...]
+
+
+# --- input checks (before anything is sent) --------------------------------------------------------------------------
+
+
+def parse_uuid(value: IdLike, name: str) -> uuid.UUID:
+    """``value`` as a UUID, or a :class:`UsageError` naming the argument and the bad value."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value.strip())
+        except ValueError:
+            pass
+    raise UsageError(f"invalid {name} {value!r}: not a UUID", details=f"{name}={value!r}",
+                     hint="Pass a UUID such as 0b0e3c1e-5f1a-4c55-9d2a-7e8f4a1b2c3d.")
+
+
+def parse_uuids(values: Iterable[IdLike], name: str) -> list[uuid.UUID]:
+    if isinstance(values, str | uuid.UUID):
+        raise UsageError(f"{name} must be a list of UUIDs, not a single value {values!r}")
+    ids = [parse_uuid(v, name) for v in values]
+    if not ids:
+        raise InvalidTableList("at least one table id is required, and none may be NULL", details="table_ids={}",
+                               hint="Pass a non-empty array of table ids.")
+    return ids
+
+
+def _optional_uuid(value: IdLike | None, name: str) -> uuid.UUID | None:
+    return None if value is None else parse_uuid(value, name)
+
+
+def _aware(value: dt.datetime | None, name: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        raise UsageError(f"invalid {name} {value!r}: not a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise UsageError(f"invalid {name} {value.isoformat()}: no time zone",
+                         hint="Pass an aware datetime (e.g. 2030-06-01T19:00:00+00:00).")
+    return value
+
+
+def check_window(start_at: dt.datetime | None, end_at: dt.datetime | None, *, required: bool = False,
+                 subject: str = "") -> None:
+    """Both bounds or neither (unless ``required``), aware, start before end: else :class:`InvalidWindow`."""
+    _aware(start_at, "start_at")
+    _aware(end_at, "end_at")
+    detail = f"{subject} start_at={_iso(start_at)} end_at={_iso(end_at)}".strip()
+    if (start_at is None) != (end_at is None) or (required and start_at is None):
+        raise InvalidWindow("start and end must be given together", details=detail,
+                            hint="Pass both bounds, or neither to use the booking's window.")
+    if start_at is not None and end_at is not None and start_at >= end_at:
+        raise InvalidWindow(f"window [{start_at.isoformat()}, {end_at.isoformat()}) is empty or reversed",
+                            details=detail, hint="The start must be before the end.")
+
+
+def _iso(value: dt.datetime | None) -> str:
+    if value is None:
+        return "NULL"
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key(value: str | None, booking_id: uuid.UUID | None) -> str | None:
+    if value is not None and not value.strip():
+        raise InvalidArgument("an idempotency key must not be blank",
+                              details=f"booking_id={booking_id} idempotency_key='{value}'",
+                              hint="Pass None for no key.")
+    return value
+
+
+def parse_status(value: str) -> str:
+    if value not in BOOKING_STATUSES:
+        raise UsageError(f"invalid booking status {value!r}", details=f"status={value!r}",
+                         hint=f"One of: {', '.join(BOOKING_STATUSES)}.")
+    return value
+
+
+def _assignments(rows: Sequence[Mapping[str, Any]]) -> tuple[Assignment, ...]:
+    return tuple(Assignment(r["table_id"], r["start_at"], r["end_at"], r["merge_group_id"]) for r in rows)
+
+
+# --- the API ---------------------------------------------------------------------------------------------------------
+
+
+def _pool_kwargs() -> dict[str, Any]:
+    """The same session as :func:`tablemend.db.connect`: UTC, no server-side prepared statements, dict rows."""
+    return {
+        "autocommit": True,
+        "row_factory": dict_row,
+        "prepare_threshold": None,
+        "connect_timeout": int(os.environ.get("TABLEMEND_CONNECT_TIMEOUT", "10")),
+        "options": " ".join(f"-c {key}={value}" for key, value in db.SESSION_SETTINGS.items()),
+    }
+
+
+class Allocator:
+    """Assign / unassign tables, hold and confirm them, change booking status: one transaction per call.
+
+    Thread-safe: every call borrows a connection from the pool. Open with :meth:`open` (and close, or use it as a
+    context manager), or wrap a pool you own with ``Allocator(pool)``.
+    """
+
+    def __init__(self, pool: ConnectionPool[Any], *, owns_pool: bool = False) -> None:
+        self._pool = pool
+        self._owns_pool = owns_pool
+
+    @classmethod
+    def open(cls, dsn: str | None = None, *, min_size: int = 1, max_size: int = 4, timeout: float = 30.0) -> Self:
+        """A pool of ``min_size``..``max_size`` connections to ``dsn`` (resolved like :func:`tablemend.db.connect`).
+
+        Waits until ``min_size`` connections are open, so an unreachable server fails here as ConnectionFailed.
+        """
+        if min_size < 0 or max_size < max(min_size, 1):
+            raise UsageError(f"invalid pool size min_size={min_size} max_size={max_size}")
+        real = db.resolve_dsn(dsn)
+        kwargs = _pool_kwargs()
+        pool: ConnectionPool[Any] = ConnectionPool(
+            real, min_size=min_size, max_size=max_size, kwargs=kwargs, timeout=timeout, open=False,
+            name="tablemend-allocator",
+        )
+        try:
+            with db.translated():
+                pool.open(wait=min_size > 0, timeout=kwargs["connect_timeout"])
+        except ConnectionFailed as exc:
+            pool.close()
+            raise ConnectionFailed(f"cannot connect to {db.describe_dsn(real)}: {exc.message}") from exc
+        return cls(pool, owns_pool=True)
+
+    def close(self) -> None:
+        if self._owns_pool:
+            self._pool.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def pool(self) -> ConnectionPool[Any]:
+        return self._pool
+
+    @contextmanager
+    def _conn(self) -> Iterator[Connection]:
+        with db.translated(), self._pool.connection() as conn:
+            yield conn
+
+    def _rows(self, name: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        query: LiteralString = sqlfiles.query(name, "allocator.sql")
+        with self._conn() as conn:
+            return list(conn.execute(query, params).fetchall())
+
+    def _one(self, name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        rows = self._rows(name, params)
+        if len(rows) != 1:  # every query here returns exactly one row or raises
+            raise RuntimeError(f"allocator query {name} returned {len(rows)} rows")
+        return rows[0]
+
+    # --- assignment -------------------------------------------------------------------------------------------------
+
+    def assign(
+        self,
+        booking_id: IdLike,
+        table_ids: Iterable[IdLike],
+        *,
+        key: str | None = None,
+        require_adjacency: bool = False,
+        assigned_by: IdLike | None = None,
+        start_at: dt.datetime | None = None,
+        end_at: dt.datetime | None = None,
+    ) -> tuple[Assignment, ...]:
+        """Give the booking exactly these tables (replacing its previous set) over its window or ``[start, end)``.
+
+        With ``key``, a retry of the same request returns the same result; a different request with that key is an
+        IdempotencyMismatch naming the first differing field.
+        """
+        bid = parse_uuid(booking_id, "booking_id")
+        ids = parse_uuids(table_ids, "table_id")
+        check_window(start_at, end_at, subject=f"booking_id={bid}")
+        rows = self._rows("assign", {
+            "booking_id": bid, "table_ids": ids, "key": _key(key, bid), "adjacency": require_adjacency,
+            "assigned_by": _optional_uuid(assigned_by, "assigned_by"), "start_at": start_at, "end_at": end_at,
+        })
+        return _assignments(rows)
+
+    def unassign(self, booking_id: IdLike, table_ids: Iterable[IdLike] | None = None) -> tuple[uuid.UUID, ...]:
+        """Remove the booking's tables (all, or only ``table_ids``); returns the ids removed (empty: none held)."""
+        bid = parse_uuid(booking_id, "booking_id")
+        ids = None if table_ids is None else parse_uuids(table_ids, "table_id")
+        rows = self._rows("unassign", {"booking_id": bid, "table_ids": ids})
+        return tuple(r["table_id"] for r in rows)
+
+    # --- holds ------------------------------------------------------------------------------------------------------
+
+    def create_hold(
+        self,
+        restaurant_id: IdLike,
+        table_ids: Iterable[IdLike],
+        start_at: dt.datetime,
+        end_at: dt.datetime,
+        *,
+        booking_id: IdLike | None = None,
+        expires_at: dt.datetime | None = None,
+        ttl: dt.timedelta = DEFAULT_HOLD_TTL,
+        created_by: IdLike | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Hold:
+        """Hold tables over ``[start_at, end_at)`` until ``expires_at`` (default: server now + ``ttl``).
+
+        A booking's new hold replaces its earlier ones; expired holds never block.
+        """
+        rid = parse_uuid(restaurant_id, "restaurant_id")
+        ids = parse_uuids(table_ids, "table_id")
+        check_window(start_at, end_at, required=True, subject=f"restaurant_id={rid}")
+        _aware(expires_at, "expires_at")
+        if ttl <= dt.timedelta(0):
+            raise InvalidArgument("a hold must expire in the future", details=f"restaurant_id={rid} ttl={ttl}",
+                                  hint="Pass a positive ttl.")
+        bid = _optional_uuid(booking_id, "booking_id")
+        row = self._one("create_hold", {
+            "restaurant_id": rid, "table_ids": ids, "start_at": start_at, "end_at": end_at,
+            "expires_at": expires_at, "ttl": ttl, "booking_id": bid,
+            "created_by": _optional_uuid(created_by, "created_by"), "metadata": json.dumps(dict(metadata or {})),
+        })
+        return Hold(row["hold_id"], rid, tuple(sorted(set(ids))), start_at, end_at, row["expires_at"], bid)
+
+    def extend_hold(self, hold_id: IdLike, *, expires_at: dt.datetime | None = None,
+                    ttl: dt.timedelta = DEFAULT_HOLD_TTL) -> dt.datetime:
+        """Move an active hold's expiry to ``expires_at`` (default: server now + ``ttl``); returns the new expiry."""
+        hid = parse_uuid(hold_id, "hold_id")
+        _aware(expires_at, "expires_at")
+        row = self._one("extend_hold", {"hold_id": hid, "expires_at": expires_at, "ttl": ttl})
+        value = row["expires_at"]
+        assert isinstance(value, dt.datetime)
+        return value
+
+    def release_hold(self, hold_id: IdLike) -> bool:
+        """Release a hold; False when it was no longer active (releasing twice is harmless)."""
+        row = self._one("release_hold", {"hold_id": parse_uuid(hold_id, "hold_id")})
+        return bool(row["released"])
+
+    def confirm_hold(
+        self,
+        hold_id: IdLike,
+        booking_id: IdLike | None = None,
+        *,
+        key: str | None = None,
+        require_adjacency: bool = False,
+        assigned_by: IdLike | None = None,
+    ) -> tuple[Assignment, ...]:
+        """Assign exactly the hold's tables over its window to its booking (or ``booking_id``) and consume it."""
+        hid = parse_uuid(hold_id, "hold_id")
+        bid = _optional_uuid(booking_id, "booking_id")
+        rows = self._rows("confirm_hold", {
+            "hold_id": hid, "booking_id": bid, "key": _key(key, bid), "adjacency": require_adjacency,
+            "assigned_by": _optional_uuid(assigned_by, "assigned_by"),
+        })
+        return _assignments(rows)
+
+    # --- bookings ---------------------------------------------------------------------------------------------------
+
+    def set_booking_status(self, booking_id: IdLike, status: str) -> StatusChange:
+        """Change the status; a terminal one releases tables, holds, ledger and zone lock in the same transaction."""
+        bid = parse_uuid(booking_id, "booking_id")
+        row = self._one("set_booking_status", {"booking_id": bid, "status": parse_status(status)})
+        return StatusChange(bid, row["previous"], status)
+
+    def move_booking(self, booking_id: IdLike, start_at: dt.datetime, end_at: dt.datetime) -> BookingWindow:
+        """Move the booking to ``[start_at, end_at)``; its tables move with it, or TableOccupied names the blocker."""
+        bid = parse_uuid(booking_id, "booking_id")
+        check_window(start_at, end_at, required=True, subject=f"booking_id={bid}")
+        rows = self._rows("move_booking", {"booking_id": bid, "start_at": start_at, "end_at": end_at})
+        if not rows:
+            raise _booking_not_found(bid)
+        r = rows[0]
+        return BookingWindow(r["booking_id"], r["restaurant_id"], r["start_at"], r["end_at"], r["status"])
+
+    def booking(self, booking_id: IdLike) -> BookingState:
+        """The booking's window, status and current tables."""
+        bid = parse_uuid(booking_id, "booking_id")
+        rows = self._rows("booking", {"booking_id": bid})
+        if not rows:
+            raise _booking_not_found(bid)
+        r = rows[0]
+        return BookingState(r["booking_id"], r["restaurant_id"], r["start_at"], r["end_at"], r["party_size"],
+                            r["status"], r["assigned_zone_id"], tuple(r["table_ids"]))
+
+
+def _booking_not_found(booking_id: uuid.UUID) -> BookingNotFound:
+    return BookingNotFound(f"booking {booking_id} not found", details=f"booking_id={booking_id} restaurant_id=any",
+                           hint="Check the booking id.")

@@ -1,0 +1,50 @@
+-- Named queries of tablemend.allocator (the Python API): thin calls to the allocator's SQL functions in
+-- migrations/0002_allocator.sql. Each is one statement, so on an autocommit connection it is one transaction
+-- (deferred constraint triggers fire at its end).
+
+-- name: assign
+SELECT r.table_id, r.start_at, r.end_at, r.merge_group_id
+FROM assign_tables_atomic_v2(%(booking_id)s, %(table_ids)s::uuid[], %(key)s, %(adjacency)s, %(assigned_by)s,
+                             %(start_at)s, %(end_at)s) AS r
+ORDER BY r.table_id;
+
+-- name: unassign
+SELECT r.table_id FROM unassign_tables_atomic(%(booking_id)s, %(table_ids)s::uuid[]) AS r ORDER BY r.table_id;
+
+-- name: create_hold
+-- now() is fixed for the transaction, so the expiry returned is the one stored
+SELECT create_table_hold(%(restaurant_id)s, %(table_ids)s::uuid[], %(start_at)s, %(end_at)s,
+                         COALESCE(%(expires_at)s::timestamptz, now() + %(ttl)s::interval), %(booking_id)s,
+                         %(created_by)s, %(metadata)s::jsonb) AS hold_id,
+       COALESCE(%(expires_at)s::timestamptz, now() + %(ttl)s::interval) AS expires_at;
+
+-- name: extend_hold
+SELECT extend_table_hold(%(hold_id)s, COALESCE(%(expires_at)s::timestamptz, now() + %(ttl)s::interval))
+       AS expires_at;
+
+-- name: release_hold
+SELECT release_table_hold(%(hold_id)s) AS released;
+
+-- name: confirm_hold
+SELECT r.table_id, r.start_at, r.end_at, r.merge_group_id
+FROM confirm_hold_assignment(%(hold_id)s, %(booking_id)s, %(key)s, %(adjacency)s, %(assigned_by)s) AS r
+ORDER BY r.table_id;
+
+-- name: set_booking_status
+SELECT set_booking_status(%(booking_id)s, %(status)s::booking_status)::text AS previous;
+
+-- name: move_booking
+-- The bookings trigger moves the booking's assignments to the new window (or refuses with TAC01 naming the blocker)
+-- and releases its holds; the row lock on the booking is the same first lock the allocator functions take.
+UPDATE bookings b SET start_at = %(start_at)s, end_at = %(end_at)s, updated_at = now()
+WHERE b.id = %(booking_id)s
+RETURNING b.id AS booking_id, b.restaurant_id, b.start_at, b.end_at, b.status::text AS status;
+
+-- name: booking
+SELECT b.id AS booking_id, b.restaurant_id, b.start_at, b.end_at, b.party_size, b.status::text AS status,
+       b.assigned_zone_id,
+       COALESCE(ARRAY(SELECT a.table_id FROM booking_table_assignments a
+                      WHERE a.restaurant_id = b.restaurant_id AND a.booking_id = b.id ORDER BY a.table_id),
+                '{}') AS table_ids
+FROM bookings b
+WHERE b.id = %(booking_id)s;
