@@ -361,3 +361,39 @@ def docs_cmd(output: Annotated[str, typer.Option("--output", "-o", help="Where t
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     console.print(f"wrote {output}")
+
+
+# --- gate (helper C2) -------------------------------------------------------------------------------------------
+
+
+@doctor_app.command("gate")
+@handle_errors
+def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
+             constraint: Annotated[list[str] | None, typer.Option(
+                 "--constraint", help="Only these (repeatable): bta_booking_table, bta_table_slot, bta_no_overlap, "
+                 "allocations_no_overlap.")] = None,
+             limit: Annotated[int, typer.Option("--limit", help="Blocking groups / pairs shown per constraint "
+                                                "(all are counted).")] = 50,
+             fmt: FormatOption = OutputFormat.table) -> None:
+    """Pre-migration check: could the unique / exclusion constraints be created on today's data? Exit 0 when all
+    can, 1 when one cannot (the blocking rows are listed), 2 on error. Read-only."""
+    from tablemend.doctor import gate as gate_mod
+
+    with _connect(dsn) as conn:
+        result = gate_mod.gate(conn, profile=profile, keys=constraint, limit=limit)
+    if fmt is OutputFormat.json:
+        render_json(result.as_dict())
+    else:
+        verdict_rows = [{"constraint": v.constraint.name, "definition": v.constraint.definition,
+                         "creatable": "n/a" if v.creatable is None else ("yes" if v.creatable else "NO"),
+                         "blocking": v.groups, "note": v.note or ""} for v in result.verdicts]
+        render_rows(verdict_rows, fmt, title=f"doctor gate ({result.profile})")
+        for v in result.verdicts:
+            if not v.blockers:
+                continue
+            rows = [{"group": b.group, **r} for b in v.blockers for r in b.rows]
+            shown = f"first {len(v.blockers)} of {v.groups}" if v.groups > len(v.blockers) else str(v.groups)
+            render_rows(rows, fmt, title=f"{v.constraint.name}: {shown} blocking group(s)",
+                        columns=("group", "row_id", "booking_id", "status", "window", "slot_id", "reason"))
+    if not result.creatable:
+        raise typer.Exit(1)

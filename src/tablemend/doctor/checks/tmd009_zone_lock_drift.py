@@ -4,6 +4,7 @@ Bad: ``bookings.assigned_zone_id = Z1`` while the booking has no assignment in Z
 leaves the lock). Assigning it tables in Z2 raises ``locked to zone Z1, cannot assign zone Z2`` (23514).
 
 Repaired: the lock is set to the one zone of the tables it holds, or NULL when it holds none. No occupancy changes.
+(Level ``info`` for a released booking: its lock only matters if it is reinstated.)
 """
 
 from __future__ import annotations

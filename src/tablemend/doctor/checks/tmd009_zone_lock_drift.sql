@@ -4,6 +4,9 @@
 SELECT b.id AS booking_id, NULL::uuid AS table_id, b.restaurant_id,
        format('booking %%s is locked to zone %%s but holds %%s', b.id, b.assigned_zone_id,
               CASE WHEN zones.n = 0 THEN 'no tables' ELSE format('tables only in zone(s) %%s', zones.list) END) AS detail,
+       -- a released booking's stale lock only matters if it is reinstated
+       CASE WHEN b.status IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') OR b.end_at <= now()
+            THEN 'info' END AS level,
        jsonb_build_object('booking_id', b.id, 'assigned_zone_id', b.assigned_zone_id) AS key,
        jsonb_build_object('zones_held', zones.list, 'status', b.status) AS metadata
 FROM public.bookings b

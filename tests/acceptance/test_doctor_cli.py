@@ -1,0 +1,81 @@
+"""The installed ``tablemend doctor`` CLI in a subprocess, against a fresh origin sandbox database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tablemend import db, sandbox
+from tests.acceptance.cli import run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _seed(dsn: str, code: str) -> sandbox.StateCase:
+    with db.connect(dsn, autocommit=True) as conn:
+        return sandbox.seed_state(conn, code)
+
+
+def test_scan_repair_verify_undo(origin_dsn: str) -> None:
+    case = _seed(origin_dsn, "D1")
+    p, tables = str(case.booking_id), ",".join(map(str, case.table_ids))
+
+    scanned = run("doctor", "scan", "--dsn", origin_dsn, "--format", "json")
+    assert scanned.returncode == 1, scanned.stderr
+    rows = json.loads(scanned.stdout)
+    assert [r["code"] for r in rows] == ["TMD001"]
+    assert rows[0]["booking"] == str(case.blocking_booking_ids[0]) and rows[0]["remediation"]
+
+    assert run("doctor", "scan", "--dsn", origin_dsn, "--check", "TMD013").returncode == 0
+
+    explained = run("doctor", "explain", "--dsn", origin_dsn, "--booking", p,
+                    "--error", case.expected_message or "")
+    assert explained.returncode == 0, explained.stderr
+    assert str(case.blocking_booking_ids[0]) in explained.stdout and "duplicate" in explained.stdout
+
+    planned = run("doctor", "plan", "--dsn", origin_dsn, "--booking", p, "--tables", tables, "--sql")
+    assert planned.returncode == 0 and "DELETE FROM public.booking_table_assignments" in planned.stdout
+
+    refused = run("doctor", "repair", "--dsn", origin_dsn, "--booking", p, "--tables", tables, input="")
+    assert refused.returncode == 2
+    assert "refusing" in refused.stderr and "Traceback" not in refused.stderr
+
+    assert run("doctor", "verify", "--dsn", origin_dsn, "--booking", p, "--tables", tables).returncode == 0
+
+    repaired = run("doctor", "repair", "--dsn", origin_dsn, "--booking", p, "--tables", tables, "--yes",
+                   "--format", "json")
+    assert repaired.returncode == 0, repaired.stderr
+    repair_id = json.loads(repaired.stdout)["repair_id"]
+    assert run("doctor", "scan", "--dsn", origin_dsn).returncode == 0
+
+    undone = run("doctor", "undo", repair_id, "--dsn", origin_dsn)
+    assert undone.returncode == 0, undone.stderr
+    assert run("doctor", "scan", "--dsn", origin_dsn).returncode == 1
+    retried = run("doctor", "repair", "--dsn", origin_dsn, "--booking", p, "--tables", tables, "--yes", "--retry")
+    assert retried.returncode == 0 and "assignment succeeded: 2 row(s)" in retried.stdout, retried.stderr
+
+    journal = run("doctor", "journal", "--dsn", origin_dsn, "--format", "json")
+    assert [e["kind"] for e in json.loads(journal.stdout)] == ["repair", "undo", "repair"]
+
+
+def test_bad_input_is_one_line_and_exit_2(origin_dsn: str) -> None:
+    for args in (["explain", "--booking", "not-a-uuid"],
+                 ["scan", "--profile", "bogus"],
+                 ["scan", "--fail-on", "loud"],
+                 ["undo", "00000000-0000-0000-0000-000000000000"],
+                 ["repair"]):
+        result = run("doctor", *args, "--dsn", origin_dsn)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert 1 <= len(lines) <= 2 and lines[0].startswith("error"), (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_exits_2() -> None:
+    result = run("doctor", "scan", "--dsn", "postgresql://nobody@127.0.0.1:1/none")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_docs_are_current() -> None:
+    result = run("doctor", "docs", "--check", "--output", str(ROOT / "docs" / "doctor.md"))
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,88 @@
+"""Pure logic of the doctor: registry, stable finding ids, selection by safety, error parsing, generated docs."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tablemend.doctor import registry
+from tablemend.doctor.docs import render
+from tablemend.doctor.explainer import parse_error_table
+from tablemend.doctor.repairs import select
+from tablemend.doctor.rules import Finding, Level, Safety
+from tablemend.errors import FindingNotFound, RepairRefused, UsageError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _finding(code: str = "TMD001", safety: Safety = Safety.safe, **key: object) -> Finding:
+    return Finding(code=code, level=Level.error, safety=safety, restaurant_id=None, booking_id=None, table_id=None,
+                   detail="d", remediation="r", key=key or {"booking_id": "b", "table_id": "t"})
+
+
+def test_registry_codes_are_stable_and_complete() -> None:
+    checks = registry()
+    assert list(checks) == [f"TMD{n:03d}" for n in range(1, len(checks) + 1)]
+    names = [c.name for c in checks.values()]
+    assert len(set(names)) == len(names)
+    for code, check in checks.items():
+        assert check.code == code
+        assert "detect" in check.sql(), code
+        assert check.description().startswith(f"{code}:"), code
+        assert check.remediation.strip(), code
+        has_repair = any(name.startswith("repair") for name in check.sql())
+        assert has_repair == (check.safety is not Safety.human), code
+
+
+def test_finding_id_is_stable_and_depends_only_on_the_key() -> None:
+    a = _finding(booking_id="x", table_id="y")
+    b = Finding(code="TMD001", level=Level.warning, safety=Safety.confirm, restaurant_id=None, booking_id=None,
+                table_id=None, detail="other text", remediation="", key={"table_id": "y", "booking_id": "x"})
+    assert a.id == b.id
+    assert a.id.startswith("TMD001-") and len(a.id) == len("TMD001-") + 10
+    assert _finding(booking_id="x", table_id="z").id != a.id
+    assert _finding("TMD002", booking_id="x", table_id="y").id != a.id
+
+
+def test_scope_collects_ids_from_key_and_metadata() -> None:
+    b, t, h = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    f = Finding(code="TMD010", level=Level.error, safety=Safety.safe, restaurant_id=None, booking_id=b,
+                table_id=None, detail="", remediation="", key={"hold_id": str(h)}, metadata={"tables": [str(t)]})
+    scope = f.scope()
+    assert scope.bookings == {b} and scope.holds == {h} and scope.tables == {t}
+
+
+def test_select_by_safety() -> None:
+    safe, confirm, human = _finding(a=1), _finding(safety=Safety.confirm, a=2), _finding(safety=Safety.human, a=3)
+    chosen = select([safe, confirm, human], all_safe=True)
+    assert chosen.apply == (safe,)
+    assert {f.id for f, _ in chosen.skipped} == {confirm.id, human.id}
+    assert select([safe, confirm], all_safe=False, include=[confirm.id]).apply == (confirm,)
+    with pytest.raises(RepairRefused):
+        select([human], all_safe=True, include=[human.id])
+    with pytest.raises(FindingNotFound):
+        select([safe], all_safe=True, include=["TMD009-0000000000"])
+
+
+def test_parse_error_table() -> None:
+    table = uuid.uuid4()
+    assert parse_error_table(f"assign_tables_atomic_v2 assignment duplicate for table {table}") == table
+    assert parse_error_table(None) is None
+    with pytest.raises(UsageError):
+        parse_error_table("something went wrong")
+
+
+def test_manual_sql_is_literal() -> None:
+    check = registry()["TMD007"]()
+    text = check.manual_sql(_finding("TMD007", booking_id="6f1c", idempotency_key="it's"))
+    assert text is not None
+    assert "%(" not in text and "'it''s'" in text and "'6f1c'::uuid" in text
+
+
+def test_committed_docs_match_the_registry() -> None:
+    committed = (ROOT / "docs" / "doctor.md").read_text(encoding="utf-8")
+    assert committed == render(), "docs/doctor.md is stale: run `python -m tablemend.doctor.docs`"
+    for code in registry():
+        assert f"### {code} " in committed
