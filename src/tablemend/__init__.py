@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from tablemend.allocator import Allocator
 from tablemend.errors import TablemendError
 
 __version__ = "0.1.0"
 
-__all__ = ["TablemendError", "__version__"]
+__all__ = ["Allocator", "TablemendError", "__version__"]

@@ -133,6 +133,23 @@ from tablemend.doctor.cli import doctor_app  # noqa: E402  (registered here, def
 app.add_typer(doctor_app, name="doctor")
 
 
+# --- allocator: assign / unassign / hold / booking / sample -------------------------------------------------------
+
+from tablemend.cli_allocator import (  # noqa: E402  (registered here, defined there)
+    assign_cmd,
+    booking_app,
+    hold_app,
+    sample_cmd,
+    unassign_cmd,
+)
+
+app.command("assign")(assign_cmd)
+app.command("unassign")(unassign_cmd)
+app.add_typer(hold_app, name="hold")
+app.add_typer(booking_app, name="booking")
+app.command("sample")(sample_cmd)
+
+
 def main() -> None:
     app()
 
