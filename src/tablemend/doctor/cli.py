@@ -391,9 +391,9 @@ def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
         for v in result.verdicts:
             if not v.blockers:
                 continue
-            rows = [{"group": b.group, **r} for b in v.blockers for r in b.rows]
+            rows = [{"#": n, **r} for n, b in enumerate(v.blockers, 1) for r in b.rows]
             shown = f"first {len(v.blockers)} of {v.groups}" if v.groups > len(v.blockers) else str(v.groups)
             render_rows(rows, fmt, title=f"{v.constraint.name}: {shown} blocking group(s)",
-                        columns=("group", "row_id", "booking_id", "status", "window", "slot_id", "reason"))
+                        columns=("#", "row_id", "booking_id", "status", "window", "slot_id", "reason"))
     if not result.creatable:
         raise typer.Exit(1)
