@@ -25,8 +25,10 @@ def _load(name: str) -> dict[str, Any]:
     return dict(json.loads((_CASES / name).read_text(encoding="utf-8")))
 
 
-BASE = _load("_base.json")
-IDS: dict[str, str] = BASE["ids"]
+BASES = {"origin": _load("_base.json"), "tablemend": _load("_base_tablemend.json")}
+IDS: dict[str, str] = BASES["origin"]["ids"]
+#: the fixture that builds each profile's database (tests/conftest.py)
+FIXTURES = {"origin": "origin_dsn", "tablemend": "tm_dsn"}
 CASE_FILES = sorted(p.name for p in _CASES.iterdir() if p.name.startswith("TMD") and p.name.endswith(".json"))
 
 
@@ -56,11 +58,14 @@ def test_every_check_has_a_case() -> None:
 
 
 @pytest.mark.parametrize("name", CASE_FILES)
-def test_case(origin_dsn: str, name: str) -> None:
+def test_case(request: pytest.FixtureRequest, name: str) -> None:
     case = _load(name)
-    with db.connect(origin_dsn, autocommit=True) as conn:
+    profile = case.get("profile", "origin")
+    assert profile in registry()[case["code"]].profiles
+    dsn = request.getfixturevalue(FIXTURES[profile])
+    with db.connect(dsn, autocommit=True) as conn:
         with conn.transaction():
-            for statement in [*BASE["setup"], *case["setup"]]:
+            for statement in [*BASES[profile]["setup"], *case["setup"]]:
                 conn.execute(_fill(statement).encode())
         spec = case.get("context")
         if spec:

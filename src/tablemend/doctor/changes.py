@@ -44,9 +44,10 @@ class RowChange:
 class Recorder:
     """Snapshots and restores rows of one profile's relations on one connection."""
 
-    def __init__(self, conn: Connection, relations: frozenset[str], snapshot_file: str = "doctor/snapshot_origin.sql"):
+    def __init__(self, conn: Connection, relations: frozenset[str], profile: str = "origin"):
         self.conn = conn
-        self.queries = {name: q for name, q in sqlfiles.queries(snapshot_file).items()
+        # only base tables are snapshotted (tablemend's "allocations" is a view over assignments)
+        self.queries = {name: q for name, q in sqlfiles.queries(f"doctor/snapshot_{profile}.sql").items()
                         if f"public.{name}" in relations}
         self._pk: dict[str, list[str]] = {}
         self._cols: dict[str, list[str]] = {}

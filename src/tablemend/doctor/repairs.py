@@ -126,7 +126,7 @@ def _apply(conn: Connection, prof: profiles.Profile, selection: Selection) -> li
     for f in selection.apply:
         scope = scope | f.scope()
     _lock(conn, scope.bookings, scope.tables)
-    recorder = Recorder(conn, prof.catalog.relations)
+    recorder = Recorder(conn, prof.catalog.relations, prof.name)
     changes: list[tuple[RowChange, tuple[str, ...]]] = []
     for f in selection.apply:
         before = recorder.snapshot(f.scope())
@@ -214,14 +214,19 @@ def _journal(conn: Connection, prof: profiles.Profile, p: Plan, allocator: Alloc
     findings = [f.as_row() for f in p.selection.apply]
     repair_id = journal.write(conn, kind="repair", profile=prof.name, changes=p.changes, findings=findings,
                               booking_id=p.context.booking_id)
-    if prof.catalog.has("public.observability_events"):
-        restaurant = p.context.restaurant_id or next((f.restaurant_id for f in p.selection.apply), None)
+    restaurant = p.context.restaurant_id or next((f.restaurant_id for f in p.selection.apply), None)
+    if _events_possible(prof, restaurant):
         journal.emit_event(conn, event_type="doctor.repair.applied", restaurant_id=restaurant,
                            booking_id=p.context.booking_id,
                            context={"repair_id": str(repair_id), "findings": [f.id for f in p.selection.apply],
                                     "changes": len(p.changes), "operator": journal.operator(),
                                     "retry": None if allocator is None else allocator.ok})
     return repair_id
+
+
+def _events_possible(prof: profiles.Profile, restaurant: uuid.UUID | None) -> bool:
+    """observability_events exists (and, in tablemend's schema, needs a restaurant: it is a tenant table)."""
+    return prof.catalog.has("public.observability_events") and (prof.name == "origin" or restaurant is not None)
 
 
 def _pause_for_tests(conn: Connection) -> None:
@@ -289,7 +294,7 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
             bookings = [uuid.UUID(str(c.pk["id"])) for c in entry.changes if c.relation == "public.bookings"]
             tables = [uuid.UUID(str(c.pk["id"])) for c in entry.changes if c.relation == "public.table_inventory"]
             _lock(conn, bookings, tables)
-            recorder = Recorder(conn, prof.catalog.relations)
+            recorder = Recorder(conn, prof.catalog.relations, prof.name)
             replica = _try_replica(conn)
             for change in reversed(entry.changes):
                 recorder.undo(change)
@@ -299,7 +304,7 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
                        for c in reversed(entry.changes)]
             undo_id = journal.write(conn, kind="undo", profile=prof.name, changes=inverse,
                                     findings=entry.findings, booking_id=entry.booking_id, undoes=repair_id)
-            if prof.catalog.has("public.observability_events"):
+            if _events_possible(prof, entry.restaurant_id):
                 journal.emit_event(conn, event_type="doctor.repair.undone", restaurant_id=entry.restaurant_id,
                                    booking_id=entry.booking_id,
                                    context={"repair_id": str(repair_id), "undo_id": str(undo_id),

@@ -21,7 +21,8 @@ _CATALOG = "doctor/catalog.sql"
 
 def context(conn: Connection, *, restaurant_id: uuid.UUID | None = None, booking_id: uuid.UUID | None = None,
             table_ids: Sequence[uuid.UUID] = (), start_at: dt.datetime | None = None,
-            end_at: dt.datetime | None = None, idempotency_key: str | None = None) -> Context:
+            end_at: dt.datetime | None = None, idempotency_key: str | None = None,
+            profile: str | None = None) -> Context:
     """The scan context; for a booking P, missing tables / window default to P's current or last request."""
     if booking_id is None:
         if table_ids or start_at or end_at:
@@ -29,8 +30,10 @@ def context(conn: Connection, *, restaurant_id: uuid.UUID | None = None, booking
         return Context(restaurant_id=restaurant_id)
     if (start_at is None) != (end_at is None):
         raise UsageError("give both --start and --end, or neither")
+    name = profile or profiles.detect(conn).name
+    query = "booking_context_tablemend" if name == "tablemend" else "booking_context"
     with translated():
-        row = conn.execute(sqlfiles.query("booking_context", _CATALOG), {"booking_id": booking_id}).fetchone()
+        row = conn.execute(sqlfiles.query(query, _CATALOG), {"booking_id": booking_id}).fetchone()
         if row is None:
             raise UsageError(f"booking {booking_id} not found")
         tables = list(table_ids)

@@ -81,3 +81,10 @@ SET LOCAL session_replication_role = replica;
 
 -- name: origin_role
 SET LOCAL session_replication_role = origin;
+
+-- name: booking_context_tablemend
+-- tablemend's schema has no slot table: occupancy is the window alone.
+SELECT b.id, b.restaurant_id, b.start_at, b.end_at, b.booking_date, b.start_time, b.status::text AS status,
+       NULL::uuid AS slot_id
+FROM public.bookings b
+WHERE b.id = %(booking_id)s;
