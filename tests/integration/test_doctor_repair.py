@@ -101,6 +101,19 @@ def test_lock_timeout_fails_cleanly(origin_dsn: str) -> None:
         assert _journal_entries(conn) == 0
 
 
+def test_repair_takes_the_allocators_table_locks(origin_dsn: str) -> None:
+    """A concurrent assignment holding P's table (as the allocator does, FOR UPDATE) makes the repair wait."""
+    with db.connect(origin_dsn, autocommit=True) as conn, db.connect(origin_dsn) as allocator:
+        case = sandbox.seed_state(conn, "D1")
+        before = checksums(conn)
+        allocator.execute("SELECT 1 FROM public.table_inventory WHERE id = %s FOR UPDATE", (case.table_ids[1],))
+        with pytest.raises(LockUnavailable):
+            repair(conn, ctx_for(conn, case), timeouts=Timeouts("200ms", "10s"))
+        allocator.rollback()
+        assert checksums(conn) == before
+        assert repair(conn, ctx_for(conn, case)).repair_id is not None
+
+
 def test_undo_refuses_when_a_restored_row_would_conflict(origin_dsn: str) -> None:
     with db.connect(origin_dsn, autocommit=True) as conn:
         case = sandbox.seed_state(conn, "D1")

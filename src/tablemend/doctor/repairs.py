@@ -136,13 +136,22 @@ def _apply(conn: Connection, prof: profiles.Profile, selection: Selection) -> li
 
 
 def _begin(conn: Connection, timeouts: Timeouts, ctx: Context) -> None:
-    """Timeouts first, then the allocator's own locks for P: booking row, its tables by id, the zone × hour key."""
+    """Timeouts first, then P's booking row (the allocator's first lock)."""
     conn.execute(_q("set_timeouts"), {"lock_timeout": timeouts.lock_timeout,
                                       "statement_timeout": timeouts.statement_timeout})
     if ctx.booking_id is not None:
-        _lock(conn, [ctx.booking_id], ctx.table_ids)
-        if ctx.start_at is not None and ctx.table_ids:
-            conn.execute(_q("advisory_lock"), {"start_at": ctx.start_at, "ids": list(ctx.table_ids)})
+        _lock(conn, [ctx.booking_id], [])
+
+
+def _lock_for_booking(conn: Connection, ctx: Context, candidates: Selection) -> None:
+    """The allocator's order for everything the repair touches: bookings (P first, then the blockers, by id), then
+    tables by id, then the origin's zone × start-hour advisory key, so no concurrent assignment interleaves."""
+    scope = Scope()
+    for f in candidates.apply:
+        scope = scope | f.scope()
+    _lock(conn, scope.bookings, scope.tables | set(ctx.table_ids))
+    if ctx.start_at is not None and ctx.table_ids:
+        conn.execute(_q("advisory_lock"), {"start_at": ctx.start_at, "ids": list(ctx.table_ids)})
 
 
 def _timeouts_as_lock_errors(exc: TablemendError) -> TablemendError:
@@ -164,6 +173,10 @@ def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_s
                 include: Sequence[str], codes: Iterable[str] | None) -> Plan:
     wanted = list(codes) if codes is not None else None
     selection = select(detect(conn, prof, ctx, wanted), all_safe=all_safe, include=include)
+    if ctx.booking_id is not None:
+        # first look without locks, then lock what it names and look again: the repair works on locked rows
+        _lock_for_booking(conn, ctx, selection)
+        selection = select(detect(conn, prof, ctx, wanted), all_safe=all_safe, include=include)
     changes = _apply(conn, prof, selection)
     applied, skipped = list(selection.apply), list(selection.skipped)
     for _ in range(_ROUNDS if all_safe and changes else 0):
