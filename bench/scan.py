@@ -1,0 +1,159 @@
+"""Doctor scan benchmark: ``python -m bench.scan [--quick] [--dsn SERVER_DSN] [--sizes 10000,100000] [--keep]``.
+
+For each size it builds a throwaway origin database (``bench/origin_data.py``: deterministic bookings with a known
+share of drift), then times, in the same process and on the same warm cache:
+
+* ``seq_read``: one sequential read of every table the checks read (each row's whole-row datum; the baseline);
+* ``seq_count``: ``count(*)`` over the same tables with index scans off (the cheapest full pass, for reference);
+* ``scan``: ``tablemend.doctor.scan`` over the whole database, findings consumed and counted, with per-check times.
+
+Memory: ``ru_maxrss_delta_kib`` is the growth of the process's peak RSS during the timed scan (0 when it stayed
+under an earlier peak); ``tracemalloc_peak_kib`` is the peak of Python allocations during a second, traced scan.
+The last line is JSON: ``{"bench": "scan", "ratio": scan / seq_read at the largest size, ...}``.
+Without ``--dsn`` the embedded cluster is used. The database ``tablemend_bench_scan`` is dropped afterwards
+unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from bench import origin_data
+from tablemend import databases, db, sandbox
+from tablemend.doctor import scan
+from tablemend.doctor.rules import Check
+
+DB_NAME = "tablemend_bench_scan"
+QUICK_SIZES = (10_000, 100_000)
+FULL_SIZES = (10_000, 100_000, 1_000_000)
+
+
+def _timed(conn: db.Connection, name: str) -> float:
+    start = time.perf_counter()
+    with db.translated():
+        conn.execute(origin_data.query(name)).fetchone()
+    return time.perf_counter() - start
+
+
+def _scan_once(conn: db.Connection) -> tuple[float, Counter[str], dict[str, float]]:
+    """One full scan: wall time, findings by code, seconds per check (from its start to the next one's)."""
+    per_check: dict[str, float] = {}
+    current: list[Any] = [None, 0.0]
+
+    def on_check(check: Check) -> None:
+        now = time.perf_counter()
+        if current[0] is not None:
+            per_check[current[0]] = now - current[1]
+        current[0], current[1] = check.code, now
+
+    start = time.perf_counter()
+    counts = Counter(f.code for f in scan(conn, on_check=on_check))
+    end = time.perf_counter()
+    if current[0] is not None:
+        per_check[current[0]] = end - current[1]
+    return end - start, counts, per_check
+
+
+def measure(conn: db.Connection) -> dict[str, Any]:
+    """Time the baselines and the scan on the connected (generated) database; autocommit connection."""
+    _timed(conn, "seq_read")  # warm the cache for every contender alike
+    seq_read = min(_timed(conn, "seq_read") for _ in range(2))
+    with db.translated():
+        conn.execute(origin_data.query("seq_scans_only")).fetchone()
+    seq_count = min(_timed(conn, "seq_count") for _ in range(2))
+    with db.translated():
+        conn.execute(origin_data.query("any_scans")).fetchone()
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scan_s, counts, per_check = _scan_once(conn)
+    rss_delta = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+
+    tracemalloc.start()
+    _scan_once(conn)
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    slowest = max(per_check.items(), key=lambda kv: kv[1]) if per_check else ("", 0.0)
+    return {
+        "seq_read_s": round(seq_read, 4),
+        "seq_count_s": round(seq_count, 4),
+        "scan_s": round(scan_s, 4),
+        "ratio": round(scan_s / seq_read, 2) if seq_read else None,
+        "ratio_vs_count": round(scan_s / seq_count, 2) if seq_count else None,
+        "ru_maxrss_delta_kib": rss_delta,
+        "tracemalloc_peak_kib": traced_peak // 1024,
+        "findings": dict(sorted(counts.items())),
+        "per_check_s": {code: round(s, 4) for code, s in sorted(per_check.items())},
+        "slowest_check": slowest[0],
+    }
+
+
+def run_size(conn: db.Connection, n: int) -> dict[str, Any]:
+    """Generate ``n`` bookings into the connected empty origin database, measure, and check the drift is found."""
+    start = time.perf_counter()
+    rows = origin_data.generate(conn, n)
+    generate_s = time.perf_counter() - start
+    result = measure(conn)
+    expected = origin_data.expected_findings(n)
+    return {"bookings": n, "generate_s": round(generate_s, 2), "rows": rows, **result,
+            "expected_findings": expected, "drift_found": result["findings"] == expected}
+
+
+def _fresh_database(server_dsn: str) -> str:
+    databases.ensure(server_dsn, DB_NAME, reset=True)
+    dsn = databases.dsn_for(server_dsn, DB_NAME)
+    with db.connect(dsn, autocommit=True) as conn:
+        sandbox.build_origin(conn)
+    return dsn
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scan", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="stop at 100k bookings (under a minute)")
+    parser.add_argument("--dsn", help="server to create the throwaway database on (default: embedded cluster)")
+    parser.add_argument("--sizes", help="comma-separated booking counts (overrides --quick)")
+    parser.add_argument("--keep", action="store_true", help=f"keep the database {DB_NAME} of the last size")
+    args = parser.parse_args(argv)
+    sizes = (tuple(int(s) for s in args.sizes.split(",")) if args.sizes
+             else QUICK_SIZES if args.quick else FULL_SIZES)
+    server = db.resolve_dsn(args.dsn)
+    with db.connect(server, autocommit=True) as conn, db.translated():
+        row = conn.execute(origin_data.query("server_version")).fetchone()
+    version = row["v"] if row else "?"
+    results: list[dict[str, Any]] = []
+    try:
+        for n in sizes:
+            dsn = _fresh_database(server)
+            with db.connect(dsn, autocommit=True) as conn:
+                result = run_size(conn, n)
+            results.append(result)
+            _log(f"{n:>9} bookings: generate {result['generate_s']:.1f}s  seq_read {result['seq_read_s']:.3f}s  "
+                 f"seq_count {result['seq_count_s']:.3f}s  scan {result['scan_s']:.3f}s  "
+                 f"ratio {result['ratio']}  slowest {result['slowest_check']} "
+                 f"{result['per_check_s'].get(result['slowest_check'], 0):.3f}s  "
+                 f"rss+{result['ru_maxrss_delta_kib']}KiB traced {result['tracemalloc_peak_kib']}KiB  "
+                 f"drift found: {result['drift_found']}")
+    finally:
+        if not args.keep:
+            databases.drop(server, DB_NAME)
+    last = results[-1]
+    print(json.dumps({"bench": "scan", "ratio": last["ratio"], "ratio_vs_count": last["ratio_vs_count"],
+                      "bookings": last["bookings"], "scan_s": last["scan_s"], "seq_read_s": last["seq_read_s"],
+                      "slowest_check": last["slowest_check"], "server_version": version,
+                      "drift_found": all(r["drift_found"] for r in results), "sizes": results}))
+    return 0 if all(r["drift_found"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
