@@ -375,13 +375,23 @@ class Allocator:
         return StatusChange(bid, row["previous"], status)
 
     def move_booking(self, booking_id: IdLike, start_at: dt.datetime, end_at: dt.datetime) -> BookingWindow:
-        """Move the booking to ``[start_at, end_at)``; its tables move with it, or TableOccupied names the blocker."""
+        """Move the booking to ``[start_at, end_at)``; its tables move with it, or TableOccupied names the blocker.
+
+        Three statements in one transaction: lock the booking, lock its tables in id order (the allocator's lock
+        order), then update the window (the bookings trigger moves the assignment rows).
+        """
         bid = parse_uuid(booking_id, "booking_id")
         check_window(start_at, end_at, required=True, subject=f"booking_id={bid}")
-        rows = self._rows("move_booking", {"booking_id": bid, "start_at": start_at, "end_at": end_at})
-        if not rows:
-            raise _booking_not_found(bid)
-        r = rows[0]
+        queries = sqlfiles.queries("allocator.sql")
+        with self._conn() as conn, conn.transaction():
+            locked = conn.execute(queries["lock_booking"], {"booking_id": bid}).fetchone()
+            if locked is None:
+                raise _booking_not_found(bid)
+            params = {"booking_id": bid, "restaurant_id": locked["restaurant_id"], "start_at": start_at,
+                      "end_at": end_at}
+            conn.execute(queries["lock_booking_tables"], params)
+            r = conn.execute(queries["move_booking"], params).fetchone()
+        assert r is not None  # the booking row is locked, so the UPDATE finds it
         return BookingWindow(r["booking_id"], r["restaurant_id"], r["start_at"], r["end_at"], r["status"])
 
     def booking(self, booking_id: IdLike) -> BookingState:
