@@ -1,7 +1,9 @@
 -- name: detect
 -- Two live bookings really occupy one table over overlapping windows (a row's window, or its booking's when the row
 -- has none). For one booking P: a live booking on P's tables whose window overlaps P's requested window.
-WITH live AS (
+-- Pairs are found in one ordered pass per table (a row overlaps an earlier one when it starts before the latest end
+-- so far), not by a self-join: that stays linear in the number of live rows.
+WITH live AS MATERIALIZED (
     SELECT bta.id, bta.booking_id, bta.table_id, b.restaurant_id,
            CASE WHEN bta.start_at IS NULL OR bta.end_at IS NULL THEN tstzrange(b.start_at, b.end_at, '[)')
                 ELSE bta.assignment_window END AS occupied
@@ -13,14 +15,26 @@ WITH live AS (
                                            WHERE a.booking_id = bta.booking_id AND a.resource_type = 'table'
                                              AND a.resource_id = bta.table_id AND NOT a.shadow))
       AND (%(restaurant_id)s::uuid IS NULL OR b.restaurant_id = %(restaurant_id)s::uuid)
+      AND (%(booking_id)s::uuid IS NULL OR bta.table_id = ANY (%(table_ids)s::uuid[]))
+),
+ordered AS (
+    SELECT l.*, max(upper(l.occupied)) OVER (PARTITION BY l.table_id ORDER BY lower(l.occupied), l.booking_id
+                                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_end
+    FROM live l
+    WHERE %(booking_id)s::uuid IS NULL
 )
 SELECT x.booking_id, x.table_id, x.restaurant_id,
        format('live bookings %%s and %%s both occupy table %%s (%%s and %%s)', x.booking_id, y.booking_id, x.table_id,
               x.occupied, y.occupied) AS detail,
        jsonb_build_object('booking_id', x.booking_id, 'other_booking_id', y.booking_id, 'table_id', x.table_id) AS key,
        jsonb_build_object('other_booking_id', y.booking_id, 'window', x.occupied, 'other_window', y.occupied) AS metadata
-FROM live x JOIN live y ON y.table_id = x.table_id AND y.booking_id > x.booking_id AND y.occupied && x.occupied
-WHERE %(booking_id)s::uuid IS NULL
+FROM ordered x
+CROSS JOIN LATERAL (
+    SELECT o.booking_id, o.occupied FROM live o
+    WHERE o.table_id = x.table_id AND o.booking_id <> x.booking_id AND o.occupied && x.occupied
+    ORDER BY lower(o.occupied), o.booking_id LIMIT 1
+) y
+WHERE x.latest_end > lower(x.occupied)
 UNION ALL
 SELECT l.booking_id, l.table_id, l.restaurant_id,
        format('live booking %%s occupies table %%s over %%s, overlapping the requested %%s', l.booking_id, l.table_id,
@@ -30,6 +44,5 @@ SELECT l.booking_id, l.table_id, l.restaurant_id,
        jsonb_build_object('blocks_booking_id', %(booking_id)s::uuid, 'window', l.occupied) AS metadata
 FROM live l
 WHERE %(booking_id)s::uuid IS NOT NULL AND l.booking_id <> %(booking_id)s::uuid
-  AND l.table_id = ANY (%(table_ids)s::uuid[])
   AND l.occupied && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')
 ORDER BY 1, 2;
