@@ -196,8 +196,9 @@ def test_d2_direct_writer_racing_the_function_surfaces_as_table_occupied(tm_dsn:
         writer.commit()
     thread.join(10)
     err = out.get("error")
-    assert isinstance(err, errors.TableOccupied)  # raw 23P01 of our constraint, mapped at the boundary
-    assert err.constraint == "booking_table_assignments_no_overlap" and str(b) in (err.details or "")
+    # the function's insert trips the constraint, catches it and names the blocker like its own check does
+    assert isinstance(err, errors.TableOccupied) and err.sqlstate == "TAC01"
+    assert err.fields["blocking_booking_id"] == str(b) and err.fields["table_id"] == str(f.tables[0])
     assert d.count(tm_conn, "booking_table_assignments", p) == 0
 
 

@@ -203,6 +203,8 @@ CREATE TABLE booking_table_assignments (
         restaurant_id WITH =, table_id WITH =, assignment_window WITH &&, booking_id WITH <>
     )
 );
+-- The conflict probe (raise_if_table_occupied) walks this index: one row per table per call.
+CREATE INDEX booking_table_assignments_table_end_idx ON booking_table_assignments (restaurant_id, table_id, end_at);
 CREATE INDEX booking_table_assignments_merge_group_idx
     ON booking_table_assignments (restaurant_id, merge_group_id) WHERE merge_group_id IS NOT NULL;
 
@@ -346,11 +348,21 @@ LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 DECLARE
     v_row record;
 BEGIN
+    -- One btree probe per table: rows of one table never overlap (the exclusion constraint), so ordered by end the
+    -- first row of another booking ending after our start is the only candidate; it overlaps iff it starts before
+    -- our end. (The gist index cannot take "table_id = ANY (...)" as an index condition.)
     SELECT a.booking_id, a.table_id, a.assignment_window INTO v_row
-    FROM booking_table_assignments a
-    WHERE a.restaurant_id = p_restaurant_id AND a.table_id = ANY (p_table_ids)
-      AND a.assignment_window && p_window AND a.booking_id IS DISTINCT FROM p_booking_id
-    ORDER BY a.table_id, a.start_at
+    FROM unnest(p_table_ids) AS x(id)
+    CROSS JOIN LATERAL (
+        SELECT o.booking_id, o.table_id, o.assignment_window, o.start_at
+        FROM booking_table_assignments o
+        WHERE o.restaurant_id = p_restaurant_id AND o.table_id = x.id AND o.end_at > lower(p_window)
+          AND o.booking_id IS DISTINCT FROM p_booking_id
+        ORDER BY o.end_at
+        LIMIT 1
+    ) a
+    WHERE a.start_at < upper(p_window)
+    ORDER BY a.table_id
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'table % is occupied by booking % over %', v_row.table_id, v_row.booking_id,
@@ -384,6 +396,14 @@ BEGIN
         RETURN NULL;
     END IF;
     IF (NEW.start_at, NEW.end_at) IS DISTINCT FROM (OLD.start_at, OLD.end_at) THEN
+        -- the allocator's lock order (booking row, held by this UPDATE, then tables by id), so a racing assign waits
+        -- here and then sees the moved rows in its own check instead of tripping over them in the constraint
+        PERFORM 1 FROM table_inventory t
+        WHERE t.restaurant_id = NEW.restaurant_id
+          AND t.id IN (SELECT a.table_id FROM booking_table_assignments a
+                       WHERE a.restaurant_id = NEW.restaurant_id AND a.booking_id = NEW.id)
+        ORDER BY t.id
+        FOR NO KEY UPDATE OF t;
         PERFORM raise_if_table_occupied(
             NEW.restaurant_id, NEW.id,
             ARRAY(SELECT a.table_id FROM booking_table_assignments a
@@ -827,10 +847,13 @@ BEGIN
 
     -- 8. holds of other bookings (or unowned) block until they expire; expired holds never block
     SELECT h.id, h.booking_id, m.table_id, m.hold_window, h.expires_at INTO v_hold
-    FROM table_hold_members m
-    JOIN table_holds h ON h.restaurant_id = m.restaurant_id AND h.id = m.hold_id
-    WHERE m.restaurant_id = v_b.restaurant_id AND m.table_id = ANY (v_ids) AND m.hold_window && v_window
-      AND h.status = 'active' AND h.expires_at > now() AND h.booking_id IS DISTINCT FROM p_booking_id
+    FROM unnest(v_ids) AS x(id)
+    JOIN LATERAL (
+        SELECT mm.hold_id, mm.table_id, mm.hold_window FROM table_hold_members mm
+        WHERE mm.restaurant_id = v_b.restaurant_id AND mm.table_id = x.id AND mm.hold_window && v_window
+    ) m ON true
+    JOIN table_holds h ON h.restaurant_id = v_b.restaurant_id AND h.id = m.hold_id
+    WHERE h.status = 'active' AND h.expires_at > now() AND h.booking_id IS DISTINCT FROM p_booking_id
     ORDER BY m.table_id, h.id
     LIMIT 1;
     IF FOUND THEN
@@ -865,12 +888,18 @@ BEGIN
         WHERE b.restaurant_id = v_b.restaurant_id AND b.id = p_booking_id
           AND b.assigned_zone_id IS DISTINCT FROM v_lock.zone_id;
         v_merge := CASE WHEN cardinality(v_ids) > 1 THEN gen_random_uuid() END;
-        INSERT INTO booking_table_assignments AS a (
-            restaurant_id, booking_id, table_id, zone_id, start_at, end_at, merge_group_id, idempotency_key,
-            assigned_by)
-        SELECT v_b.restaurant_id, p_booking_id, x, v_lock.zone_id, v_start, v_end, v_merge, p_idempotency_key,
-               p_assigned_by
-        FROM unnest(v_ids) AS x;
+        BEGIN
+            INSERT INTO booking_table_assignments AS a (
+                restaurant_id, booking_id, table_id, zone_id, start_at, end_at, merge_group_id, idempotency_key,
+                assigned_by)
+            SELECT v_b.restaurant_id, p_booking_id, x, v_lock.zone_id, v_start, v_end, v_merge, p_idempotency_key,
+                   p_assigned_by
+            FROM unnest(v_ids) AS x;
+        EXCEPTION WHEN exclusion_violation THEN
+            -- only a writer that bypassed the table locks (a direct INSERT) gets here: name it like any blocker
+            PERFORM raise_if_table_occupied(v_b.restaurant_id, p_booking_id, v_ids, v_window);
+            RAISE;
+        END;
     END IF;
     PERFORM consume_booking_holds(v_b.restaurant_id, p_booking_id, 'confirmed');
 
