@@ -95,8 +95,9 @@ def _connect(dsn: str | None) -> db.Connection:
 
 def _ctx(conn: db.Connection, *, restaurant: str | None = None, booking: str | None = None,
          tables: str | None = None, start: str | None = None, end: str | None = None,
-         key: str | None = None) -> Context:
-    ctx = _context(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end, key=key)
+         key: str | None = None, profile: str | None = None) -> Context:
+    ctx = _context(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end, key=key,
+                   profile=profile)
     if ctx.booking_id is not None and not ctx.table_ids:
         err_console.print(f"note: booking {ctx.booking_id} has no current or last table set; pass --tables to "
                           "check what blocks a request", highlight=False)
@@ -104,10 +105,11 @@ def _ctx(conn: db.Connection, *, restaurant: str | None = None, booking: str | N
 
 
 def _context(conn: db.Connection, *, restaurant: str | None, booking: str | None, tables: str | None,
-             start: str | None, end: str | None, key: str | None) -> Context:
+             start: str | None, end: str | None, key: str | None, profile: str | None) -> Context:
     return context(conn, restaurant_id=_uuid(restaurant, "--restaurant"), booking_id=_uuid(booking, "--booking"),
                    table_ids=_uuids(tables, "--tables"), start_at=_instant(start, "--start"),
-                   end_at=_instant(end, "--end"), idempotency_key=key)
+                   end_at=_instant(end, "--end"), idempotency_key=key,
+                   profile=profiles.detect(conn, profile).name if booking else None)
 
 
 # --- scan -------------------------------------------------------------------------------------------------------
@@ -138,7 +140,8 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
     """Findings as rows; exit 0 with none, 1 with findings at or above --fail-on, 2 on error."""
     threshold = _level(fail_on)
     with _connect(dsn) as conn:
-        ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end)
+        ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end,
+                   profile=profile)
         prof = profiles.detect(conn, profile)
         selected = applicable_checks(prof, check, booking=ctx.booking_id is not None)
         hook: list[Any] = []
@@ -190,8 +193,8 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
         f = b.finding
         console.print(f"\n[bold]{f.id}[/bold] ({f.safety.value}) {escape(f.detail)}", highlight=False,
                       soft_wrap=True)
-        console.print(f"  error: {escape(b.error)}", highlight=False, soft_wrap=True)
-        console.print(f"  why:   {escape(b.why)}", highlight=False, soft_wrap=True)
+        console.print(f"  causes: {escape(b.error)}", highlight=False, soft_wrap=True)
+        console.print(f"  state:  {escape(b.why)}", highlight=False, soft_wrap=True)
         console.print("  repair:\n    " + escape(b.repair).replace("\n", "\n    "), highlight=False,
                       soft_wrap=True)
 
@@ -226,7 +229,8 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
              fmt: FormatOption = OutputFormat.table) -> None:
     """The exact row changes a repair would make (computed in a transaction that is rolled back)."""
     with _connect(dsn) as conn:
-        ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end)
+        ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end,
+                   profile=profile)
         p = repairs.plan(conn, ctx, profile=profile, include=include or ())
     if sql:
         print(p.sql(), end="")
@@ -254,7 +258,8 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         raise UsageError("--retry needs --booking")
     timeouts = repairs.Timeouts(lock_timeout, statement_timeout)
     with _connect(dsn) as conn:
-        ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end, key=key)
+        ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end, key=key,
+                   profile=profile)
         apply_safe = all_safe or booking is not None
         if not yes:
             if not is_interactive():
@@ -311,7 +316,7 @@ def verify_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P
                include: IncludeOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """Apply P's pending repair and call the database's own allocator, then roll everything back."""
     with _connect(dsn) as conn:
-        ctx = _ctx(conn, booking=booking, tables=tables, start=start, end=end, key=key)
+        ctx = _ctx(conn, booking=booking, tables=tables, start=start, end=end, key=key, profile=profile)
         result = repairs.verify(conn, ctx, profile=profile, include=include or (), adjacency=adjacency,
                                 explicit_window=start is not None)
     out = result.allocator

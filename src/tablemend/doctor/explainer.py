@@ -70,11 +70,18 @@ def parse_error_table(message: str | None) -> uuid.UUID | None:
                      hint='expected "assign_tables_atomic_v2 assignment duplicate for table <uuid>"')
 
 
+def _render(sqlstate: str | None, pattern: str, finding: Finding) -> str:
+    """A LIKE pattern as readable text: the table filled in where the message names one, other gaps as '…'."""
+    text = pattern.strip("%")
+    if finding.table_id is not None and "for table %" in text:
+        text = text.replace("for table %", f"for table {finding.table_id}", 1)
+    return f"{sqlstate or '-'} {text.replace('%', '…')}"
+
+
 def _why(check: Check, finding: Finding, ctx: Context) -> tuple[str, str]:
     doc = check.description().splitlines()[0].split(": ", 1)[-1]
     signature = check.errors[0] if check.errors else None
-    error = "none (hygiene)" if signature is None else (
-        f"{signature.sqlstate or '-'} {signature.message.replace('%', str(finding.table_id or '…'), 1)}")
+    error = "none (hygiene)" if signature is None else _render(signature.sqlstate, signature.message, finding)
     slot = finding.metadata.get("slot_id")
     if check.code == "TMD001" and ctx.slot_id is not None and slot is not None and str(slot) != str(ctx.slot_id):
         error = "23P01 conflicting key value violates exclusion constraint \"no_overlapping_table_assignments\""
@@ -89,19 +96,17 @@ def explain(conn: Connection, *, booking_id: uuid.UUID, table_ids: Sequence[uuid
             adjacency: bool = False) -> Explanation:
     error_table = parse_error_table(error)
     tables = list(table_ids)
+    from tablemend.doctor import profile as profiles
+
+    prof = profiles.detect(conn, profile)
     ctx = build_context(conn, booking_id=booking_id, table_ids=tables, start_at=start_at, end_at=end_at,
-                        idempotency_key=idempotency_key)
-    conn.rollback()
+                        idempotency_key=idempotency_key, profile=prof.name)
     if error_table is not None and error_table not in ctx.table_ids:
         ctx = Context(ctx.restaurant_id, ctx.booking_id, tuple(sorted({*ctx.table_ids, error_table})),
                       ctx.start_at, ctx.end_at, ctx.slot_id, ctx.idempotency_key)
     if not ctx.table_ids:
         raise UsageError(f"booking {booking_id} has no current or last table set; pass --tables")
     checks = registry()
-    from tablemend.doctor import profile as profiles
-
-    prof = profiles.detect(conn, profile)
-    conn.rollback()
     blockers: list[Blocker] = []
     for finding in scan(conn, profile=prof, ctx=ctx):
         check = checks[finding.code]()
