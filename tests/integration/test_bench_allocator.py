@@ -1,0 +1,37 @@
+"""The allocator benchmark's core at a tiny size: it seats every planned booking, writes the baseline rows, and
+reports the fields the benchmark prints (speed is not asserted here)."""
+
+from __future__ import annotations
+
+from bench.allocator import percentile, run
+
+from tablemend import db
+
+
+def test_run_reports_every_field_and_seats_every_booking(tm_dsn: str) -> None:
+    report = run(tm_dsn, restaurants=2, ops=8, contended_ops=16, clients=(1, 2), sizes=(1, 2))
+    for field in ("bench", "ratio", "ratio_by_tables", "assign_per_s", "baseline_per_s", "p50_ms", "p99_ms",
+                  "deadlocks", "errors", "contended", "client_mode", "server_version", "cells"):
+        assert field in report, field
+    assert report["bench"] == "allocator" and report["clients"] == 2
+    assert report["deadlocks"] == 0 and report["errors"] == {}  # uncontended cells never collide
+    assert set(report["ratio_by_tables"]) == {"1", "2"} and report["ratio"] > 0
+    cells = {(c["kind"], c["clients"], c["tables"]): c for c in report["cells"]}
+    assert set(cells) >= {(k, n, s) for k in ("assign", "baseline") for n in (1, 2) for s in (1, 2)}
+    assert all(c["ops"] == 8 for c in report["cells"] if c["kind"] != "contended")
+    assert report["contended"]["ops"] == 16
+    with db.connect(tm_dsn, autocommit=True) as conn:
+        # the 4 measured assign cells (8 bookings each, 1- and 2-table), all seated; their windows start in 2040
+        rows = conn.execute("SELECT count(*) AS n FROM booking_table_assignments"
+                            " WHERE start_at >= '2040-01-01'").fetchone()
+        baseline = conn.execute("SELECT count(*) AS n FROM bench_baseline").fetchone()
+    assert rows is not None and baseline is not None
+    assert rows["n"] == 2 * (8 * 1 + 8 * 2)
+    # per operation the assign's rows plus its ledger row; the warm-up wrote 40 single-table operations too
+    assert baseline["n"] == 40 * 2 + 2 * (8 * 2 + 8 * 3)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (50.0, 99.0, 100.0)
+    assert percentile([], 99) == 0.0
