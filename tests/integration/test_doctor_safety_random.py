@@ -122,10 +122,6 @@ def test_repair_all_safe_never_moves_a_live_booking(origin_conn: db.Connection, 
     assert _occupancy(origin_conn, live) == occupancy, mix
 
 
-@pytest.mark.xfail(strict=True, reason="TMD002 is 'safe' even when the allocation's booking is live and future: "
-                   "repair --all-safe frees a table a live booking still claims in the allocation layer (spec §3: "
-                   "'an active booking is a real conflict'). Reported to the lead; remove this marker when TMD002 "
-                   "asks for confirmation on live bookings.")
 def test_live_orphan_allocation_needs_confirmation(origin_conn: db.Connection) -> None:
     origin_data.generate(origin_conn, 20)  # booking 4 is a live booking with an allocation and no assignment row
     live = [r["id"] for r in origin_conn.execute(_LIVE).fetchall()]

@@ -4,7 +4,8 @@ Bad: booking B's bta row on X was deleted by a script or a status route that cle
 ``allocations (B, 'table', X, window)`` stays; P asks for X over an overlapping window and the origin raises
 ``allocations_no_overlap`` (P0001, DETAIL "Resource X overlaps requested window for booking P").
 
-Repaired: the allocation row is deleted. No assignment (occupancy) changes.
+Repaired: the allocation row is deleted. ``safe`` when B is cancelled, no-show, completed, waitlisted or past;
+``confirm`` when B is live and the allocation lies ahead (B may still count on the table: someone decides).
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@
 SELECT a.booking_id, a.resource_id AS table_id, a.restaurant_id,
        format('allocation %%s of booking %%s (%%s) on table %%s, window %%s, has no assignment row',
               a.id, a.booking_id, b.status, a.resource_id, a."window") AS detail,
+       -- a live, future booking may still count on it: removing it is that booking's call (confirm)
+       CASE WHEN b.status NOT IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') AND b.end_at > now()
+                 AND upper(a."window") > now()
+            THEN 'confirm' END AS safety,
        jsonb_build_object('allocation_id', a.id, 'booking_id', a.booking_id, 'table_id', a.resource_id) AS key,
        jsonb_build_object('window', a."window", 'status', b.status,
                           'blocks_booking_id', %(booking_id)s::uuid) AS metadata
