@@ -15,6 +15,7 @@ from tablemend.clitools import (
     FormatOption,
     OutputFormat,
     console,
+    dumps,
     err_console,
     escape,
     handle_errors,
@@ -146,14 +147,46 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         selected = applicable_checks(prof, check, booking=ctx.booking_id is not None)
         hook: list[Any] = []
         stream = scan(conn, profile=prof, ctx=ctx, codes=check, on_check=lambda c: hook[0](c) if hook else None)
-        findings = list(_with_progress(stream, selected, hook.append))
-    rows = [f.as_row() for f in findings]
-    if fmt is OutputFormat.json:
-        render_json(rows)
-    else:
-        render_rows(rows, fmt, title=f"doctor scan ({prof.name})", columns=_COLUMNS)
-    if any(f.level.rank >= threshold.rank for f in findings):
+        findings = _with_progress(stream, selected, hook.append)
+        if fmt is OutputFormat.json:
+            worst = _stream_json(findings)
+        else:
+            worst = _print_table(findings, f"doctor scan ({prof.name})")
+    if worst is not None and worst.rank >= threshold.rank:
         raise typer.Exit(1)
+
+
+#: a readable table stops here; JSON streams every finding
+_TABLE_LIMIT = 500
+
+
+def _stream_json(findings: Iterator[Finding]) -> Level | None:
+    """One JSON array written as findings arrive, so memory stays flat however many there are."""
+    import sys
+
+    worst: Level | None = None
+    sys.stdout.write("[")
+    for n, f in enumerate(findings):
+        sys.stdout.write(("," if n else "") + "\n  " + dumps(f.as_row()).replace("\n", "\n  "))
+        worst = f.level if worst is None or f.level.rank > worst.rank else worst
+    sys.stdout.write("\n]\n" if worst is not None else "]\n")
+    return worst
+
+
+def _print_table(findings: Iterator[Finding], title: str) -> Level | None:
+    rows: list[dict[str, Any]] = []
+    worst: Level | None = None
+    more = 0
+    for f in findings:
+        worst = f.level if worst is None or f.level.rank > worst.rank else worst
+        if len(rows) < _TABLE_LIMIT:
+            rows.append(f.as_row())
+        else:
+            more += 1
+    render_rows(rows, OutputFormat.table, title=title, columns=_COLUMNS)
+    if more:
+        err_console.print(f"… and {more} more finding(s); use --format json for all of them")
+    return worst
 
 
 # --- explain ----------------------------------------------------------------------------------------------------
