@@ -221,6 +221,8 @@ class Allocator:
         if min_size < 0 or max_size < max(min_size, 1):
             raise UsageError(f"invalid pool size min_size={min_size} max_size={max_size}")
         real = db.resolve_dsn(dsn)
+        # one direct connection first: an unreachable server fails at once with libpq's reason, not a pool timeout
+        db.connect(real, autocommit=True).close()
         kwargs = _pool_kwargs()
         pool: ConnectionPool[Any] = ConnectionPool(
             real, min_size=min_size, max_size=max_size, kwargs=kwargs, timeout=timeout, open=False,
