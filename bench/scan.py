@@ -10,7 +10,7 @@ share of drift), then times, in the same process and on the same warm cache:
 Memory: ``ru_maxrss_delta_kib`` is the growth of the process's peak RSS during the timed scan (0 when it stayed
 under an earlier peak); ``tracemalloc_peak_kib`` is the peak of Python allocations during a second, traced scan.
 The last line is JSON: ``{"bench": "scan", "ratio": scan / seq_read at the largest size, ...}``.
-Without ``--dsn`` the embedded cluster is used. The database ``tablemend_bench_scan`` is dropped afterwards
+Without ``--dsn`` the embedded cluster is used. The database ``tablemend_bench_scan_<pid>`` is dropped afterwards
 unless ``--keep``.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -30,8 +31,10 @@ from bench import origin_data
 from tablemend import databases, db, sandbox
 from tablemend.doctor import scan
 from tablemend.doctor.rules import Check
+from tablemend.errors import TablemendError
 
-DB_NAME = "tablemend_bench_scan"
+#: per process, so two benchmark runs on one server never drop each other's database
+DB_NAME = f"tablemend_bench_scan_{os.getpid()}"
 QUICK_SIZES = (10_000, 100_000)
 FULL_SIZES = (10_000, 100_000, 1_000_000)
 
@@ -155,5 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if all(r["drift_found"] for r in results) else 1
 
 
+def _cli() -> int:
+    try:
+        return main()
+    except TablemendError as exc:
+        _log(f"error [{exc.sqlstate}]: {exc.message}")
+        return 2
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_cli())

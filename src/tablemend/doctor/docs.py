@@ -25,6 +25,28 @@ All verbs take `--dsn`, `--profile origin|tablemend` (default: detected from the
 Repairs set `lock_timeout` / `statement_timeout` (`--lock-timeout`, `--statement-timeout`) and change nothing when
 they cannot get a lock in time.
 
+## Pre-migration gate
+
+`tablemend doctor gate` answers, before a migration runs, whether these constraints could be created on today's data:
+`UNIQUE (booking_id, table_id)` and `UNIQUE (table_id, slot_id)` on `booking_table_assignments`, its exclusion
+constraint `EXCLUDE USING gist (table_id WITH =, tstzrange(start_at, end_at) WITH &&) WHERE (start_at IS NOT NULL AND
+end_at IS NOT NULL)`, and `allocations_no_overlap` (`restaurant_id =, resource_type =, resource_id =, "window" &&`,
+`WHERE (NOT shadow)`). For each: creatable yes / no, and the rows that prevent it (duplicate groups; overlapping pairs;
+rows whose `start_at > end_at` makes `tstzrange` fail) with booking, status, slot and window. It follows each
+constraint's own semantics (NULL keys never collide, rows outside the WHERE clause are ignored, `[)` windows that
+touch do not overlap, empty ranges overlap nothing); the tests prove the verdict equals what `ALTER TABLE … ADD
+CONSTRAINT` does, on seeded and on random data. Constraints a schema cannot have (no `slot_id` column, `allocations`
+being a view in tablemend's schema) are reported as not applicable. Read-only (one REPEATABLE READ snapshot). Exit 0
+when all are creatable, 1 when one is not, 2 on error; `--constraint KEY` (repeatable), `--limit N` groups shown
+per constraint (all are counted), `--format json` for CI.
+
+## Scan benchmark
+
+`python -m bench.scan [--quick] [--dsn SERVER]` builds throwaway origin databases of 10k, 100k and 1M bookings
+(`--quick`: up to 100k) with a known share of drift, checks the scan finds exactly that drift, and times the scan
+against one sequential read of the same tables, with per-check times and the scanning process's memory. Its last
+line is JSON: `{"bench": "scan", "ratio": scan / sequential read, ...}`. The target is a ratio of 3 or less.
+
 ## Safety classes
 
 * **safe** — changes no live booking's occupancy (which tables it holds, over which window): rows of terminal or past
@@ -55,6 +77,8 @@ _VERBS = (
     ("verify --booking P --tables X,Y", "applies P's pending repair and calls the database's own allocator with all "
      "7 named arguments, then rolls back"),
     ("journal", "the repairs and undos recorded so far"),
+    ("gate [--constraint KEY] [--limit N]", "pre-migration check: could the unique / exclusion constraints be "
+     "created on today's data, and which rows prevent it; exit 0 all creatable, 1 not, 2 on error"),
 )
 
 
