@@ -197,6 +197,10 @@ CREATE TABLE booking_table_assignments (
 );
 -- The conflict probe (raise_if_table_occupied) walks this index: one row per table per call.
 CREATE INDEX booking_table_assignments_table_end_idx ON booking_table_assignments (restaurant_id, table_id, end_at);
+-- A table id determines its restaurant: without this the planner multiplies the two selectivities, thinks a table
+-- has about one row, and may walk every row of the table through the gist index instead.
+CREATE STATISTICS booking_table_assignments_tenant_table_stats (dependencies)
+    ON restaurant_id, table_id FROM booking_table_assignments;
 CREATE INDEX booking_table_assignments_merge_group_idx
     ON booking_table_assignments (restaurant_id, merge_group_id) WHERE merge_group_id IS NOT NULL;
 
@@ -349,6 +353,7 @@ BEGIN
         SELECT o.booking_id, o.table_id, o.assignment_window, o.start_at
         FROM booking_table_assignments o
         WHERE o.restaurant_id = p_restaurant_id AND o.table_id = x.id AND o.end_at > lower(p_window)
+          AND o.assignment_window && p_window  -- redundant for the btree, lets the gist index bound its scan too
           AND o.booking_id IS DISTINCT FROM p_booking_id
         ORDER BY o.end_at
         LIMIT 1
