@@ -190,14 +190,21 @@ def _assignments(rows: Sequence[Mapping[str, Any]]) -> tuple[Assignment, ...]:
 # --- the API ---------------------------------------------------------------------------------------------------------
 
 
+#: Generic plans for the PL/pgSQL statements: their queries are key lookups whose plan never depends on the values,
+#: and the default (a custom plan per call, because the array parameters make the generic estimate look worse)
+#: re-plans every statement on every call, over a third of an assign's server time.
+_ALLOCATOR_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_generic_plan"}
+
+
 def _pool_kwargs() -> dict[str, Any]:
-    """The same session as :func:`tablemend.db.connect`: UTC, no server-side prepared statements, dict rows."""
+    """The same session as :func:`tablemend.db.connect` (UTC, no server-side prepared statements, dict rows)."""
+    settings = {**db.SESSION_SETTINGS, **_ALLOCATOR_SETTINGS}
     return {
         "autocommit": True,
         "row_factory": dict_row,
         "prepare_threshold": None,
         "connect_timeout": int(os.environ.get("TABLEMEND_CONNECT_TIMEOUT", "10")),
-        "options": " ".join(f"-c {key}={value}" for key, value in db.SESSION_SETTINGS.items()),
+        "options": " ".join(f"-c {key}={value}" for key, value in settings.items()),
     }
 
 
