@@ -277,7 +277,8 @@ def run(dsn: str, *, restaurants: int, ops: int, contended_ops: int, clients: Se
                         cells.append(_cell_report(kind, n, size, result))
                     p50, p99 = percentile(got.latencies, 50) * 1000, percentile(got.latencies, 99) * 1000
                     log(f"{n} clients, {size}-table: assign {got.throughput:8.1f}/s p50 {p50:5.2f} ms p99 {p99:6.2f}"
-                        f" ms | baseline {base.throughput:8.1f}/s | ratio {got.throughput / base.throughput:.2f}"
+                        f" ms | baseline {base.throughput:8.1f}/s p99 {percentile(base.latencies, 99) * 1000:6.2f} ms"
+                        f" | ratio {got.throughput / base.throughput:.2f}"
                         f" | client cpu {got.cpu:.2f} errors {dict(got.errors) or 0}")
             busy = contended(alloc, conn, ids, max(clients), contended_ops, seed)
             cells.append(_cell_report("contended", max(clients), None, busy))

@@ -137,9 +137,9 @@ def test_status_and_move(tm_conn: db.Connection, alloc: Allocator) -> None:
 
 def test_pool_sessions_match_db_connect(alloc: Allocator) -> None:
     with alloc.pool.connection() as conn:
-        row = conn.execute("SELECT current_setting('TimeZone') AS tz, current_setting('application_name') AS app"
-                           ).fetchone()
-        assert row == {"tz": "UTC", "app": "tablemend"}  # dict rows, UTC
+        row = conn.execute("SELECT current_setting('TimeZone') AS tz, current_setting('application_name') AS app,"
+                           " current_setting('plan_cache_mode') AS plans").fetchone()
+        assert row == {"tz": "UTC", "app": "tablemend", "plans": "force_generic_plan"}  # dict rows, UTC
         assert conn.prepare_threshold is None and conn.autocommit
 
 
