@@ -218,3 +218,12 @@ def test_scan_is_read_only(origin_dsn: str) -> None:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("DELETE FROM public.allocations")
         stream.close()
+
+
+def test_plan_sql_script_is_a_working_manual_repair(origin_dsn: str) -> None:
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        case = sandbox.seed_state(conn, "D1b")
+        script = plan(conn, ctx_for(conn, case)).sql()
+        assert "FOR UPDATE" in script and script.startswith("BEGIN;") and script.rstrip().endswith("COMMIT;")
+        conn.execute(script.encode())  # what an operator would run with psql
+        assert outcome(conn, case)[0] is None

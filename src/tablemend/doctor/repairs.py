@@ -57,8 +57,20 @@ class Plan:
 
     def sql(self) -> str:
         """The applied findings' repairs as a reviewable SQL script (one transaction)."""
+        from psycopg import sql as pgsql
+
         checks = registry()
-        lines = ["BEGIN;", "SET LOCAL lock_timeout = '5s';"]
+        bookings = frozenset(b for b in [self.context.booking_id] if b is not None)
+        scope = Scope(bookings, frozenset(self.context.table_ids))
+        for finding in self.selection.apply:
+            scope = scope | finding.scope()
+        lines = ["BEGIN;", "SET LOCAL lock_timeout = '5s';",
+                 "-- the allocator's lock order: bookings, then tables, by id"]
+        lock = pgsql.SQL("SELECT id FROM {} WHERE id = ANY ({}::uuid[]) ORDER BY id FOR UPDATE;")
+        for relation, ids in (("bookings", scope.bookings), ("table_inventory", scope.tables)):
+            if ids:
+                ident = pgsql.Identifier("public", relation)
+                lines.append(lock.format(ident, pgsql.Literal(sorted(str(i) for i in ids))).as_string(None))
         for finding in self.selection.apply:
             lines.append(f"-- {finding.id} [{finding.safety.value}] {finding.detail}")
             lines.append(checks[finding.code]().manual_sql(finding) or "-- (no automatic repair)")
