@@ -409,17 +409,12 @@ BEGIN
                        WHERE a.restaurant_id = NEW.restaurant_id AND a.booking_id = NEW.id)
         ORDER BY t.id
         FOR NO KEY UPDATE OF t;
-        PERFORM raise_if_table_occupied(
-            NEW.restaurant_id, NEW.id,
-            ARRAY(SELECT a.table_id FROM booking_table_assignments a
-                  WHERE a.restaurant_id = NEW.restaurant_id AND a.booking_id = NEW.id),
-            tstzrange(NEW.start_at, NEW.end_at, '[)'));
         BEGIN
             UPDATE booking_table_assignments a
             SET start_at = NEW.start_at, end_at = NEW.end_at, updated_at = now()
             WHERE a.restaurant_id = NEW.restaurant_id AND a.booking_id = NEW.id;
         EXCEPTION WHEN exclusion_violation THEN
-            -- a concurrent writer committed in between: name it the same way
+            -- name the blocker (the constraint's own message does not say which booking edit caused it)
             PERFORM raise_if_table_occupied(
                 NEW.restaurant_id, NEW.id,
                 ARRAY(SELECT a.table_id FROM booking_table_assignments a
@@ -596,7 +591,23 @@ DECLARE
     v_missing uuid;
     v_other uuid;
     v_multi boolean := cardinality(p_table_ids) > 1;
+    v_zones integer;
+    v_ok boolean;
 BEGIN
+    SELECT count(*), min(t.zone_id::text)::uuid, count(DISTINCT t.zone_id), sum(t.capacity),
+           bool_and(t.active AND t.status <> 'out_of_service' AND (NOT v_multi OR t.mobility = 'movable'))
+    INTO v_n, zone_id, v_zones, seats, v_ok
+    FROM (SELECT t.zone_id, t.capacity, t.active, t.status, t.mobility
+          FROM table_inventory t
+          WHERE t.restaurant_id = p_restaurant_id AND t.id = ANY (p_table_ids)
+          ORDER BY t.id
+          FOR NO KEY UPDATE OF t) t;
+    IF v_n = cardinality(p_table_ids) AND v_ok AND v_zones = 1 THEN
+        RETURN;
+    END IF;
+    -- refused: walk the (already locked) rows in id order to name the first offending table
+    v_n := 0;
+    zone_id := NULL;
     seats := 0;
     FOR v_t IN
         SELECT t.id, t.zone_id, t.active, t.status, t.mobility, t.capacity
@@ -871,9 +882,6 @@ BEGIN
                   HINT = 'Retry after the hold expires, or confirm that hold.';
     END IF;
 
-    -- 9. occupancy by other live bookings (the exclusion constraint is the guarantee; this names the blocker)
-    PERFORM raise_if_table_occupied(v_b.restaurant_id, p_booking_id, v_ids, v_window);
-
     -- 10. write: the same tables and window are kept as they are; anything else replaces the previous set
     SELECT array_agg(a.table_id ORDER BY a.table_id) AS ids, min(a.start_at) AS s, max(a.end_at) AS e,
            bool_and(a.start_at = v_start AND a.end_at = v_end) AS same_window, min(a.merge_group_id::text) AS mg
@@ -901,7 +909,8 @@ BEGIN
                    p_assigned_by
             FROM unnest(v_ids) AS x;
         EXCEPTION WHEN exclusion_violation THEN
-            -- only a writer that bypassed the table locks (a direct INSERT) gets here: name it like any blocker
+            -- 9. occupancy: the exclusion constraint is the check (no second probe on the happy path); a conflict
+            --    is reported with the blocking booking, table and window found by the same index
             PERFORM raise_if_table_occupied(v_b.restaurant_id, p_booking_id, v_ids, v_window);
             RAISE;
         END;
