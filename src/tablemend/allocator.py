@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -29,11 +30,13 @@ from psycopg_pool import ConnectionPool
 from tablemend import db, sqlfiles
 from tablemend.db import Connection
 from tablemend.errors import (
+    AllocatorConflict,
     BookingNotFound,
     ConnectionFailed,
     InvalidArgument,
     InvalidTableList,
     InvalidWindow,
+    TablemendError,
     UsageError,
 )
 
@@ -47,6 +50,7 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "cancelled", "no_sho
 DEFAULT_HOLD_TTL = dt.timedelta(minutes=5)
 
 IdLike = uuid.UUID | str
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -215,15 +219,20 @@ class Allocator:
     context manager), or wrap a pool you own with ``Allocator(pool)``.
     """
 
-    def __init__(self, pool: ConnectionPool[Any], *, owns_pool: bool = False) -> None:
+    def __init__(self, pool: ConnectionPool[Any], *, owns_pool: bool = False, record_conflicts: bool = True) -> None:
         self._pool = pool
         self._owns_pool = owns_pool
+        self._record_conflicts = record_conflicts
 
     @classmethod
-    def open(cls, dsn: str | None = None, *, min_size: int = 1, max_size: int = 4, timeout: float = 30.0) -> Self:
+    def open(cls, dsn: str | None = None, *, min_size: int = 1, max_size: int = 4, timeout: float = 30.0,
+             record_conflicts: bool = True) -> Self:
         """A pool of ``min_size``..``max_size`` connections to ``dsn`` (resolved like :func:`tablemend.db.connect`).
 
         Waits until ``min_size`` connections are open, so an unreachable server fails here as ConnectionFailed.
+        With ``record_conflicts`` every refused call of class AllocatorConflict (409) also writes an
+        ``observability_events`` row (source ``capacity.rpc``, type ``capacity.rpc.conflict``, the request's ids and
+        the error in ``context``), as the origin meant to and did not for the assign.
         """
         if min_size < 0 or max_size < max(min_size, 1):
             raise UsageError(f"invalid pool size min_size={min_size} max_size={max_size}")
@@ -241,7 +250,7 @@ class Allocator:
         except ConnectionFailed as exc:
             pool.close()
             raise ConnectionFailed(f"cannot connect to {db.describe_dsn(real)}: {exc.message}") from exc
-        return cls(pool, owns_pool=True)
+        return cls(pool, owns_pool=True, record_conflicts=record_conflicts)
 
     def close(self) -> None:
         if self._owns_pool:
@@ -265,8 +274,36 @@ class Allocator:
 
     def _rows(self, name: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         query: LiteralString = sqlfiles.query(name, "allocator.sql")
-        with self._conn() as conn:
-            return list(conn.execute(query, params).fetchall())
+        try:
+            with self._conn() as conn:
+                return list(conn.execute(query, params).fetchall())
+        except AllocatorConflict as exc:
+            self._record_conflict(name, params, exc)
+            raise
+
+    def _record_conflict(self, operation: str, params: Mapping[str, Any], exc: AllocatorConflict) -> None:
+        """Write the origin's ``capacity.rpc.conflict`` event for a refused call (which rolled back), in a new
+        transaction; a failure to record is logged and never hides the conflict itself."""
+        if not self._record_conflicts:
+            return
+        table_ids = params.get("table_ids")
+        context = {
+            "source": operation,
+            "bookingId": params.get("booking_id"),
+            "restaurantId": params.get("restaurant_id"),
+            "tableIds": list(table_ids) if table_ids is not None else None,
+            "idempotencyKey": params.get("key"),
+            "holdId": params.get("hold_id"),
+            "error": exc.to_json(),
+        }
+        try:
+            with self._conn() as conn:
+                conn.execute(sqlfiles.query("record_conflict", "allocator.sql"), {
+                    "context": json.dumps(context, default=str), "booking_id": params.get("booking_id"),
+                    "restaurant_id": params.get("restaurant_id"), "hold_id": params.get("hold_id"),
+                })
+        except TablemendError as failed:
+            _log.warning("could not record the %s conflict of %s: %s", exc.sqlstate, operation, failed.message)
 
     def _one(self, name: str, params: Mapping[str, Any]) -> dict[str, Any]:
         rows = self._rows(name, params)
@@ -392,14 +429,18 @@ class Allocator:
         bid = parse_uuid(booking_id, "booking_id")
         check_window(start_at, end_at, required=True, subject=f"booking_id={bid}")
         queries = sqlfiles.queries("allocator.sql")
-        with self._conn() as conn, conn.transaction():
-            locked = conn.execute(queries["lock_booking"], {"booking_id": bid}).fetchone()
-            if locked is None:
-                raise _booking_not_found(bid)
-            params = {"booking_id": bid, "restaurant_id": locked["restaurant_id"], "start_at": start_at,
-                      "end_at": end_at}
-            conn.execute(queries["lock_booking_tables"], params)
-            r = conn.execute(queries["move_booking"], params).fetchone()
+        params: dict[str, Any] = {"booking_id": bid, "restaurant_id": None, "start_at": start_at, "end_at": end_at}
+        try:
+            with self._conn() as conn, conn.transaction():
+                locked = conn.execute(queries["lock_booking"], params).fetchone()
+                if locked is None:
+                    raise _booking_not_found(bid)
+                params["restaurant_id"] = locked["restaurant_id"]
+                conn.execute(queries["lock_booking_tables"], params)
+                r = conn.execute(queries["move_booking"], params).fetchone()
+        except AllocatorConflict as exc:
+            self._record_conflict("move_booking", params, exc)
+            raise
         assert r is not None  # the booking row is locked, so the UPDATE finds it
         return BookingWindow(r["booking_id"], r["restaurant_id"], r["start_at"], r["end_at"], r["status"])
 

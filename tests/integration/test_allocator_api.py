@@ -21,6 +21,16 @@ def alloc(tm_dsn: str) -> Iterator[Allocator]:
         yield a
 
 
+def test_conflicts_are_not_recorded_when_told_not_to(tm_conn: db.Connection, tm_dsn: str) -> None:
+    f = d.floor(tm_conn)
+    first, second = d.booking(tm_conn, f.restaurant_id), d.booking(tm_conn, f.restaurant_id)
+    with Allocator.open(tm_dsn, record_conflicts=False) as quiet:
+        quiet.assign(first, [f.tables[0]])
+        with pytest.raises(errors.TableOccupied):
+            quiet.assign(second, [f.tables[0]])
+    assert d.count(tm_conn, "observability_events") == 0
+
+
 @pytest.fixture
 def offline() -> Allocator:
     """An Allocator whose pool was never opened: any call that reached the database would raise PoolClosed."""
@@ -52,10 +62,19 @@ def test_database_refusals_arrive_typed_with_their_ids(tm_conn: db.Connection, a
     assert occupied.value.sqlstate == "TAC01" and occupied.value.http_status == 409
     assert occupied.value.fields["blocking_booking_id"] == str(first)
     assert isinstance(occupied.value.__cause__, Exception)  # the driver's exception is kept
+    event = tm_conn.execute("SELECT source, event_type, severity, booking_id, restaurant_id, context"
+                            " FROM observability_events").fetchone()
+    assert event is not None  # the refused call rolled back; its conflict was recorded afterwards
+    assert (event["source"], event["event_type"], event["severity"]) == ("capacity.rpc", "capacity.rpc.conflict",
+                                                                         "warning")
+    assert (event["booking_id"], event["restaurant_id"]) == (second, f.restaurant_id)
+    assert event["context"]["error"]["code"] == "TAC01" and event["context"]["source"] == "assign"
+    assert event["context"]["tableIds"] == [str(f.tables[0])]
     missing = uuid.uuid4()
     with pytest.raises(errors.BookingNotFound) as info:
         alloc.assign(missing, [f.tables[0]])
     assert info.value.fields["booking_id"] == str(missing) and info.value.exit_code == 4
+    assert d.count(tm_conn, "observability_events") == 1  # a 404 is not a conflict
     alloc.assign(second, [f.tables[1]], key="k")
     with pytest.raises(errors.IdempotencyMismatch) as mismatch:
         alloc.assign(second, [f.tables[2]], key="k")
@@ -101,6 +120,12 @@ def test_hold_flow(tm_conn: db.Connection, alloc: Allocator) -> None:
     with pytest.raises(errors.HoldConflict) as blocked:
         alloc.assign(other, [f.by_number["T1"]])
     assert blocked.value.fields["hold_id"] == str(hold.hold_id)
+    with pytest.raises(errors.HoldConflict):
+        alloc.create_hold(f.restaurant_id, [f.by_number["T1"]], d.at(20), d.at(22))
+    events = tm_conn.execute("SELECT restaurant_id, booking_id, context->'error'->>'code' AS code"
+                             " FROM observability_events ORDER BY created_at, context->>'source'").fetchall()
+    assert {(e["booking_id"], e["code"]) for e in events} == {(other, "TAC02"), (None, "TAC02")}
+    assert {e["restaurant_id"] for e in events} == {f.restaurant_id}
     later = alloc.extend_hold(hold.hold_id, ttl=timedelta(minutes=10))
     assert later > hold.expires_at
     rows = alloc.confirm_hold(hold.hold_id)
@@ -125,7 +150,9 @@ def test_status_and_move(tm_conn: db.Connection, alloc: Allocator) -> None:
     with pytest.raises(errors.TableOccupied) as occupied:
         alloc.move_booking(b, d.at(21), d.at(23))
     assert occupied.value.fields["blocking_booking_id"] == str(blocker)
-    assert d.snapshot(tm_conn) == before
+    after = d.snapshot(tm_conn)
+    assert after.pop("events") == [{"n": 1}] and before.pop("events") == [{"n": 0}]
+    assert after == before
     with pytest.raises(errors.BookingNotFound):
         alloc.move_booking(uuid.uuid4(), d.at(17), d.at(19))
     change = alloc.set_booking_status(b, "cancelled")

@@ -226,8 +226,12 @@ def test_many_clients_collide_and_leave_only_consistent_typed_results(tm_dsn: st
             if rows:
                 broken[name] = rows[:3]
         live = conn.execute("SELECT count(*) AS n FROM booking_table_assignments").fetchone()
+        events = conn.execute("SELECT count(*) AS n FROM observability_events"
+                              " WHERE event_type = 'capacity.rpc.conflict'").fetchone()
     assert not broken, broken
     assert live is not None and live["n"] > 0
+    # every conflict (409) was recorded once, after its call rolled back
+    assert events is not None and events["n"] == sum(n for k, n in outcomes.items() if ":TAC" in k)
 
 
 @pytest.mark.parametrize("kind", ["assign", "hold"])

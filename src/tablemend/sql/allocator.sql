@@ -61,3 +61,13 @@ SELECT b.id AS booking_id, b.restaurant_id, b.start_at, b.end_at, b.party_size, 
                 '{}') AS table_ids
 FROM bookings b
 WHERE b.id = %(booking_id)s;
+
+-- name: record_conflict
+-- The origin's conflict telemetry row (source capacity.rpc, type capacity.rpc.conflict), written after the refused
+-- call rolled back; the restaurant comes from the request, the booking or the hold (it is a tenant table).
+INSERT INTO observability_events (restaurant_id, source, event_type, severity, context, booking_id)
+SELECT r.restaurant_id, 'capacity.rpc', 'capacity.rpc.conflict', 'warning', %(context)s::jsonb, %(booking_id)s
+FROM (SELECT COALESCE(%(restaurant_id)s::uuid,
+                      (SELECT b.restaurant_id FROM bookings b WHERE b.id = %(booking_id)s LIMIT 1),
+                      (SELECT h.restaurant_id FROM table_holds h WHERE h.id = %(hold_id)s LIMIT 1)) AS restaurant_id) r
+WHERE r.restaurant_id IS NOT NULL;
