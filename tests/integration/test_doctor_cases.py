@@ -49,8 +49,12 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in row.items()}
 
 
+def _sorted(rows: Any) -> list[tuple[str, str | None, str | None, str]]:
+    return sorted(rows, key=lambda r: tuple("" if v is None else v for v in r))
+
+
 def _findings(conn: db.Connection, ctx: Any) -> list[tuple[str, str | None, str | None, str]]:
-    return sorted((f.code, _name(f.booking_id), _name(f.table_id), f.safety.value) for f in scan(conn, ctx=ctx))
+    return _sorted((f.code, _name(f.booking_id), _name(f.table_id), f.safety.value) for f in scan(conn, ctx=ctx))
 
 
 def test_every_check_has_a_case() -> None:
@@ -75,7 +79,7 @@ def test_case(request: pytest.FixtureRequest, name: str) -> None:
                           end_at=dt.datetime.fromisoformat(spec["end"]) if "end" in spec else None)
         else:
             ctx = context(conn)
-        expected = sorted((e["code"], e["booking"], e["table"], e["safety"]) for e in case["expected"])
+        expected = _sorted((e["code"], e["booking"], e["table"], e["safety"]) for e in case["expected"])
         found = list(scan(conn, ctx=ctx))
         assert _findings(conn, ctx) == expected
         include = [f.id for f in found if f.safety is Safety.confirm] if case.get("include") else []

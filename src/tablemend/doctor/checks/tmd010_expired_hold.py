@@ -1,10 +1,12 @@
-"""TMD010: an expired hold still claims tables.
+"""TMD010: a hold that no longer holds still claims tables.
 
-Bad: ``table_holds (expires_at in the past, status 'active')`` with members, ``table_hold_windows`` rows and shadow
-allocations. The allocator ignores expired hold windows, but the rows block new holds on those tables (the hold-window
-exclusion constraint) and confuse every reader.
+Bad: ``table_holds`` past ``expires_at`` (or already ``confirmed`` / ``cancelled``) with members, ``table_hold_windows``
+rows and shadow allocations. An unexpired window of a confirmed or cancelled hold makes the origin raise ``Hold
+conflict prevents assignment`` for every other booking; expired ones still block new holds on those tables (the
+hold-window exclusion constraint) and confuse every reader.
 
-Repaired: members and hold windows deleted (the origin's trigger removes the shadow allocations), status ``expired``.
+Repaired: members and hold windows deleted (the origin's trigger removes the shadow allocations); an active hold past
+its expiry becomes ``expired``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, registe
 class ExpiredHold(Check):
     code = "TMD010"
     name = "expired-hold"
-    title = "Expired hold still claims tables"
+    title = "Finished hold still claims tables"
     level = Level.warning
     safety = Safety.safe
-    errors = (ErrorSignature("23P01", "%table_hold_windows_no_overlap%"),)
+    errors = (ErrorSignature("P0001", "Hold conflict prevents assignment for booking %"),
+              ErrorSignature("23P01", "%table_hold_windows_no_overlap%"))
     remediation = """
 DELETE FROM public.table_hold_members WHERE hold_id = :hold;
 DELETE FROM public.table_hold_windows WHERE hold_id = :hold;

@@ -1,19 +1,26 @@
 -- name: detect
--- Holds past their expiry that still have members, hold windows or an 'active' status. Their hold windows and shadow
--- allocations keep mirroring a claim nobody has any more. For one booking P: expired holds on P's tables or of P.
+-- Holds that no longer hold (expired, or already confirmed / cancelled) but still have members or hold windows, or
+-- are past expiry and still 'active'. Their hold windows and shadow allocations keep mirroring a claim nobody has:
+-- an unexpired window of a confirmed or cancelled hold even blocks other bookings' assignments. For one booking P:
+-- such holds of P or on P's tables.
 SELECT h.booking_id, NULL::uuid AS table_id, h.restaurant_id,
-       format('hold %%s (%%s, expired %%s) still has %%s member(s) and %%s hold window(s)', h.id, h.status, h.expires_at,
-              m.n, w.n) AS detail,
+       format('hold %%s (%%s, expires %%s) still has %%s member(s) and %%s hold window(s)', h.id, h.status,
+              h.expires_at, m.n, w.n) AS detail,
+       -- an unexpired window still blocks other bookings' assignments
+       CASE WHEN h.expires_at > now() AND w.n > 0 THEN 'error' END AS level,
        jsonb_build_object('hold_id', h.id, 'booking_id', h.booking_id) AS key,
-       jsonb_build_object('tables', m.tables, 'window', tstzrange(h.start_at, h.end_at, '[)')) AS metadata
+       jsonb_build_object('tables', (SELECT array_agg(DISTINCT t) FROM unnest(m.tables || w.tables) t),
+                          'status', h.status, 'window', tstzrange(h.start_at, h.end_at, '[)')) AS metadata
 FROM public.table_holds h
-CROSS JOIN LATERAL (SELECT count(*) AS n, array_agg(x.table_id) AS tables
+CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(array_agg(x.table_id), '{}') AS tables
                     FROM public.table_hold_members x WHERE x.hold_id = h.id) m
-CROSS JOIN LATERAL (SELECT count(*) AS n FROM public.table_hold_windows x WHERE x.hold_id = h.id) w
-WHERE h.expires_at <= now() AND (h.status = 'active' OR m.n > 0 OR w.n > 0)
+CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(array_agg(x.table_id), '{}') AS tables
+                    FROM public.table_hold_windows x WHERE x.hold_id = h.id) w
+WHERE (h.expires_at <= now() OR h.status <> 'active')
+  AND (m.n > 0 OR w.n > 0 OR h.status = 'active')
   AND (%(restaurant_id)s::uuid IS NULL OR h.restaurant_id = %(restaurant_id)s::uuid)
   AND (%(booking_id)s::uuid IS NULL OR h.booking_id = %(booking_id)s::uuid
-       OR m.tables && %(table_ids)s::uuid[])
+       OR (m.tables || w.tables) && %(table_ids)s::uuid[])
 ORDER BY h.id;
 
 -- name: repair
@@ -24,4 +31,6 @@ DELETE FROM public.table_hold_members WHERE hold_id = %(hold_id)s::uuid;
 DELETE FROM public.table_hold_windows WHERE hold_id = %(hold_id)s::uuid;
 
 -- name: repair_status
-UPDATE public.table_holds SET status = 'expired' WHERE id = %(hold_id)s::uuid AND status = 'active';
+-- ... and an active hold past its expiry is marked expired (a confirmed or cancelled one keeps its status).
+UPDATE public.table_holds SET status = 'expired' WHERE id = %(hold_id)s::uuid AND status = 'active'
+  AND expires_at <= now();
