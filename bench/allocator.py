@@ -13,7 +13,8 @@ On a throwaway database (sample data from :mod:`tablemend.sample`, many restaura
 
 Clients are threads, each borrowing its own connection from the Allocator's pool (psycopg releases the GIL while it
 waits for the server). ``client_cpu`` in each cell is the process's CPU seconds per wall second: near 1.0 would mean
-the threads are GIL-bound rather than waiting for the server; the report prints it so the choice can be checked.
+the threads are GIL-bound rather than waiting for the server; the report prints it so the choice can be checked, and
+``--processes`` runs the measured cells with one process per client instead, for comparison.
 
 The last line is JSON: ``{"bench": "allocator", "ratio": assign / baseline throughput at 8 clients, ...}`` with
 p50/p99 of the 8-client assigns, deadlocks (pg_stat_database delta, must be 0) and errors by SQLSTATE. Without
@@ -24,9 +25,11 @@ dropped afterwards unless ``--keep``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
+import multiprocessing
 import os
 import random
 import sys
@@ -120,6 +123,46 @@ def run_clients(work: Sequence[Sequence[Callable[[], object]]]) -> ClientRun:
         t.join()
     seconds = time.perf_counter() - start
     return ClientRun(seconds, latencies, errors, (time.process_time() - cpu0) / seconds if seconds else 0.0)
+
+
+def _process_client(dsn: str, kind: str, planned: list[Planned], barrier: Any, results: Any) -> None:
+    """One client as its own process (``--processes``): its own pool of one connection, the same operations."""
+    with Allocator.open(dsn, min_size=1, max_size=1, record_conflicts=False) as alloc:
+        with contextlib.suppress(TablemendError):  # compiles the function in this session before the clock starts
+            alloc.assign(uuid.uuid4(), [uuid.uuid4()])
+        ops = (assign_ops if kind == "assign" else baseline_ops)(alloc, [planned])[0]
+        barrier.wait()
+        latencies: list[float] = []
+        errors: Counter[str] = Counter()
+        for op in ops:
+            start = time.perf_counter()
+            try:
+                op()
+            except TablemendError as exc:
+                errors[exc.sqlstate] += 1
+            latencies.append(time.perf_counter() - start)
+    results.put((latencies, dict(errors)))
+
+
+def run_processes(dsn: str, kind: str, plans: list[list[Planned]]) -> ClientRun:
+    """Like :func:`run_clients`, with each client a separate process (no shared GIL)."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(len(plans) + 1)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_process_client, args=(dsn, kind, planned, barrier, results)) for planned in plans]
+    for proc in procs:
+        proc.start()
+    barrier.wait()
+    start = time.perf_counter()
+    collected = [results.get(timeout=600) for _ in procs]
+    seconds = time.perf_counter() - start
+    for proc in procs:
+        proc.join()
+    latencies = [v for lat, _ in collected for v in lat]
+    errors: Counter[str] = Counter()
+    for _, errs in collected:
+        errors.update(errs)
+    return ClientRun(seconds, latencies, errors, 0.0)
 
 
 # --- workload ---------------------------------------------------------------------------------------------------------
@@ -250,7 +293,8 @@ def _bound(fn: Callable[..., object], *args: Any) -> Callable[[], object]:
 
 
 def run(dsn: str, *, restaurants: int, ops: int, contended_ops: int, clients: Sequence[int] = CLIENTS,
-        sizes: Sequence[int] = SIZES, seed: int = 7, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+        sizes: Sequence[int] = SIZES, seed: int = 7, processes: bool = False,
+        log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     """The whole benchmark on ``dsn`` (a database it may write to; migrated and sampled here). Returns the report."""
     with db.connect(dsn, autocommit=True) as conn:
         loaded = sample.load(conn, sample.plan(seed, restaurants, day=dt.date(2039, 6, 1)))
@@ -271,8 +315,11 @@ def run(dsn: str, *, restaurants: int, ops: int, contended_ops: int, clients: Se
                 for size in sizes:
                     cell += 1
                     plans = plan_cell(conn, groups[size], n, ops, _EPOCH + dt.timedelta(days=400 * cell))
-                    base = run_clients(baseline_ops(alloc, plans))
-                    got = run_clients(assign_ops(alloc, plans))
+                    if processes:
+                        base, got = run_processes(dsn, "baseline", plans), run_processes(dsn, "assign", plans)
+                    else:
+                        base = run_clients(baseline_ops(alloc, plans))
+                        got = run_clients(assign_ops(alloc, plans))
                     for kind, result in (("baseline", base), ("assign", got)):
                         cells.append(_cell_report(kind, n, size, result))
                     p50, p99 = percentile(got.latencies, 50) * 1000, percentile(got.latencies, 99) * 1000
@@ -286,7 +333,9 @@ def run(dsn: str, *, restaurants: int, ops: int, contended_ops: int, clients: Se
                 f"{percentile(busy.latencies, 50) * 1000:5.2f} ms p99 {percentile(busy.latencies, 99) * 1000:6.2f} ms"
                 f" refusals {dict(busy.errors)}")
         deadlocks = _deadlocks(conn) - deadlocks_before
-    return summarize(cells, deadlocks, version["v"] if version else "?", max(clients))
+    report = summarize(cells, deadlocks, version["v"] if version else "?", max(clients))
+    report["client_mode"] = "processes" if processes else "threads"
+    return report
 
 
 def summarize(cells: list[dict[str, Any]], deadlocks: int, version: str, top: int) -> dict[str, Any]:
@@ -333,6 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dsn", help="server to create the throwaway database on (default: embedded cluster)")
     parser.add_argument("--ops", type=int, help="operations per cell (default: 240 quick, 2400 full)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--processes", action="store_true",
+                        help="run each measured client as a process instead of a thread (the contended case stays "
+                        "threads)")
     args = parser.parse_args(argv)
     size = dict(QUICK if args.quick else FULL)
     if args.ops:
@@ -343,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         started = time.perf_counter()
         report = run(databases.dsn_for(server, name), restaurants=size["restaurants"], ops=size["ops"],
-                     contended_ops=size["contended_ops"], log=_log)
+                     contended_ops=size["contended_ops"], processes=args.processes, log=_log)
         report["quick"] = bool(args.quick)
         report["total_s"] = round(time.perf_counter() - started, 1)
     finally:
