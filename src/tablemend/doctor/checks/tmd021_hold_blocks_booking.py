@@ -1,0 +1,29 @@
+"""TMD021: an active hold blocks the assignment.
+
+Bad: ``table_holds (status 'active', expires_at ahead)`` with a hold window on X: the origin refuses every other
+booking that wants X over that window with ``Hold conflict prevents assignment for booking P`` (P0001, DETAIL "Hold
+<id> overlaps requested window"). A hold of a cancelled, no-show, completed, waitlisted or past booking will never
+be confirmed: ``safe``. A live booking's (or an unowned session's) hold is someone's work in progress: ``confirm``.
+
+Repaired: the hold is released — members and windows deleted (the trigger removes the shadow allocations), status
+``cancelled``.
+"""
+
+from __future__ import annotations
+
+from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+
+
+@register
+class HoldBlocksBooking(Check):
+    code = "TMD021"
+    name = "hold-blocks-booking"
+    title = "Active hold blocks the assignment"
+    level = Level.error
+    safety = Safety.confirm
+    errors = (ErrorSignature("P0001", "Hold conflict prevents assignment for booking %"),)
+    remediation = """
+DELETE FROM public.table_hold_members WHERE hold_id = :hold;
+DELETE FROM public.table_hold_windows WHERE hold_id = :hold;
+UPDATE public.table_holds SET status = 'cancelled' WHERE id = :hold AND status = 'active';
+"""
