@@ -128,6 +128,21 @@ def test_undo_refuses_when_a_restored_row_would_conflict(origin_dsn: str) -> Non
         assert _journal_entries(conn) == 1
 
 
+def test_undo_refuses_a_row_whose_parent_is_gone(origin_dsn: str) -> None:
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        case = sandbox.seed_state(conn, "D1")
+        result = repair(conn, ctx_for(conn, case))
+        assert result.repair_id is not None
+        blocker = case.blocking_booking_ids[0]
+        conn.execute("DELETE FROM public.bookings WHERE id = %s", (blocker,))  # B is deleted after the repair
+        after = checksums(conn)
+        with pytest.raises(UndoConflict) as caught:
+            undo(conn, result.repair_id)
+        assert "public.booking_table_assignments" in caught.value.message
+        assert "foreign key" in caught.value.message and str(blocker) in (caught.value.details or "")
+        assert checksums(conn) == after
+
+
 def test_undo_twice_and_unknown_ids(origin_dsn: str) -> None:
     import uuid
 

@@ -51,6 +51,7 @@ class Recorder:
                         if f"public.{name}" in relations}
         self._pk: dict[str, list[str]] = {}
         self._cols: dict[str, list[str]] = {}
+        self._fks: dict[str, list[dict[str, Any]]] = {}
 
     def primary_key(self, relation: str) -> list[str]:
         if relation not in self._pk:
@@ -136,6 +137,39 @@ class Recorder:
                                    details=exc.details, hint="the conflicting row was written after the repair"
                                    ) from exc
             raise
+
+    def check_references(self, change: RowChange) -> None:
+        """A restored row must still point at existing rows: undo may run without triggers (so without the
+        foreign-key triggers), so it checks each foreign key of the row itself and refuses, naming both."""
+        if change.op == "insert" or change.before is None:
+            return
+        row = dict(change.before)
+        for fk in self._foreign_keys(change.relation):
+            if any(row.get(col) is None for col in fk["columns"]):
+                continue  # MATCH SIMPLE: a NULL column satisfies the key
+            query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {parent} p WHERE ({pcols}) = "
+                            "(SELECT {cols} FROM jsonb_populate_record(NULL::{rel}, %(row)s))) AS ok").format(
+                parent=sql.Identifier(fk["parent_schema"], fk["parent_table"]),
+                pcols=sql.SQL(", ").join(sql.Identifier("p", c) for c in fk["parent_columns"]),
+                cols=sql.SQL(", ").join(sql.Identifier(c) for c in fk["columns"]),
+                rel=self._rel(change.relation))
+            with translated():
+                found = self.conn.execute(query, {"row": Jsonb(row)}).fetchone()
+            if not (found and found["ok"]):
+                name = f"{change.relation} {json.dumps(dict(change.pk), sort_keys=True)}"
+                raise UndoConflict(f"cannot undo: restored row {name} would break foreign key {fk['name']}",
+                                   details=f"no {fk['parent_schema']}.{fk['parent_table']} row with "
+                                   f"({', '.join(fk['parent_columns'])}) = "
+                                   f"({', '.join(str(row[c]) for c in fk['columns'])})",
+                                   hint="the referenced row was deleted after the repair")
+
+    def _foreign_keys(self, relation: str) -> list[dict[str, Any]]:
+        if relation not in self._fks:
+            with translated():
+                rows = self.conn.execute(sqlfiles.query("foreign_keys", "doctor/catalog.sql"),
+                                         {"relation": relation}).fetchall()
+            self._fks[relation] = [dict(r) for r in rows]
+        return self._fks[relation]
 
 
 def uuids(values: Any) -> list[uuid.UUID]:

@@ -323,6 +323,8 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
             replica = _try_replica(conn)
             for change in reversed(entry.changes):
                 recorder.undo(change)
+            for change in entry.changes:
+                recorder.check_references(change)
             if replica:
                 conn.execute(_q("origin_role"))
             inverse = [(RowChange(c.relation, _INVERSE[c.op], c.pk, c.after, c.before), ("undo",))

@@ -88,3 +88,16 @@ SELECT b.id, b.restaurant_id, b.start_at, b.end_at, b.booking_date, b.start_time
        NULL::uuid AS slot_id
 FROM public.bookings b
 WHERE b.id = %(booking_id)s;
+
+-- name: foreign_keys
+-- The foreign keys of one relation, columns in key order (undo checks them for rows it restores).
+SELECT c.conname AS name, pn.nspname AS parent_schema, pc.relname AS parent_table,
+       array(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i) AS columns,
+       array(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i) AS parent_columns
+FROM pg_constraint c
+JOIN pg_class pc ON pc.oid = c.confrelid
+JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+WHERE c.conrelid = to_regclass(%(relation)s) AND c.contype = 'f'
+ORDER BY c.conname;
