@@ -56,6 +56,43 @@ line is JSON: `{"bench": "scan", "ratio": scan / sequential read, ...}`. The tar
 
 Finding ids are stable: the code plus a hash of the finding's key columns (`TMD001-3f2a9c1b0d`).
 
+## Journal and undo
+
+The first repair creates schema `tablemend_doctor` (nothing is created in `public`). `tablemend_doctor.journal` has
+one entry per repair or undo (id, kind, operator — `$TABLEMEND_OPERATOR` or the OS user —, host, database user,
+findings); `tablemend_doctor.journal_changes` one row per changed row with its before- and after-image
+(`to_jsonb`). Both are append-only (a trigger raises `TMD97`). `undo` restores the before-images in reverse order,
+with user triggers off when the role may set `session_replication_role` (so `updated_at`, audit and status triggers
+do not rewrite the restored rows), checks every restored row against its foreign keys, and refuses — naming the
+row — when a row changed after the repair or would collide with a newer one. Each repair and undo also writes an
+`observability_events` row (source `tablemend.doctor`, `doctor.repair.applied` / `doctor.repair.undone`).
+
+## Manual remediation of "assignment duplicate for table X" (origin)
+
+Without tablemend, in one transaction (`SET LOCAL lock_timeout = '5s'`), for booking P and table X:
+
+```sql
+-- 1. the slot P's call uses: from P's booking_date + start_time, never from the window
+SELECT s.id AS slot FROM public.bookings p JOIN public.booking_slots s
+  ON s.restaurant_id = p.restaurant_id AND s.slot_date = p.booking_date AND s.slot_time = p.start_time
+WHERE p.id = :P;
+-- 2. the blocker: another booking's row on (X, slot), with its status and window
+SELECT bta.booking_id, b.status, bta.slot_id, bta.start_at, bta.end_at, b.start_at AS booking_start
+FROM public.booking_table_assignments bta JOIN public.bookings b ON b.id = bta.booking_id
+WHERE bta.table_id = :X AND bta.slot_id = :slot AND bta.booking_id <> :P;
+-- 3. lock like the allocator: bookings, then tables, by id
+SELECT id FROM public.bookings WHERE id IN (:P, :B) ORDER BY id FOR UPDATE;
+SELECT id FROM public.table_inventory WHERE id = :X FOR UPDATE;
+-- 4a. blocker cancelled / no_show / completed / PRIORITY_WAITLIST / past: release it (row + its allocation)
+SELECT * FROM public.unassign_tables_atomic(:B, ARRAY[:X]::uuid[]);
+-- 4b. live blocker whose own window moved (slot no longer matches its start): fix its slot id (TMD003)
+-- 4c. live blocker at the same slot with a window that does not overlap P's: SET slot_id = NULL (TMD004)
+-- 4d. live blocker overlapping P's window: a real double booking — a person decides (TMD006)
+-- 5. then check P's own leftovers: ledger rows without assignments (TMD007), zone lock (TMD009), holds (TMD021)
+```
+
+`tablemend doctor plan --booking P --tables X,Y --sql` prints exactly these statements for the current data.
+
 ## Checks
 
 | code | name | level | safety | allocator error |
