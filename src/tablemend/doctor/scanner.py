@@ -10,6 +10,8 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from psycopg import pq
+
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
 from tablemend.doctor import profile as profiles
@@ -79,8 +81,10 @@ def detect(conn: Connection, profile: profiles.Profile, ctx: Context, codes: Ite
 def scan(conn: Connection, *, profile: profiles.Profile | None = None, ctx: Context | None = None,
          codes: Iterable[str] | None = None, on_check: Callable[[Check], None] | None = None) -> Iterator[Finding]:
     """Stream findings from a read-only snapshot (REPEATABLE READ READ ONLY)."""
+    fresh = conn.info.transaction_status == pq.TransactionStatus.IDLE
     with translated(), conn.transaction():
-        conn.execute(sqlfiles.query("begin_snapshot", _CATALOG))
+        if fresh:  # inside a caller's transaction the caller's snapshot (and isolation) applies
+            conn.execute(sqlfiles.query("begin_snapshot", _CATALOG))
         prof = profile or profiles.detect(conn)
         yield from detect(conn, prof, ctx or Context(), codes, on_check)
 
