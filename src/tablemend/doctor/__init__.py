@@ -1,19 +1,21 @@
 """The integrity doctor: find, explain, plan, repair, undo and verify the states that break multi-table assignment.
 
-Public API (stable; C2 and the CLI use only this):
+Public API (stable; the CLI, bench and tests use only this):
 
 * ``scan(conn, *, profile=None, ctx=None, codes=None, on_check=None) -> Iterator[Finding]`` — read-only snapshot.
 * ``context(conn, *, restaurant_id=None, booking_id=None, table_ids=(), start_at=None, end_at=None,
-  idempotency_key=None) -> Context`` — the scan context (a booking P: tables/window default to P's own).
+  idempotency_key=None, profile=None) -> Context`` — the scan context (a booking P: tables/window default to P's
+  own current or last request).
 * ``explain(conn, *, booking_id, table_ids=(), start_at=None, end_at=None, idempotency_key=None, error=None)``.
 * ``plan(conn, ctx, *, include=(), all_safe=True, codes=None) -> Plan`` (rolled back; ``Plan.changes``, ``.sql()``).
 * ``repair(conn, ctx, *, include=(), all_safe=True, codes=None, retry=False) -> RepairResult`` (``.repair_id``).
 * ``undo(conn, repair_id) -> uuid`` ; ``verify(conn, ctx, *, include=()) -> VerifyResult`` (``.allocator.ok``).
+* ``tablemend.doctor.gate.gate(conn, ...)`` — the pre-migration constraint gate (helper C2's module).
 * ``Finding`` (``.id`` stable = code + hash of key columns, ``.safety``, ``.level``, ``.as_row()``), ``Safety``,
   ``Level``, ``registry()`` (code -> Check class).
 
 Use autocommit connections (``db.connect(dsn, autocommit=True)``): every verb manages its own transaction.
-``gate`` (pre-migration constraint check) is left to helper C2.
+Profiles: ``origin`` (checks TMD001-TMD016, TMD021) and ``tablemend`` (TMD017-TMD020), detected from the catalog.
 """
 
 from __future__ import annotations
