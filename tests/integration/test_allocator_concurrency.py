@@ -308,3 +308,43 @@ def test_assign_racing_a_direct_move_is_refused_with_tac01(tm_dsn: str) -> None:
     assert isinstance(error, errors.TableOccupied)
     assert error.sqlstate == "TAC01", f"{error.sqlstate} {error.constraint}: {error}"
     assert error.fields["blocking_booking_id"] == str(mover)
+
+
+def test_two_bookings_swapping_tables_never_deadlock(tm_dsn: str) -> None:
+    """X on T1 and Y on T2 (same evening) swap tables again and again from two clients: each replacement deletes a
+    row on a table the other one inserts on, so both must lock old and new tables in one id order. Every call either
+    succeeds or is refused with TAC01; a 40P01 deadlock fails the test."""
+    with db.connect(tm_dsn, autocommit=True) as conn:
+        f = d.floor(conn, tables=2)
+        x, y = d.booking(conn, f.restaurant_id), d.booking(conn, f.restaurant_id, d.at(20), d.at(22))
+        t1, t2 = f.by_number["T1"], f.by_number["T2"]
+        d.assign(conn, x, [t1])
+        d.assign(conn, y, [t2])
+    seen: Counter[str] = Counter()
+    unexpected: list[BaseException] = []
+    guard = threading.Lock()
+    barrier = threading.Barrier(2)
+    with Allocator.open(tm_dsn, min_size=2, max_size=2, record_conflicts=False) as alloc:
+
+        def swap(booking: uuid.UUID, tables: tuple[uuid.UUID, uuid.UUID]) -> None:
+            barrier.wait()
+            for i in range(150):
+                try:
+                    alloc.assign(booking, [tables[i % 2]])
+                    outcome = "ok"
+                except errors.TableOccupied as exc:
+                    outcome = exc.sqlstate
+                except BaseException as exc:
+                    with guard:
+                        unexpected.append(exc)
+                    continue
+                with guard:
+                    seen[outcome] += 1
+
+        threads = [threading.Thread(target=swap, args=(x, (t2, t1))), threading.Thread(target=swap, args=(y, (t1, t2)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert not unexpected, [f"{type(e).__name__} [{getattr(e, 'sqlstate', '?')}]: {e}" for e in unexpected[:3]]
+    assert set(seen) <= {"ok", "TAC01"} and seen["ok"] > 0, seen
