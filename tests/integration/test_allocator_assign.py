@@ -342,3 +342,40 @@ def test_booking_date_and_times_follow_the_restaurant_time_zone(tm_conn: Connect
     assert row is not None
     # London is UTC+1 in June; an end time before the start runs past midnight
     assert (row["start_at"], row["end_at"]) == (at(22), at(22) + timedelta(hours=2))
+
+
+def test_concurrent_swaps_of_two_bookings_tables_never_deadlock(tm_dsn: str, tm_conn: Connection) -> None:
+    # a replacement deletes rows on its old tables; without locking those too, two swaps each wait in the exclusion
+    # check for the other's uncommitted delete
+    import threading
+
+    from tablemend import db
+
+    f = d.floor(tm_conn, tables=2)
+    x, y = f.tables
+    outcomes: list[str] = []
+    for _ in range(15):
+        b1 = d.booking(tm_conn, f.restaurant_id)
+        b2 = d.booking(tm_conn, f.restaurant_id)
+        assign(tm_conn, b1, [x])
+        assign(tm_conn, b2, [y])
+        start = threading.Barrier(2)
+
+        def swap(booking: uuid.UUID, target: uuid.UUID, start: threading.Barrier) -> None:
+            with db.connect(tm_dsn, autocommit=True) as conn:
+                start.wait()
+                try:
+                    assign(conn, booking, [target])
+                    outcomes.append("ok")
+                except errors.TableOccupied:
+                    outcomes.append("TAC01")
+                except errors.TablemendError as exc:
+                    outcomes.append(f"{exc.sqlstate}")
+
+        threads = [threading.Thread(target=swap, args=(b, t, start)) for b, t in ((b1, y), (b2, x))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        tm_conn.execute("UPDATE bookings SET status = 'completed' WHERE id = ANY (%s)", ([b1, b2],))
+    assert set(outcomes) <= {"ok", "TAC01"}, outcomes

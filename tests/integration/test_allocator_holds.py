@@ -250,3 +250,24 @@ def test_confirm_of_an_expired_hold_is_refused(tm_conn: Connection) -> None:
 def test_confirm_of_a_missing_hold_is_not_found(tm_conn: Connection) -> None:
     with pytest.raises(errors.HoldNotFound):
         confirm(tm_conn, uuid.uuid4())
+
+
+def test_a_booking_move_onto_another_bookings_hold_is_refused(tm_conn: Connection) -> None:
+    f = d.floor(tm_conn)
+    b = d.booking(tm_conn, f.restaurant_id, at(17), at(19))
+    holder = d.booking(tm_conn, f.restaurant_id, at(20), at(22))
+    assign(tm_conn, b, [f.tables[0]])
+    h = hold(tm_conn, f.restaurant_id, [f.tables[0]], at(20), at(22), booking_id=holder)
+    before = snapshot(tm_conn)
+    with pytest.raises(errors.HoldConflict) as caught, translated():
+        tm_conn.execute("UPDATE bookings SET start_at = %s, end_at = %s WHERE id = %s", (at(19), at(21), b))
+    assert caught.value.fields["hold_id"] == str(h) and caught.value.fields["booking_id"] == str(b)
+    assert snapshot(tm_conn) == before
+
+
+def test_an_unowned_hold_blocks_another_unowned_hold(tm_conn: Connection) -> None:
+    f = d.floor(tm_conn)
+    first = hold(tm_conn, f.restaurant_id, [f.tables[0]], at(19), at(21))
+    with pytest.raises(errors.HoldConflict) as caught:
+        hold(tm_conn, f.restaurant_id, [f.tables[0]], at(20), at(22))
+    assert caught.value.sqlstate == "TAC02" and caught.value.fields["hold_id"] == str(first)

@@ -152,8 +152,10 @@ CREATE TABLE table_hold_members (
     FOREIGN KEY (restaurant_id, hold_id, start_at, end_at)
         REFERENCES table_holds (restaurant_id, id, start_at, end_at) ON DELETE CASCADE ON UPDATE CASCADE,
     FOREIGN KEY (restaurant_id, table_id) REFERENCES table_inventory (restaurant_id, id) ON DELETE CASCADE,
+    -- (no "hold_id WITH <>": the primary key already keeps a hold off one table twice, and a gist column the
+    -- planner cannot search on makes it pick this index for hold_id lookups and walk the whole restaurant)
     CONSTRAINT table_hold_members_no_overlap EXCLUDE USING gist (
-        restaurant_id WITH =, table_id WITH =, hold_window WITH &&, hold_id WITH <>
+        restaurant_id WITH =, table_id WITH =, hold_window WITH &&
     )
 );
 
@@ -189,10 +191,12 @@ CREATE TABLE booking_table_assignments (
     -- The table must exist in that zone; a table with assignments cannot be deleted or moved to another zone.
     CONSTRAINT booking_table_assignments_table_zone_fkey FOREIGN KEY (restaurant_id, table_id, zone_id)
         REFERENCES table_inventory (restaurant_id, id, zone_id),
-    -- No double booking: two rows of one table never overlap. booking_id <> puts the blocking booking into DETAIL
-    -- (the unique key above already keeps one booking from holding a table twice). Back-to-back windows do not overlap.
+    -- No double booking: two rows of one table never overlap (back-to-back windows do not). One booking cannot hold
+    -- a table twice (the unique key above), so no "booking_id WITH <>" is needed; adding it would make the planner
+    -- answer booking_id lookups with this index, which cannot search on that column. The functions name the
+    -- blocking booking themselves (TAC01).
     CONSTRAINT booking_table_assignments_no_overlap EXCLUDE USING gist (
-        restaurant_id WITH =, table_id WITH =, assignment_window WITH &&, booking_id WITH <>
+        restaurant_id WITH =, table_id WITH =, assignment_window WITH &&
     )
 );
 -- The conflict probe (raise_if_table_occupied) walks this index: one row per table per call.
@@ -373,6 +377,37 @@ BEGIN
 END
 $$;
 
+-- Raise TAC02 for the first active, unexpired hold of another booking (or an unowned one) that covers one of
+-- p_table_ids over p_window. Expired holds never block.
+CREATE FUNCTION raise_if_held(p_restaurant_id uuid, p_booking_id uuid, p_table_ids uuid[], p_window tstzrange)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+DECLARE
+    v_hold record;
+BEGIN
+    SELECT h.id, h.booking_id, m.table_id, m.hold_window, h.expires_at INTO v_hold
+    FROM unnest(p_table_ids) AS x(id)
+    JOIN LATERAL (
+        SELECT mm.hold_id, mm.table_id, mm.hold_window FROM table_hold_members mm
+        WHERE mm.restaurant_id = p_restaurant_id AND mm.table_id = x.id AND mm.hold_window && p_window
+    ) m ON true
+    JOIN table_holds h ON h.restaurant_id = p_restaurant_id AND h.id = m.hold_id
+    WHERE h.status = 'active' AND h.expires_at > now()
+      AND (p_booking_id IS NULL OR h.booking_id IS DISTINCT FROM p_booking_id)  -- an unowned request owns nothing
+    ORDER BY m.table_id, h.id
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % is held by hold % until %', v_hold.table_id, v_hold.id, v_hold.expires_at
+            USING ERRCODE = 'TAC02',
+                  DETAIL = format('booking_id=%s table_id=%s hold_id=%s hold_booking_id=%s window=%s expires_at=%s',
+                                  COALESCE(p_booking_id::text, 'NULL'), v_hold.table_id, v_hold.id,
+                                  COALESCE(v_hold.booking_id::text, 'NULL'), iso_window(v_hold.hold_window),
+                                  iso(v_hold.expires_at)),
+                  HINT = 'Retry after the hold expires, or confirm that hold.';
+    END IF;
+END
+$$;
+
 -- Terminal status: release everything the booking holds. Time change: move its assignments to the new window (or
 -- refuse the edit with TAC01 naming the blocker) and release its holds, whose window no longer fits.
 CREATE FUNCTION bookings_after_update() RETURNS trigger
@@ -380,6 +415,12 @@ LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 BEGIN
     IF booking_status_is_terminal(NEW.status) THEN
         IF NOT booking_status_is_terminal(OLD.status) THEN
+            PERFORM 1 FROM table_inventory t  -- the allocator's lock order: booking (this UPDATE), tables by id
+            WHERE t.restaurant_id = NEW.restaurant_id
+              AND t.id IN (SELECT a.table_id FROM booking_table_assignments a
+                           WHERE a.restaurant_id = NEW.restaurant_id AND a.booking_id = NEW.id)
+            ORDER BY t.id
+            FOR NO KEY UPDATE OF t;
             PERFORM set_config('tablemend.release_reason', 'status:' || NEW.status::text, true);
             DELETE FROM booking_table_assignments a WHERE a.restaurant_id = NEW.restaurant_id AND a.booking_id = NEW.id;
             PERFORM set_config('tablemend.release_reason', '', true);
@@ -401,6 +442,12 @@ BEGIN
                        WHERE a.restaurant_id = NEW.restaurant_id AND a.booking_id = NEW.id)
         ORDER BY t.id
         FOR NO KEY UPDATE OF t;
+        -- like an assignment, a move may not land on another booking's active hold
+        PERFORM raise_if_held(
+            NEW.restaurant_id, NEW.id,
+            ARRAY(SELECT a.table_id FROM booking_table_assignments a
+                  WHERE a.restaurant_id = NEW.restaurant_id AND a.booking_id = NEW.id),
+            tstzrange(NEW.start_at, NEW.end_at, '[)'));
         BEGIN
             UPDATE booking_table_assignments a
             SET start_at = NEW.start_at, end_at = NEW.end_at, updated_at = now()
@@ -556,6 +603,8 @@ CREATE CONSTRAINT TRIGGER booking_assignment_idempotency_check
 -- --- allocator functions ----------------------------------------------------------------------------------------------
 -- Error codes (docs/allocator.md): TAV.. validation (422), TAN.. not found (404), TAC.. conflict (409),
 -- TAI.. integrity guard (409). DETAIL is always key=value pairs with the ids involved.
+-- The public functions run with plan_cache_mode = force_generic_plan (covering what they call): their array
+-- arguments make PostgreSQL keep choosing custom plans, i.e. re-plan every statement on every call.
 
 -- Validate a table-id list: not NULL, not empty, no NULL element; returns the distinct ids sorted (the lock order).
 CREATE FUNCTION normalize_table_ids(p_table_ids uuid[]) RETURNS uuid[]
@@ -737,7 +786,8 @@ CREATE FUNCTION assign_tables_atomic_v2(
     p_start_at timestamptz DEFAULT NULL,
     p_end_at timestamptz DEFAULT NULL
 ) RETURNS TABLE(table_id uuid, start_at timestamptz, end_at timestamptz, merge_group_id uuid)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+AS $$
 #variable_conflict use_column
 DECLARE
     v_ids uuid[];
@@ -753,7 +803,6 @@ DECLARE
     v_current record;
     v_merge uuid;
     v_unreached uuid[];
-    v_hold record;
 BEGIN
     -- 1. input, before any read or lock
     IF p_booking_id IS NULL THEN
@@ -819,6 +868,21 @@ BEGIN
         END IF;
     END IF;
 
+    -- the booking's current rows (stable: the booking row is locked, and only its holder writes them)
+    SELECT array_agg(a.table_id ORDER BY a.table_id) AS ids, min(a.start_at) AS s, max(a.end_at) AS e,
+           bool_and(a.start_at = v_start AND a.end_at = v_end) AS same_window, min(a.merge_group_id::text) AS mg
+    INTO v_current
+    FROM booking_table_assignments a
+    WHERE a.restaurant_id = v_b.restaurant_id AND a.booking_id = p_booking_id;
+    -- a replacement deletes rows on its old tables: those are locked too, in the same id order, or two
+    -- replacements could each wait in the exclusion check for the other's uncommitted delete (deadlock)
+    IF v_current.ids IS NOT NULL AND NOT v_current.ids <@ v_ids THEN
+        PERFORM 1 FROM table_inventory t
+        WHERE t.restaurant_id = v_b.restaurant_id AND t.id = ANY (v_current.ids || v_ids)
+        ORDER BY t.id
+        FOR NO KEY UPDATE OF t;
+    END IF;
+
     -- 5. tables: locked, same restaurant, active, one zone, movable when combined
     v_lock := lock_assignable_tables(v_b.restaurant_id, p_booking_id, v_ids);
 
@@ -854,32 +918,9 @@ BEGIN
     END IF;
 
     -- 8. holds of other bookings (or unowned) block until they expire; expired holds never block
-    SELECT h.id, h.booking_id, m.table_id, m.hold_window, h.expires_at INTO v_hold
-    FROM unnest(v_ids) AS x(id)
-    JOIN LATERAL (
-        SELECT mm.hold_id, mm.table_id, mm.hold_window FROM table_hold_members mm
-        WHERE mm.restaurant_id = v_b.restaurant_id AND mm.table_id = x.id AND mm.hold_window && v_window
-    ) m ON true
-    JOIN table_holds h ON h.restaurant_id = v_b.restaurant_id AND h.id = m.hold_id
-    WHERE h.status = 'active' AND h.expires_at > now() AND h.booking_id IS DISTINCT FROM p_booking_id
-    ORDER BY m.table_id, h.id
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'table % is held by hold % until %', v_hold.table_id, v_hold.id, v_hold.expires_at
-            USING ERRCODE = 'TAC02',
-                  DETAIL = format('booking_id=%s table_id=%s hold_id=%s hold_booking_id=%s window=%s expires_at=%s',
-                                  p_booking_id, v_hold.table_id, v_hold.id,
-                                  COALESCE(v_hold.booking_id::text, 'NULL'), iso_window(v_hold.hold_window),
-                                  iso(v_hold.expires_at)),
-                  HINT = 'Retry after the hold expires, or confirm that hold.';
-    END IF;
+    PERFORM raise_if_held(v_b.restaurant_id, p_booking_id, v_ids, v_window);
 
     -- 10. write: the same tables and window are kept as they are; anything else replaces the previous set
-    SELECT array_agg(a.table_id ORDER BY a.table_id) AS ids, min(a.start_at) AS s, max(a.end_at) AS e,
-           bool_and(a.start_at = v_start AND a.end_at = v_end) AS same_window, min(a.merge_group_id::text) AS mg
-    INTO v_current
-    FROM booking_table_assignments a
-    WHERE a.restaurant_id = v_b.restaurant_id AND a.booking_id = p_booking_id;
     IF v_current.ids IS NOT NULL AND v_current.ids = v_ids AND v_current.same_window THEN
         v_merge := v_current.mg::uuid;
     ELSE
@@ -928,7 +969,8 @@ $$;
 
 CREATE FUNCTION unassign_tables_atomic(p_booking_id uuid, p_table_ids uuid[] DEFAULT NULL)
 RETURNS TABLE(table_id uuid)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+AS $$
 #variable_conflict use_column
 DECLARE
     v_ids uuid[];
@@ -948,6 +990,14 @@ BEGIN
             USING ERRCODE = 'TAN01', DETAIL = format('booking_id=%s restaurant_id=any', p_booking_id),
                   HINT = 'Check the booking id.';
     END IF;
+    -- lock the tables whose rows go (id order), so a concurrent assign never waits on our delete while holding one
+    PERFORM 1 FROM table_inventory t
+    WHERE t.restaurant_id = v_restaurant
+      AND t.id IN (SELECT a.table_id FROM booking_table_assignments a
+                   WHERE a.restaurant_id = v_restaurant AND a.booking_id = p_booking_id
+                     AND (v_ids IS NULL OR a.table_id = ANY (v_ids)))
+    ORDER BY t.id
+    FOR NO KEY UPDATE OF t;
     PERFORM set_config('tablemend.release_reason', 'unassigned', true);
     RETURN QUERY
         WITH gone AS (
@@ -980,13 +1030,13 @@ CREATE FUNCTION create_table_hold(
     p_created_by uuid DEFAULT NULL,
     p_metadata jsonb DEFAULT '{}'::jsonb
 ) RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+AS $$
 #variable_conflict use_column
 DECLARE
     v_ids uuid[];
     v_lock record;
     v_window tstzrange;
-    v_hold record;
     v_stale uuid[];
     v_id uuid;
 BEGIN
@@ -1029,21 +1079,7 @@ BEGIN
         PERFORM consume_booking_holds(p_restaurant_id, p_booking_id, 'cancelled');
     END IF;
 
-    SELECT h.id, h.booking_id, m.table_id, m.hold_window, h.expires_at INTO v_hold
-    FROM table_hold_members m
-    JOIN table_holds h ON h.restaurant_id = m.restaurant_id AND h.id = m.hold_id
-    WHERE m.restaurant_id = p_restaurant_id AND m.table_id = ANY (v_ids) AND m.hold_window && v_window
-    ORDER BY m.table_id, h.id
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'table % is held by hold % until %', v_hold.table_id, v_hold.id, v_hold.expires_at
-            USING ERRCODE = 'TAC02',
-                  DETAIL = format('booking_id=%s table_id=%s hold_id=%s hold_booking_id=%s window=%s expires_at=%s',
-                                  COALESCE(p_booking_id::text, 'NULL'), v_hold.table_id, v_hold.id,
-                                  COALESCE(v_hold.booking_id::text, 'NULL'), iso_window(v_hold.hold_window),
-                                  iso(v_hold.expires_at)),
-                  HINT = 'Retry after the hold expires, or choose other tables.';
-    END IF;
+    PERFORM raise_if_held(p_restaurant_id, p_booking_id, v_ids, v_window);
     PERFORM raise_if_table_occupied(p_restaurant_id, p_booking_id, v_ids, v_window);
 
     INSERT INTO table_holds (restaurant_id, booking_id, zone_id, start_at, end_at, expires_at, created_by, metadata)
@@ -1088,7 +1124,8 @@ END
 $$;
 
 CREATE FUNCTION extend_table_hold(p_hold_id uuid, p_expires_at timestamptz) RETURNS timestamptz
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     v_h table_holds;
 BEGIN
@@ -1110,7 +1147,8 @@ $$;
 
 -- Release an active hold; false when it was already released, confirmed or expired (releasing twice is harmless).
 CREATE FUNCTION release_table_hold(p_hold_id uuid) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     v_h table_holds;
 BEGIN
@@ -1135,7 +1173,8 @@ CREATE FUNCTION confirm_hold_assignment(
     p_require_adjacency boolean DEFAULT false,
     p_assigned_by uuid DEFAULT NULL
 ) RETURNS TABLE(table_id uuid, start_at timestamptz, end_at timestamptz, merge_group_id uuid)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+AS $$
 #variable_conflict use_column
 DECLARE
     v_h table_holds;
@@ -1211,7 +1250,8 @@ $$;
 
 -- Change a booking's status; the bookings trigger releases everything when the new status is terminal.
 CREATE FUNCTION set_booking_status(p_booking_id uuid, p_status booking_status) RETURNS booking_status
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     v_old booking_status;
     v_restaurant uuid;
