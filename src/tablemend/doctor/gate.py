@@ -175,6 +175,7 @@ def gate(conn: Connection, *, profile: str | None = None, keys: Sequence[str] | 
     selected = constraints(keys)
     with translated(), conn.transaction():
         conn.execute(sqlfiles.query("begin_snapshot", "doctor/catalog.sql"))
+        conn.execute(sqlfiles.query("read_everything", _SQL), {})
         prof = profiles.detect(conn, profile)
         verdicts = tuple(check(conn, c, limit=limit) for c in selected)
     return GateResult(prof.name, verdicts)

@@ -4,6 +4,11 @@
 -- NULL operand as "no conflict", and an empty range overlaps nothing. Output columns are shared: grp (one duplicate
 -- group, overlapping pair or invalid row), row_id, booking_id, table_id, slot_id, status, "window", reason.
 
+-- name: read_everything
+-- Every detection query reads whole tables through a cursor: plan for all rows, not the first 10%% (the default
+-- cursor_tuple_fraction picks index-order nested loops that are many times slower here).
+SELECT set_config('cursor_tuple_fraction', '1', true);
+
 -- name: relation_columns
 SELECT c.relkind::text AS relkind, array_agg(a.attname::text ORDER BY a.attnum) AS columns
 FROM pg_class c
@@ -96,8 +101,8 @@ ORDER BY bta.table_id, bad.grp, bad.part;
 
 -- name: detect_allocations_no_overlap
 -- EXCLUDE USING gist (restaurant_id WITH =, resource_type WITH =, resource_id WITH =, "window" WITH &&)
--- WHERE (NOT shadow). Windows may have any bounds here, so the sorted pass only nominates candidates (an infinite
--- bound counts as ±infinity, <= keeps touching inclusive bounds in) and && decides.
+-- WHERE (NOT shadow). Windows may have any bounds here: an infinite bound counts as ±infinity, and a row whose lower
+-- bound equals an earlier row's upper bound is a candidate only when both bounds are inclusive; && decides.
 WITH valid AS (
     SELECT id, booking_id, restaurant_id, resource_type, resource_id, "window" AS r
     FROM public.allocations
@@ -109,7 +114,10 @@ ranked AS (
            CASE WHEN lower_inf(r) THEN '-infinity'::timestamptz ELSE lower(r) END AS lo,
            max(CASE WHEN upper_inf(r) THEN 'infinity'::timestamptz ELSE upper(r) END)
                OVER (PARTITION BY restaurant_id, resource_type, resource_id ORDER BY r, id
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_end
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_end,
+           max(CASE WHEN upper_inc(r) THEN upper(r) END)
+               OVER (PARTITION BY restaurant_id, resource_type, resource_id ORDER BY r, id
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_inclusive_end
     FROM valid
 ),
 pairs AS (
@@ -117,7 +125,7 @@ pairs AS (
     FROM ranked y
     JOIN valid x ON x.restaurant_id = y.restaurant_id AND x.resource_type = y.resource_type
                 AND x.resource_id = y.resource_id AND x.r && y.r AND (x.r, x.id) < (y.r, y.id)
-    WHERE y.latest_end >= y.lo
+    WHERE y.latest_end > y.lo OR (lower_inc(y.r) AND y.latest_inclusive_end >= y.lo)
 ),
 bad AS (
     SELECT format('%%s / %%s', p.a, p.b) AS grp, p.a AS row_id, 1 AS part FROM pairs p
