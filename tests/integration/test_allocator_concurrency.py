@@ -137,6 +137,7 @@ def _client(world: _World, alloc: Allocator, seed: int, outcomes: Counter[str], 
                 with guard:
                     raw.append(exc)
         except BaseException as exc:  # anything else (DatabaseError, deadlock, raw 23P01, a bug) fails the test
+            exc.add_note(f"operation: {kind}")
             with guard:
                 unexpected.append(exc)
     with guard:
@@ -212,7 +213,8 @@ def test_many_clients_collide_and_leave_only_consistent_typed_results(tm_dsn: st
             t.join(timeout=120)
         assert not any(t.is_alive() for t in threads), "a client is stuck"
 
-    described = [f"{type(e).__name__} [{getattr(e, 'sqlstate', '?')}]: {e}" for e in unexpected[:5]]
+    described = [f"{type(e).__name__} [{getattr(e, 'sqlstate', '?')}] in {getattr(e, '__notes__', ['?'])[-1]}: {e}"
+                 for e in unexpected[:5]]
     assert not unexpected, f"{len(unexpected)} untyped or unexpected errors, first: {described}"
     assert sum(outcomes.values()) == THREADS * OPS_PER_THREAD
     # a refusal must come from the allocator's own check (TA code, key=value DETAIL), not a raw constraint violation
