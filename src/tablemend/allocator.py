@@ -196,7 +196,8 @@ def _assignments(rows: Sequence[Mapping[str, Any]]) -> tuple[Assignment, ...]:
 
 #: Generic plans for the PL/pgSQL statements: their queries are key lookups whose plan never depends on the values,
 #: and the default (a custom plan per call, because the array parameters make the generic estimate look worse)
-#: re-plans every statement on every call, over a third of an assign's server time.
+#: re-plans every statement on every call, over a third of an assign's server time. The public SQL functions set it
+#: themselves too; the session setting also covers the triggers a plain UPDATE fires (a move).
 _ALLOCATOR_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_generic_plan"}
 
 
