@@ -6,8 +6,9 @@
 
 -- name: read_everything
 -- Every detection query reads whole tables through a cursor: plan for all rows, not the first 10%% (the default
--- cursor_tuple_fraction picks index-order nested loops that are many times slower here).
-SELECT set_config('cursor_tuple_fraction', '1', true);
+-- cursor_tuple_fraction picks index-order nested loops that are many times slower here), and sort the windows of a
+-- million rows in memory rather than in temporary files (this session only, until the snapshot ends).
+SELECT set_config('cursor_tuple_fraction', '1', true), set_config('work_mem', '64MB', true);
 
 -- name: relation_columns
 SELECT c.relkind::text AS relkind, array_agg(a.attname::text ORDER BY a.attnum) AS columns
@@ -65,20 +66,23 @@ WITH indexed AS (
     WHERE start_at IS NOT NULL AND end_at IS NOT NULL AND table_id IS NOT NULL
 ),
 valid AS (
-    SELECT id, booking_id, table_id, tstzrange(start_at, end_at) AS r
+    SELECT id, booking_id, table_id, start_at, tstzrange(start_at, end_at) AS r
     FROM indexed WHERE start_at < end_at   -- start = end is an empty range: it overlaps nothing
 ),
 ranked AS (
-    SELECT id, table_id, r,
-           max(upper(r)) OVER (PARTITION BY table_id ORDER BY r, id
+    SELECT id, table_id, start_at, r,
+           max(upper(r)) OVER (PARTITION BY table_id ORDER BY start_at, id
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_end
     FROM valid
 ),
-pairs AS (
+candidates AS MATERIALIZED (   -- usually none or few: only their tables are joined
+    SELECT id, table_id, start_at, r FROM ranked WHERE latest_end > start_at
+),
+pairs AS (   -- x before y in the same order as the window above, so every pair is found exactly once
     SELECT x.id AS a, y.id AS b
-    FROM ranked y
-    JOIN valid x ON x.table_id = y.table_id AND x.r && y.r AND (x.r, x.id) < (y.r, y.id)
-    WHERE y.latest_end > lower(y.r)
+    FROM candidates y
+    JOIN valid x ON x.table_id = y.table_id AND x.r && y.r AND (x.start_at, x.id) < (y.start_at, y.id)
+    WHERE x.table_id IN (SELECT table_id FROM candidates)
 ),
 bad AS (
     -- tstzrange(start, end) raises 22000 for start > end, so the constraint cannot even be built
@@ -104,28 +108,32 @@ ORDER BY bta.table_id, bad.grp, bad.part;
 -- WHERE (NOT shadow). Windows may have any bounds here: an infinite bound counts as ±infinity, and a row whose lower
 -- bound equals an earlier row's upper bound is a candidate only when both bounds are inclusive; && decides.
 WITH valid AS (
-    SELECT id, booking_id, restaurant_id, resource_type, resource_id, "window" AS r
+    SELECT id, booking_id, restaurant_id, resource_type, resource_id, "window" AS r,
+           CASE WHEN lower_inf("window") THEN '-infinity'::timestamptz ELSE lower("window") END AS lo
     FROM public.allocations
     WHERE (NOT shadow) AND restaurant_id IS NOT NULL AND resource_type IS NOT NULL AND resource_id IS NOT NULL
       AND "window" IS NOT NULL AND NOT isempty("window")
 ),
 ranked AS (
-    SELECT id, restaurant_id, resource_type, resource_id, r,
-           CASE WHEN lower_inf(r) THEN '-infinity'::timestamptz ELSE lower(r) END AS lo,
+    SELECT id, restaurant_id, resource_type, resource_id, r, lo,
            max(CASE WHEN upper_inf(r) THEN 'infinity'::timestamptz ELSE upper(r) END)
-               OVER (PARTITION BY restaurant_id, resource_type, resource_id ORDER BY r, id
+               OVER (PARTITION BY restaurant_id, resource_type, resource_id ORDER BY lo, id
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_end,
            max(CASE WHEN upper_inc(r) THEN upper(r) END)
-               OVER (PARTITION BY restaurant_id, resource_type, resource_id ORDER BY r, id
+               OVER (PARTITION BY restaurant_id, resource_type, resource_id ORDER BY lo, id
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_inclusive_end
     FROM valid
 ),
-pairs AS (
+candidates AS MATERIALIZED (   -- usually none or few: only their resources are joined
+    SELECT id, restaurant_id, resource_type, resource_id, r, lo
+    FROM ranked WHERE latest_end > lo OR (lower_inc(r) AND latest_inclusive_end >= lo)
+),
+pairs AS (   -- x before y in the same order as the window above, so every pair is found exactly once
     SELECT x.id AS a, y.id AS b
-    FROM ranked y
+    FROM candidates y
     JOIN valid x ON x.restaurant_id = y.restaurant_id AND x.resource_type = y.resource_type
-                AND x.resource_id = y.resource_id AND x.r && y.r AND (x.r, x.id) < (y.r, y.id)
-    WHERE y.latest_end > y.lo OR (lower_inc(y.r) AND y.latest_inclusive_end >= y.lo)
+                AND x.resource_id = y.resource_id AND x.r && y.r AND (x.lo, x.id) < (y.lo, y.id)
+    WHERE x.resource_id IN (SELECT resource_id FROM candidates)
 ),
 bad AS (
     SELECT format('%%s / %%s', p.a, p.b) AS grp, p.a AS row_id, 1 AS part FROM pairs p
