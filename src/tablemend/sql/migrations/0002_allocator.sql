@@ -1204,6 +1204,18 @@ BEGIN
                                  p_hold_id), 'Pass the booking the hold is for.');
     END IF;
     PERFORM lock_booking(v_booking, v_h.restaurant_id);
+    -- every writer's lock order is booking, tables by id, then hold rows (create_table_hold retires expired holds
+    -- while holding the tables): lock the hold's tables before the hold itself
+    -- (all of them at once: the hold's tables and the booking's current ones, which the assignment will replace)
+    PERFORM 1 FROM table_inventory t
+    WHERE t.restaurant_id = v_h.restaurant_id
+      AND t.id IN (SELECT m.table_id FROM table_hold_members m
+                   WHERE m.restaurant_id = v_h.restaurant_id AND m.hold_id = v_h.id
+                   UNION ALL
+                   SELECT a.table_id FROM booking_table_assignments a
+                   WHERE a.restaurant_id = v_h.restaurant_id AND a.booking_id = v_booking)
+    ORDER BY t.id
+    FOR NO KEY UPDATE OF t;
     v_h := lock_hold(p_hold_id);
     IF v_h.booking_id IS NOT NULL AND v_h.booking_id <> v_booking THEN  -- claimed meanwhile
         RAISE EXCEPTION 'hold % belongs to booking %, not %', p_hold_id, v_h.booking_id, v_booking
