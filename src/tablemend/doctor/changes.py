@@ -47,8 +47,10 @@ class Recorder:
     def __init__(self, conn: Connection, relations: frozenset[str], profile: str = "origin"):
         self.conn = conn
         # only base tables are snapshotted (tablemend's "allocations" is a view over assignments)
-        self.queries = {name: q for name, q in sqlfiles.queries(f"doctor/snapshot_{profile}.sql").items()
-                        if f"public.{name}" in relations}
+        # name "<relation>__<ids>": run only when that id list is non-empty
+        self.queries = [(name.split("__")[1], q)
+                        for name, q in sqlfiles.queries(f"doctor/snapshot_{profile}.sql").items()
+                        if f"public.{name.split('__')[0]}" in relations]
         self._pk: dict[str, list[str]] = {}
         self._cols: dict[str, list[str]] = {}
         self._fks: dict[str, list[dict[str, Any]]] = {}
@@ -70,7 +72,9 @@ class Recorder:
                   "allocations": sorted(scope.allocations)}
         rows: Snapshot = {}
         with translated():
-            for query in self.queries.values():
+            for ids, query in self.queries:
+                if not params[ids]:
+                    continue
                 for rec in self.conn.execute(query, params).fetchall():
                     relation, row = str(rec["relation"]), dict(rec["row"])
                     pk = {c: row[c] for c in self.primary_key(relation)}

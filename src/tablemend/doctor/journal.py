@@ -72,14 +72,15 @@ def write(conn: Connection, *, kind: str, profile: str, changes: Sequence[tuple[
             "profile": profile, "booking_id": booking_id,
             "findings": Jsonb(json.loads(json.dumps(list(findings), default=str))),
         })
-        for seq, (change, finding_ids) in enumerate(changes, start=1):
-            conn.execute(_q("insert_change"), {
-                "journal_id": entry_id, "seq": seq, "relation": change.relation, "op": change.op,
-                "pk": Jsonb(dict(change.pk)),
-                "before": None if change.before is None else Jsonb(dict(change.before)),
-                "after": None if change.after is None else Jsonb(dict(change.after)),
-                "finding_ids": list(finding_ids),
-            })
+        rows = [{
+            "journal_id": entry_id, "seq": seq, "relation": change.relation, "op": change.op,
+            "pk": Jsonb(dict(change.pk)),
+            "before": None if change.before is None else Jsonb(dict(change.before)),
+            "after": None if change.after is None else Jsonb(dict(change.after)),
+            "finding_ids": list(finding_ids),
+        } for seq, (change, finding_ids) in enumerate(changes, start=1)]
+        if rows:
+            conn.cursor().executemany(_q("insert_change"), rows)  # pipelined: one round trip per batch
     return entry_id
 
 

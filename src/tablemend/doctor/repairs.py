@@ -140,11 +140,38 @@ def _apply(conn: Connection, prof: profiles.Profile, selection: Selection) -> li
     _lock(conn, scope.bookings, scope.tables)
     recorder = Recorder(conn, prof.catalog.relations, prof.name)
     changes: list[tuple[RowChange, tuple[str, ...]]] = []
-    for f in selection.apply:
-        before = recorder.snapshot(f.scope())
-        checks[f.code].repair(conn, f)
-        changes += [(c, (f.id,)) for c in recorder.diff(before, recorder.snapshot(f.scope()))]
+    # one finding at a time keeps attribution exact; big repairs snapshot a chunk at once (fewer round trips)
+    size = 1 if len(selection.apply) <= _EXACT else _CHUNK
+    for start in range(0, len(selection.apply), size):
+        chunk = selection.apply[start:start + size]
+        chunk_scope = Scope()
+        for f in chunk:
+            chunk_scope = chunk_scope | f.scope()
+        before = recorder.snapshot(chunk_scope)
+        for f in chunk:
+            checks[f.code].repair(conn, f)
+        changes += [(c, _owners(c, chunk)) for c in recorder.diff(before, recorder.snapshot(chunk_scope))]
     return changes
+
+
+_EXACT = 50
+_CHUNK = 250
+_ID_COLUMNS = ("id", "booking_id", "table_id", "resource_id", "hold_id", "allocation_id", "merge_group_id",
+               "merge_group_allocation_id")
+
+
+def _owners(change: RowChange, chunk: Sequence[Finding]) -> tuple[str, ...]:
+    """The findings of a chunk whose scope names one of the changed row's ids (all of them if none does)."""
+    if len(chunk) == 1:
+        return (chunk[0].id,)
+    values = {str(image.get(col)) for image in (change.before, change.after) if image for col in _ID_COLUMNS}
+    owners = []
+    for f in chunk:
+        scope = f.scope()
+        ids = {str(i) for i in scope.bookings | scope.tables | scope.holds | scope.allocations}
+        if ids & values:
+            owners.append(f.id)
+    return tuple(owners) or tuple(f.id for f in chunk)
 
 
 def _begin(conn: Connection, timeouts: Timeouts, ctx: Context) -> None:

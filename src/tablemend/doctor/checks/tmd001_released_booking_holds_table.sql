@@ -23,13 +23,10 @@ WHERE (%(restaurant_id)s::uuid IS NULL OR b.restaurant_id = %(restaurant_id)s::u
 ORDER BY bta.booking_id, bta.table_id;
 
 -- name: repair
--- unassign_tables_atomic(B, [X]) semantics: the row, then B's table allocation on X (shadow or not) ...
+-- unassign_tables_atomic(B, [X]) semantics: the row, then B's table allocation on X (shadow or not); the
+-- allocation delete fires the origin's own refresh_table_status(X).
 DELETE FROM public.booking_table_assignments WHERE booking_id = %(booking_id)s::uuid AND table_id = %(table_id)s::uuid;
 
 -- name: repair_allocation
 DELETE FROM public.allocations
 WHERE booking_id = %(booking_id)s::uuid AND resource_type = 'table' AND resource_id = %(table_id)s::uuid;
-
--- name: repair_status
--- ... and the table's status follows what still covers it (the origin's own refresh).
-SELECT public.refresh_table_status(%(table_id)s::uuid);

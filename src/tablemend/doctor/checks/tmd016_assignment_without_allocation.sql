@@ -26,12 +26,10 @@ WHERE bta.start_at IS NOT NULL AND bta.end_at IS NOT NULL AND bta.end_at > now()
 ORDER BY bta.booking_id, bta.table_id;
 
 -- name: repair
--- unassign_tables_atomic(B, [X]) semantics: the row and any allocation of B on X, then the table's status.
+-- unassign_tables_atomic(B, [X]) semantics: the row and any allocation of B on X (whose delete trigger
+-- refreshes the table's status).
 DELETE FROM public.booking_table_assignments WHERE booking_id = %(booking_id)s::uuid AND table_id = %(table_id)s::uuid;
 
 -- name: repair_allocation
 DELETE FROM public.allocations
 WHERE booking_id = %(booking_id)s::uuid AND resource_type = 'table' AND resource_id = %(table_id)s::uuid;
-
--- name: repair_status
-SELECT public.refresh_table_status(%(table_id)s::uuid);
