@@ -85,6 +85,7 @@ def scan(conn: Connection, *, profile: profiles.Profile | None = None, ctx: Cont
     with translated(), conn.transaction():
         if fresh:  # inside a caller's transaction the caller's snapshot (and isolation) applies
             conn.execute(sqlfiles.query("begin_snapshot", _CATALOG))
+        conn.execute(sqlfiles.query("scan_settings", _CATALOG))
         prof = profile or profiles.detect(conn)
         yield from detect(conn, prof, ctx or Context(), codes, on_check)
 

@@ -28,6 +28,12 @@ ORDER BY a.attnum;
 -- name: begin_snapshot
 SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY;
 
+-- name: scan_settings
+-- Every check reads whole tables through a cursor: plan for all rows, not the first 10%% (the default
+-- cursor_tuple_fraction picks index-order nested loops, and never a parallel plan), and keep the hash joins of
+-- bookings with assignment rows in memory (this transaction only: is_local).
+SELECT set_config('cursor_tuple_fraction', '1', true), set_config('work_mem', '64MB', true);
+
 -- name: booking_context
 SELECT b.id, b.restaurant_id, b.start_at, b.end_at, b.booking_date, b.start_time, b.status::text AS status,
        (SELECT s.id FROM public.booking_slots s
