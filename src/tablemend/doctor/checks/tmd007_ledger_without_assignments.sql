@@ -19,7 +19,9 @@ SELECT l.booking_id, NULL::uuid AS table_id, b.restaurant_id,
 FROM public.booking_assignment_idempotency l
 JOIN public.bookings b ON b.id = l.booking_id
 LEFT JOIN found ON found.booking_id = l.booking_id AND found.idempotency_key = l.idempotency_key
-WHERE coalesce(found.n, 0) < (SELECT count(DISTINCT t) FROM unnest(l.table_ids) t)
+-- (the cheap bound first: the distinct count is needed only for the rare row with fewer rows than array elements)
+WHERE coalesce(found.n, 0) < cardinality(l.table_ids)
+  AND coalesce(found.n, 0) < (SELECT count(DISTINCT t) FROM unnest(l.table_ids) t)
   AND (%(restaurant_id)s::uuid IS NULL OR b.restaurant_id = %(restaurant_id)s::uuid)
   AND (%(booking_id)s::uuid IS NULL OR l.booking_id = %(booking_id)s::uuid)
 ORDER BY l.booking_id, l.idempotency_key;
