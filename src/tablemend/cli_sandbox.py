@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.panel import Panel
-from rich.table import Table
 
 from tablemend.clitools import (
     DsnOption,
@@ -105,8 +104,19 @@ def demo_cmd(
     database: Annotated[str, typer.Option(
         "--database", help="Scratch database for the demo (dropped and recreated on every run).")] = "tablemend_demo",
 ) -> None:
-    """Show the origin's multi-table assignment failing with "assignment duplicate", the row that causes it, and the
-    retry succeeding once that row is cleared properly. Uses the embedded PostgreSQL unless --dsn names a server."""
+    """See an assignment fail, then the doctor explain, plan, repair and undo it.
+
+    On a scratch database (recreated every run) holding the origin's schema and functions, state D1 is seeded: booking
+    P asks for two tables and the origin's assign_tables_atomic_v2 fails with "assignment duplicate". The doctor
+    explains the row in the way, plans the repair (nothing written), repairs it in one journalled transaction, and the
+    same call then succeeds. Uses the embedded PostgreSQL unless --dsn (or DATABASE_URL) names a server.
+
+    Examples:
+
+      tablemend demo
+
+      tablemend demo --dsn postgresql://me@db.example/postgres --database my_demo
+    """
     from tablemend import demo
 
     with console.status("starting PostgreSQL and building the origin sandbox…"):
@@ -116,59 +126,124 @@ def demo_cmd(
         raise typer.Exit(1)
 
 
-def _table_label(result: DemoResult, table: uuid.UUID) -> str:
-    return f"{result.table_numbers.get(table, '?')} ({table})"
+def _table(result: DemoResult, table: uuid.UUID | str | None) -> str:
+    """A table as the demo names it: T1, T2 (the seeded table numbers), the id when it is not one of P's."""
+    if table is None:
+        return "?"
+    key = table if isinstance(table, uuid.UUID) else uuid.UUID(str(table))
+    return result.table_numbers.get(key, str(key))
+
+
+def _hhmm(value: object) -> str:
+    """'19:00' from an ISO timestamp (as jsonb metadata holds it) or a datetime."""
+    import datetime as dt
+
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return f"{value:%H:%M}" if isinstance(value, dt.datetime) else "?"
+
+
+def _step(number: int, title: str, command: str) -> None:
+    console.print(f"\n[bold]{number}. {title}[/bold]  [dim]{escape(command)}[/dim]", highlight=False)
+
+
+def _say(text: str, *, style: str | None = None) -> None:
+    console.print(f"   {text}", highlight=False, style=style, soft_wrap=True)
 
 
 def _render_demo(result: DemoResult) -> None:
     case = result.case
-    tables = ", ".join(_table_label(result, t) for t in case.table_ids)
+    tables = ", ".join(f"{_table(result, t)} ({t})" for t in case.table_ids)
     console.print(Panel.fit(
         f"PostgreSQL {escape(result.server_version)} at {escape(result.server)}\n"
-        f"database [bold]{escape(result.database)}[/bold]: the origin's tables and assign_tables_atomic_v2, "
-        f"written from the spec; state D1 seeded\n"
+        "the origin's schema and assign_tables_atomic_v2 (written from the spec), seeded with state D1\n"
         f"booking P {case.booking_id} asks for tables {escape(tables)}",
         title="tablemend demo", border_style="cyan"), highlight=False)
 
-    console.print("\n[bold]1. The origin's allocator fails[/bold]", highlight=False)
-    console.print("   SELECT * FROM assign_tables_atomic_v2(p_booking_id => P, p_table_ids => ARRAY[…], …)",
-                  highlight=False, style="dim")
+    _step(1, "The origin's allocator fails", "assign_tables_atomic_v2(P, [T1, T2], …)")
     if result.failure is None:
-        console.print("   [yellow]the call unexpectedly succeeded[/yellow]")
+        _say("[yellow]the call unexpectedly succeeded[/yellow]")
     else:
-        console.print(f"   [red]ERROR {escape(result.failure.sqlstate)}:[/red] {escape(result.failure.message)}",
-                      highlight=False)
-        console.print("   no DETAIL, no HINT: the message does not say which row is in the way", style="dim")
+        _say(f"[red]ERROR {escape(result.failure.sqlstate)}:[/red] {escape(result.failure.message)}")
+        _say("no DETAIL, no HINT: the message does not say which row is in the way", style="dim")
 
-    console.print("\n[bold]2. What blocks it[/bold]: another booking's row on (table, P's slot)", highlight=False)
-    console.print("   the (table_id, slot_id) unique key fires; the allocator never looks at the holder's status",
-                  style="dim", highlight=False)
-    table = Table(show_lines=False)
-    for col in ("table", "slot", "blocking booking", "status", "row window (UTC)", "allocations"):
-        table.add_column(col, overflow="fold")
-    for b in result.blockers:
-        window = "NULL" if b["row_start"] is None else f"{b['row_start']:%H:%M}-{b['row_end']:%H:%M}"
-        table.add_row(b["table_number"], f"{b['slot_date']} {b['slot_time']:%H:%M}", str(b["blocking_booking_id"]),
-                      b["blocking_status"], window, str(b["blocking_allocations"]))
-    console.print(table)
+    _render_explain(result)
+    _render_plan(result)
 
-    console.print("\n[bold]3. Clear it properly[/bold] (spec item 9)", highlight=False)
-    for c in result.cleared:
-        console.print(f"   booking {c['booking_id']} is [bold]{escape(c['status'])}[/bold], so releasing it takes no "
-                      f"table from a guest.\n   unassign_tables_atomic(B, [{escape(c['table_number'])}]) removed "
-                      f"{c['removed_rows']} assignment row(s) together with any allocation of B on that table "
-                      f"(it had {c['removed_allocations']})", highlight=False)
-    for k in result.kept:
-        console.print(f"   booking {k['booking_id']} is [bold]{escape(k['status'])}[/bold]: a live booking, "
-                      "left alone (a real conflict)", highlight=False)
+    _step(4, "Repair", "tablemend doctor repair --booking P --tables T1,T2 --yes")
+    repair = result.repair
+    if repair is None or repair.repair_id is None:
+        _say("[yellow]nothing repaired[/yellow]")
+    else:
+        _say(f"repair [bold]{repair.repair_id}[/bold]: {len(repair.plan.changes)} row change(s) in one transaction")
+        _say("journalled with before-images in tablemend_doctor.journal, so it can be undone", style="dim")
 
-    console.print("\n[bold]4. Retry the same call[/bold]", highlight=False)
+    _step(5, "Retry the same call", "the database's own assign_tables_atomic_v2(P, [T1, T2], …)")
     if result.retry_failure is not None:
-        console.print(f"   [red]ERROR {escape(result.retry_failure.sqlstate)}:[/red] "
-                      f"{escape(result.retry_failure.message)}", highlight=False)
+        _say(f"[red]ERROR {escape(result.retry_failure.sqlstate)}:[/red] {escape(result.retry_failure.message)}")
         return
-    rows = [{"table": result.table_numbers.get(r["table_id"], "?"), "table_id": r["table_id"],
+    rows = [{"table": _table(result, r["table_id"]), "table_id": r["table_id"],
              "window (UTC)": f"{r['start_at']:%Y-%m-%d %H:%M}-{r['end_at']:%H:%M}",
-             "merge_group_id": r["merge_group_id"]} for r in result.retry_rows]
+             "merge_group_id": r["merge_group_id"]} for r in result.retry_rows or ()]
     render_rows(rows, OutputFormat.table)
-    console.print(f"   [green]assigned {len(result.retry_rows)} tables to booking P[/green]", highlight=False)
+    _say(f"[green]assigned {len(rows)} tables to booking P[/green]")
+
+    if result.repair_id is not None:
+        console.print(f"\nto undo: tablemend doctor undo {result.repair_id} --dsn {escape(_undo_dsn(result))}",
+                      highlight=False, soft_wrap=True)
+        _say("(puts the removed row back exactly as it was; refuses, naming the row, while P's new assignment "
+             "holds that table)", style="dim")
+        if not result.embedded and _has_password(result.dsn):
+            _say("(the password is left out of the DSN: set PGPASSWORD)", style="dim")
+
+
+def _render_explain(result: DemoResult) -> None:
+    _step(2, "Explain", "tablemend doctor explain --booking P --tables T1,T2")
+    explanation = result.explanation
+    if explanation is None or not explanation.blockers:
+        _say("[yellow]the doctor finds nothing in the way[/yellow]")
+        return
+    for blocker in explanation.blockers:
+        f = blocker.finding
+        meta = f.metadata
+        if f.code == "TMD001":
+            _say(f"[bold]{f.id}[/bold] ({f.safety.value}): booking B {f.booking_id} is "
+                 f"[bold]{escape(str(meta.get('status', '?')))}[/bold] but still holds {_table(result, f.table_id)} "
+                 f"at P's slot ({_hhmm(explanation.context.start_at)})")
+            _say(f"row:    booking_table_assignments {meta.get('assignment_id', '?')} (B on "
+                 f"{_table(result, f.table_id)}, {_hhmm(meta.get('start_at'))}-{_hhmm(meta.get('end_at'))} UTC)")
+        else:
+            _say(f"[bold]{f.id}[/bold] ({f.safety.value}): {escape(f.detail)}")
+        _say(f"causes: {escape(blocker.error)}")
+        _say(f"why:    {escape(blocker.why.rstrip('.'))}")
+        if f.code == "TMD001":
+            _say("        its row takes P's (table, slot) key, and the allocator never looks at the holder's status",
+                 style="dim")
+
+
+def _render_plan(result: DemoResult) -> None:
+    _step(3, "Plan", "tablemend doctor plan --booking P --tables T1,T2")
+    plan = result.plan
+    if plan is None or not plan.changes:
+        _say("[yellow]no row changes[/yellow]")
+        return
+    rows = [{"relation": change.relation, "op": change.op, "row": ", ".join(f"{k}={v}" for k, v in change.pk.items()),
+             "finding": ", ".join(ids)} for change, ids in plan.changes]
+    render_rows(rows, OutputFormat.table)
+    _say("computed in a transaction that was rolled back: nothing written yet", style="dim")
+
+
+def _undo_dsn(result: DemoResult) -> str:
+    """The demo database's DSN as a shell argument: the embedded one through `db url`, others without a password."""
+    if result.embedded:
+        return f'"$(tablemend db url --database {result.database})"'
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    parts = {k: v for k, v in conninfo_to_dict(result.dsn).items() if k != "password" and v is not None}
+    return "'" + make_conninfo("", **parts).replace("'", "'\\''") + "'"
+
+
+def _has_password(dsn: str) -> bool:
+    from psycopg.conninfo import conninfo_to_dict
+
+    return bool(conninfo_to_dict(dsn).get("password"))

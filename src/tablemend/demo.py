@@ -1,83 +1,87 @@
-"""``tablemend demo``: the origin's "assignment duplicate" failure, its cause, and its fix, end to end.
+"""``tablemend demo``: the origin's "assignment duplicate" failure, explained, planned and repaired by the doctor.
 
-On a freshly recreated sandbox database: seed state D1, call the origin's allocator for a multi-table booking and watch
-it fail, find the other booking's row on (table, slot) that causes it, clear that blocker properly (its row *and* its
-allocation, through ``unassign_tables_atomic``, spec item 9) when its status says that is safe, and retry.
+On a freshly recreated sandbox database: seed state D1, call the origin's allocator for a multi-table booking P and
+watch it fail; then the doctor's public API does the rest, exactly as ``tablemend doctor …`` would: ``explain`` names
+the row in the way and why, ``plan`` lists the row changes (rolled back), ``repair`` applies them in one journalled
+transaction; finally the same call to the database's own ``assign_tables_atomic_v2`` succeeds.
 
 Library code: it returns a :class:`DemoResult`; the CLI prints it.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg.rows import dict_row
 
-from tablemend import databases, db, sandbox, sqlfiles
+from tablemend import databases, db, doctor, sandbox, sqlfiles
 from tablemend.errors import TablemendError
 from tablemend.sandbox import StateCase
 
 DEFAULT_DATABASE = "tablemend_demo"
-#: statuses whose rows can be released without taking a table from a guest (spec item 9)
-SAFE_TO_CLEAR = frozenset({"cancelled", "no_show", "completed", "PRIORITY_WAITLIST"})
 _SQL = "origin/demo.sql"
 
 
 @dataclass
 class DemoResult:
     server: str  # host:port/db, no password
+    dsn: str  # the demo database's full DSN (may hold a password: never print it as is)
+    embedded: bool  # the server is tablemend's embedded cluster
     database: str
     server_version: str
     case: StateCase
     table_numbers: dict[uuid.UUID, str]
     failure: TablemendError | None = None
-    blockers: list[dict[str, Any]] = field(default_factory=list)
-    cleared: list[dict[str, Any]] = field(default_factory=list)  # {booking, status, tables} per cleared blocker
-    kept: list[dict[str, Any]] = field(default_factory=list)  # blockers left alone: live bookings
-    retry_rows: list[dict[str, Any]] = field(default_factory=list)
+    explanation: doctor.Explanation | None = None
+    plan: doctor.Plan | None = None
+    repair: doctor.RepairResult | None = None
+    retry_rows: list[dict[str, Any]] | None = None
     retry_failure: TablemendError | None = None
 
     @property
+    def repair_id(self) -> uuid.UUID | None:
+        return None if self.repair is None else self.repair.repair_id
+
+    @property
     def succeeded(self) -> bool:
-        return self.failure is not None and self.retry_failure is None and bool(self.retry_rows)
+        return (self.failure is not None and self.repair_id is not None and self.retry_failure is None
+                and bool(self.retry_rows))
+
+
+def _uses_embedded(dsn: str | None) -> bool:
+    """Mirrors :func:`tablemend.db.resolve_dsn`: no DSN from any source means the embedded cluster."""
+    return not (dsn or os.environ.get("DATABASE_URL") or os.environ.get("PGHOST") or os.environ.get("PGSERVICE"))
 
 
 def run(dsn: str | None = None, *, database: str = DEFAULT_DATABASE) -> DemoResult:
     """Run the demo on a recreated database ``database`` of the server (embedded unless ``dsn`` names one)."""
+    embedded = _uses_embedded(dsn)
     server = db.resolve_dsn(dsn)
     databases.ensure(server, database, reset=True)
     target = databases.dsn_for(server, database)
     with db.connect(target, autocommit=True) as conn:
         sandbox.build_origin(conn)
         case = sandbox.seed_state(conn, "D1")
-        cur = conn.cursor(row_factory=dict_row)
         with db.translated():
-            numbers = {r["id"]: r["table_number"] for r in
-                       cur.execute(sqlfiles.query("table_numbers", _SQL), {"table_ids": list(case.table_ids)})}
-        result = DemoResult(server=db.describe_dsn(target), database=database,
+            numbers = {r["id"]: r["table_number"] for r in conn.cursor(row_factory=dict_row).execute(
+                sqlfiles.query("table_numbers", _SQL), {"table_ids": list(case.table_ids)})}
+        result = DemoResult(server=db.describe_dsn(target), dsn=target, embedded=embedded, database=database,
                             server_version=conn.info.parameter_status("server_version") or "?", case=case,
                             table_numbers=numbers)
         try:
             sandbox.call_assign(conn, case)
         except TablemendError as exc:
             result.failure = exc
-        with db.translated():
-            result.blockers = list(cur.execute(sqlfiles.query("duplicate_blockers", _SQL),
-                                               {"booking_id": case.booking_id, "table_ids": list(case.table_ids)}))
-            for blocker in result.blockers:
-                entry = {"booking_id": blocker["blocking_booking_id"], "status": blocker["blocking_status"],
-                         "table_number": blocker["table_number"], "table_id": blocker["table_id"]}
-                if blocker["blocking_status"] not in SAFE_TO_CLEAR:
-                    result.kept.append(entry)
-                    continue
-                with conn.transaction():
-                    removed = cur.execute(sqlfiles.query("unassign", _SQL), {
-                        "booking_id": blocker["blocking_booking_id"], "table_ids": [blocker["table_id"]]}).fetchall()
-                entry["removed_rows"] = len(removed)
-                entry["removed_allocations"] = blocker["blocking_allocations"]
-                result.cleared.append(entry)
+        # P has no table set of its own yet (the call failed), so the doctor is told which tables P asked for.
+        result.explanation = doctor.explain(
+            conn, booking_id=case.booking_id, table_ids=case.table_ids, probe=False,
+            error=None if result.failure is None else result.failure.message)
+        ctx = result.explanation.context
+        result.plan = doctor.plan(conn, ctx)
+        result.repair = doctor.repair(conn, ctx)
         try:
             result.retry_rows = sandbox.call_assign(conn, case)
         except TablemendError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -104,15 +105,37 @@ def test_unreachable_dsn_is_one_line_and_exit_2() -> None:
         _one_line_error(done.stderr, "cannot connect")
 
 
-def test_demo_shows_the_failure_the_blocker_and_the_successful_retry(server_dsn: str, scratch_name: str) -> None:
+def test_demo_fails_explains_plans_repairs_and_retries(server_dsn: str, scratch_name: str) -> None:
     for _ in range(2):  # the demo database is recreated on every run
         done = run("demo", "--dsn", server_dsn, "--database", scratch_name)
         assert done.returncode == 0, done.stdout + done.stderr
         out = done.stdout
-        assert "ERROR P0001: assign_tables_atomic_v2 assignment duplicate for table" in out
-        assert "cancelled" in out
-        assert "unassign_tables_atomic(B, [T1])" in out
+        failure = re.search(r"ERROR P0001: assign_tables_atomic_v2 assignment duplicate for table (\S+)", out)
+        assert failure is not None, out
+        # explain names the blocker, its status and the very error above; plan lists the row it deletes
+        explained = re.search(r"(TMD001-\w+) \(safe\): booking B (\S+) is cancelled but still holds T1", out)
+        assert explained is not None, out
+        assert f"causes: P0001 assign_tables_atomic_v2 assignment duplicate for table {failure[1]}" in out
+        assert re.search(rf"public\.booking_table_assignments\s*│ delete .*│ {explained[1]}", out), out
+        assert "rolled back: nothing written yet" in out
+        repair = re.search(r"repair (\S+): 1 row change\(s\) in one transaction", out)
+        assert repair is not None, out
         assert "assigned 2 tables to booking P" in out
+        assert f"to undo: tablemend doctor undo {repair[1]} --dsn" in out
     target = dsn_for(server_dsn, scratch_name)
     assert _count(target, "SELECT count(*) FROM restaurants") == 1
-    assert _count(target, "SELECT count(*) FROM booking_table_assignments") == 2
+    assert _count(target, "SELECT count(*) FROM booking_table_assignments") == 2  # P's two rows; B's is gone
+    with psycopg.connect(target) as conn:
+        kinds = conn.execute("SELECT kind FROM tablemend_doctor.journal WHERE id = %s", (repair[1],)).fetchall()
+    assert kinds == [("repair",)]
+    # The printed undo works: refused while P holds T1 (naming the row), restored once P's tables are released.
+    refused = run("doctor", "undo", repair[1], "--dsn", target)
+    assert refused.returncode == 2, refused.stdout
+    _one_line_error(refused.stderr, "cannot undo", "booking_table_assignments")
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute("SELECT public.unassign_tables_atomic(booking_id, NULL) FROM booking_table_assignments"
+                     " GROUP BY booking_id")
+    undone = run("doctor", "undo", repair[1], "--dsn", target)
+    assert undone.returncode == 0, undone.stderr
+    assert _count(target, "SELECT count(*) FROM booking_table_assignments b JOIN bookings k ON k.id = b.booking_id"
+                          " WHERE k.status = 'cancelled'") == 1

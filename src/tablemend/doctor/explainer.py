@@ -72,10 +72,10 @@ def parse_error_table(message: str | None) -> uuid.UUID | None:
 
 def _render(sqlstate: str | None, pattern: str, finding: Finding) -> str:
     """A LIKE pattern as readable text: the table filled in where the message names one, other gaps as '…'."""
-    text = pattern.strip("%")
+    text = pattern
     if finding.table_id is not None and "for table %" in text:
         text = text.replace("for table %", f"for table {finding.table_id}", 1)
-    return f"{sqlstate or '-'} {text.replace('%', '…')}"
+    return f"{sqlstate or '-'} {text.strip('%').replace('%', '…')}"
 
 
 def _why(check: Check, finding: Finding, ctx: Context) -> tuple[str, str]:
