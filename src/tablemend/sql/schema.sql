@@ -456,6 +456,12 @@ BEGIN
             ARRAY(SELECT a.table_id FROM booking_table_assignments a
                   WHERE a.restaurant_id = NEW.restaurant_id AND a.booking_id = NEW.id),
             tstzrange(NEW.start_at, NEW.end_at, '[)'));
+        -- refuse before writing (see assign_tables_atomic_v2 step 9): a refused move then aborts no row update
+        PERFORM raise_if_table_occupied(
+            NEW.restaurant_id, NEW.id,
+            ARRAY(SELECT a.table_id FROM booking_table_assignments a
+                  WHERE a.restaurant_id = NEW.restaurant_id AND a.booking_id = NEW.id),
+            tstzrange(NEW.start_at, NEW.end_at, '[)'));
         BEGIN
             UPDATE booking_table_assignments a
             SET start_at = NEW.start_at, end_at = NEW.end_at, updated_at = now()
@@ -928,6 +934,11 @@ BEGIN
     -- 8. holds of other bookings (or unowned) block until they expire; expired holds never block
     PERFORM raise_if_held(v_b.restaurant_id, p_booking_id, v_ids, v_window);
 
+    -- 9. occupancy, checked before anything is written: a refusal then never aborts a transaction that already
+    --    deleted the booking's previous rows (on PostgreSQL 18.6 aborted deletes were followed by lost GiST entries,
+    --    docs/allocator.md §7). The exclusion constraint stays the guarantee (see the handler below).
+    PERFORM raise_if_table_occupied(v_b.restaurant_id, p_booking_id, v_ids, v_window);
+
     -- 10. write: the same tables and window are kept as they are; anything else replaces the previous set
     IF v_current.ids IS NOT NULL AND v_current.ids = v_ids AND v_current.same_window THEN
         v_merge := v_current.mg::uuid;
@@ -950,8 +961,7 @@ BEGIN
                    p_assigned_by
             FROM unnest(v_ids) AS x;
         EXCEPTION WHEN exclusion_violation THEN
-            -- 9. occupancy: the exclusion constraint is the check (no second probe on the happy path); a conflict
-            --    is reported with the blocking booking, table and window found by the same index
+            -- a writer that bypassed the table locks won the race: name the blocker the same way
             PERFORM raise_if_table_occupied(v_b.restaurant_id, p_booking_id, v_ids, v_window);
             RAISE;
         END;
