@@ -11,8 +11,13 @@ from tablemend.clitools import DsnOption, FormatOption, OutputFormat, console, h
 
 app = typer.Typer(
     name="tablemend",
-    help="PostgreSQL table allocator for restaurant bookings, and a doctor for the states that break multi-table "
-    "assignment. With no --dsn / DATABASE_URL every command uses an embedded PostgreSQL cluster.",
+    help="Restaurant table allocator on PostgreSQL, and a doctor for broken multi-table assignments.\n\n"
+    "With no --dsn / DATABASE_URL every command uses an embedded PostgreSQL cluster\n"
+    "(see tablemend db). Each command has --help.\n\n"
+    "Examples:\n"
+    "  tablemend demo\n"
+    "  tablemend doctor scan --dsn \"$DATABASE_URL\"\n"
+    "  tablemend assign BOOKING TABLE_1 TABLE_2 --adjacency",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -42,7 +47,11 @@ def _root(
 @db_app.command("start")
 @handle_errors
 def db_start() -> None:
-    """Create (first time) and start the embedded cluster; reuse it when it is already running."""
+    """Create (first time) and start the embedded cluster.
+
+    Reuses the cluster when it is already running; a crashed one is recovered.
+    Prints its connection URL.
+    """
     from tablemend.embedded import EmbeddedCluster
 
     cluster = EmbeddedCluster()
@@ -68,7 +77,10 @@ def db_stop() -> None:
 @db_app.command("status")
 @handle_errors
 def db_status(fmt: FormatOption = OutputFormat.table) -> None:
-    """Whether the embedded cluster exists and runs; exit code 0 when running, 1 when not."""
+    """Show whether the embedded cluster exists and runs.
+
+    Exit code 0 when it is running, 1 when it is not.
+    """
     from dataclasses import asdict
 
     from tablemend.embedded import EmbeddedCluster
@@ -91,7 +103,14 @@ def db_status(fmt: FormatOption = OutputFormat.table) -> None:
 def db_url(
     database: Annotated[str, typer.Option(help="Database name in the URL.")] = "postgres",
 ) -> None:
-    """Print the embedded cluster's connection URL (starts it if needed)."""
+    """Print the embedded cluster's connection URL (starts it if needed).
+
+    The URL holds the cluster's password: keep it out of logs.
+
+    Examples:
+      psql "$(tablemend db url)"
+      tablemend doctor scan --dsn "$(tablemend db url --database tablemend_demo)"
+    """
     from tablemend.embedded import EmbeddedCluster
 
     cluster = EmbeddedCluster()
@@ -105,7 +124,11 @@ def db_url(
 @app.command("migrate")
 @handle_errors
 def migrate_cmd(dsn: DsnOption = None) -> None:
-    """Install or upgrade tablemend's schema (idempotent; one transaction; logged in tablemend.migration_log)."""
+    """Install or upgrade tablemend's own schema (idempotent).
+
+    One transaction under an advisory lock; every run is logged in
+    tablemend.migration_log.
+    """
     from tablemend import db
     from tablemend.migrations import migrate
 

@@ -23,7 +23,7 @@ from tablemend.sandbox import StateCase
 if TYPE_CHECKING:
     from tablemend.demo import DemoResult
 
-sandbox_app = typer.Typer(help="Sandboxes of other systems' databases, for trying the doctor safely.",
+sandbox_app = typer.Typer(help="Sandboxes of other systems' databases, to try the doctor safely.",
                           no_args_is_help=True)
 
 
@@ -69,7 +69,16 @@ def origin_cmd(
         "--reset", help="Drop and recreate the named sandbox database first.")] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Build the origin's schema and functions (written from spec/origin-system.md) and seed failing states."""
+    """Build the origin's schema and functions, and seed failing states.
+
+    The origin's tables and functions are written from spec/origin-system.md;
+    each state (D1, D1a, …) is seeded in its own restaurant, with the call that
+    fails and the error it raises.
+
+    Examples:
+      tablemend sandbox origin --database origin_sandbox --states D1,D2
+      tablemend doctor scan --dsn "$(tablemend db url --database origin_sandbox)"
+    """
     from tablemend import sandbox
 
     codes = sandbox.parse_states(states)  # before anything is created
@@ -104,17 +113,17 @@ def demo_cmd(
     database: Annotated[str, typer.Option(
         "--database", help="Scratch database for the demo (dropped and recreated on every run).")] = "tablemend_demo",
 ) -> None:
-    """See an assignment fail, then the doctor explain, plan, repair and undo it.
+    """Watch the doctor explain, plan and repair a failing assignment.
 
-    On a scratch database (recreated every run) holding the origin's schema and functions, state D1 is seeded: booking
-    P asks for two tables and the origin's assign_tables_atomic_v2 fails with "assignment duplicate". The doctor
-    explains the row in the way, plans the repair (nothing written), repairs it in one journalled transaction, and the
-    same call then succeeds. Uses the embedded PostgreSQL unless --dsn (or DATABASE_URL) names a server.
+    A scratch database (recreated every run) gets the origin's schema and
+    functions and state D1: booking P asks for two tables and the origin's
+    assign_tables_atomic_v2 fails with "assignment duplicate". The doctor
+    explains the row in the way, plans the repair (nothing written), repairs it
+    in one journalled transaction, and the same call then succeeds. Uses the
+    embedded PostgreSQL unless --dsn (or DATABASE_URL) names a server.
 
     Examples:
-
       tablemend demo
-
       tablemend demo --dsn postgresql://me@db.example/postgres --database my_demo
     """
     from tablemend import demo

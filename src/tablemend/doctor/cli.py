@@ -32,7 +32,14 @@ from tablemend.doctor.scanner import context, scan
 from tablemend.errors import RepairRefused, UsageError
 
 doctor_app = typer.Typer(
-    help="Find, explain, plan, repair, undo and verify the states that make multi-table assignment fail.",
+    help="Find and repair the states that make multi-table assignment fail.\n\n"
+    "scan finds them. For one failing booking P: explain says what blocks it,\n"
+    "plan shows the row changes, repair applies them (journalled), verify\n"
+    "proves the retry works, undo restores. Rules and runbooks: docs/doctor.md.\n\n"
+    "Examples:\n"
+    "  tablemend doctor scan --dsn \"$DATABASE_URL\"\n"
+    "  tablemend doctor explain --booking P --error \"…duplicate for table X\"\n"
+    "  tablemend doctor repair --booking P --retry --yes",
     no_args_is_help=True,
 )
 
@@ -138,7 +145,16 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
              fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this "
                                                   "level (info, warning, error).")] = "warning",
              fmt: FormatOption = OutputFormat.table) -> None:
-    """Findings as rows; exit 0 with none, 1 with findings at or above --fail-on, 2 on error."""
+    """Find the inconsistent states (read-only).
+
+    The whole database, one --restaurant, or what blocks one --booking P.
+    Exit code 0 with no findings, 1 with findings at or above --fail-on, 2 on
+    error. --format json streams every finding.
+
+    Examples:
+      tablemend doctor scan --fail-on error
+      tablemend doctor scan --booking P --tables T1,T2 -f json
+    """
     threshold = _level(fail_on)
     with _connect(dsn) as conn:
         ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end,
@@ -202,7 +218,16 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
                 probe: Annotated[bool, typer.Option(help="Call the database's allocator in a rolled-back "
                                                     "transaction to show its actual answer.")] = True,
                 fmt: FormatOption = OutputFormat.table) -> None:
-    """Which rows block P's assignment, the error the allocator raises for them and why, and the repair."""
+    """Explain what blocks booking P's assignment, and why.
+
+    Names each blocking row with its booking and status, the allocator error it
+    causes, and the repair; also calls the database's allocator in a rolled-back
+    transaction to show its actual answer (--no-probe skips that).
+
+    Examples:
+      tablemend doctor explain --booking P
+      tablemend doctor explain --booking P --error "…duplicate for table X"
+    """
     with _connect(dsn) as conn:
         result = explain_mod.explain(
             conn, booking_id=_uuid(booking, "--booking"),  # type: ignore[arg-type]
@@ -260,7 +285,15 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
              end: EndOption = None, include: IncludeOption = None,
              sql: Annotated[bool, typer.Option("--sql", help="Print the repair as a SQL script to review.")] = False,
              fmt: FormatOption = OutputFormat.table) -> None:
-    """The exact row changes a repair would make (computed in a transaction that is rolled back)."""
+    """Show the row changes a repair would make; nothing is written.
+
+    The repair runs in a transaction that is always rolled back. --sql prints it
+    as a script to review instead.
+
+    Examples:
+      tablemend doctor plan --booking P
+      tablemend doctor plan --restaurant R --sql > repair.sql
+    """
     with _connect(dsn) as conn:
         ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end,
                    profile=profile)
@@ -284,7 +317,16 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                = False,
                lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "60s",
                fmt: FormatOption = OutputFormat.table) -> None:
-    """Apply repairs in one journalled transaction and print the repair id (undo with `doctor undo ID`)."""
+    """Apply repairs in one journalled transaction; print the repair id.
+
+    Every changed row is journalled with its before-image, so `tablemend doctor
+    undo ID` can restore it. Asks before writing unless --yes; --retry also runs
+    P's assignment in the same transaction and keeps nothing if it fails.
+
+    Examples:
+      tablemend doctor repair --booking P --retry --yes
+      tablemend doctor repair --all-safe --yes
+    """
     if booking is None and not all_safe and not include:
         raise UsageError("choose what to repair: --booking P, --all-safe, or --include FINDING")
     if retry and booking is None:
@@ -329,7 +371,14 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
 def undo_cmd(repair_id: Annotated[str, typer.Argument(help="The id `doctor repair` printed.")],
              dsn: DsnOption = None, lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "60s",
              fmt: FormatOption = OutputFormat.table) -> None:
-    """Restore the before-images of one repair (a new journal entry); refuses on conflicts, naming the row."""
+    """Undo one repair: restore the rows it changed.
+
+    The restore is a new journal entry. It refuses, naming the row, when data
+    written after the repair conflicts with a restored row.
+
+    Example:
+      tablemend doctor undo 3f1c…e2
+    """
     rid = _uuid(repair_id, "REPAIR_ID")
     assert rid is not None
     with _connect(dsn) as conn:
@@ -347,7 +396,11 @@ def verify_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P
                start: StartOption = None, end: EndOption = None, key: KeyOption = None,
                adjacency: Annotated[bool, typer.Option("--adjacency", help="p_require_adjacency.")] = False,
                include: IncludeOption = None, fmt: FormatOption = OutputFormat.table) -> None:
-    """Apply P's pending repair and call the database's own allocator, then roll everything back."""
+    """Check that P's assignment succeeds after the repair (rolled back).
+
+    Applies P's pending repair, calls the database's own allocator, then rolls
+    everything back. Exit code 0 when the assignment succeeds, 1 when it fails.
+    """
     with _connect(dsn) as conn:
         ctx = _ctx(conn, booking=booking, tables=tables, start=start, end=end, key=key, profile=profile)
         result = repairs.verify(conn, ctx, profile=profile, include=include or (), adjacency=adjacency,
@@ -373,7 +426,7 @@ def verify_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P
 @doctor_app.command("journal")
 @handle_errors
 def journal_cmd(dsn: DsnOption = None, fmt: FormatOption = OutputFormat.table) -> None:
-    """Repairs and undos recorded in tablemend_doctor.journal."""
+    """List the repairs and undos recorded in tablemend_doctor.journal."""
     with _connect(dsn) as conn:
         rows = journal.entries(conn)
     render_rows(rows, fmt, title="doctor journal")
@@ -383,7 +436,7 @@ def journal_cmd(dsn: DsnOption = None, fmt: FormatOption = OutputFormat.table) -
 @handle_errors
 def docs_cmd(output: Annotated[str, typer.Option("--output", "-o", help="Where to write.")] = "docs/doctor.md",
              check: Annotated[bool, typer.Option("--check", help="Exit 1 when the file differs.")] = False) -> None:
-    """Write docs/doctor.md from the rule registry (or --check that it is current)."""
+    """Write docs/doctor.md from the rule registry, or --check it."""
     from pathlib import Path
 
     from tablemend.doctor.docs import render
@@ -413,8 +466,12 @@ def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
              limit: Annotated[int, typer.Option("--limit", help="Blocking groups / pairs shown per constraint "
                                                 "(all are counted).")] = 50,
              fmt: FormatOption = OutputFormat.table) -> None:
-    """Pre-migration check: could the unique / exclusion constraints be created on today's data? Exit 0 when all
-    can, 1 when one cannot (the blocking rows are listed), 2 on error. Read-only."""
+    """Check that the unique / exclusion constraints fit today's data.
+
+    A read-only pre-migration check: could each constraint be created now? Exit
+    code 0 when all can, 1 when one cannot (its blocking rows are listed), 2 on
+    error.
+    """
     from tablemend.doctor import gate as gate_mod
 
     with _connect(dsn) as conn:
