@@ -17,14 +17,16 @@ if TYPE_CHECKING:
     from tablemend.allocator import Allocator, Assignment
 
 hold_app = typer.Typer(
-    help="Hold tables for a while (quote -> hold -> confirm). A hold blocks other bookings until it expires, is "
-    "released, or is confirmed into an assignment.\n\n"
-    "Example:\n\n"
-    "  tablemend hold create RESTAURANT T1 T2 --start 2030-06-01T19:00Z --end 2030-06-01T21:00Z --booking B\n\n"
+    help="Hold tables for a while: quote, hold, then confirm.\n\n"
+    "A hold blocks other bookings until it expires, is released, or is confirmed\n"
+    "into an assignment.\n\n"
+    "Example:\n"
+    "  tablemend hold create RESTAURANT T1 T2 --booking B \\\n"
+    "      --start 2030-06-01T19:00Z --end 2030-06-01T21:00Z\n"
     "  tablemend hold confirm HOLD",
     no_args_is_help=True,
 )
-booking_app = typer.Typer(help="Change a booking: status (a terminal one releases its tables), window, or show it.",
+booking_app = typer.Typer(help="Change a booking's status or window, or show it.",
                           no_args_is_help=True)
 
 StartOption = Annotated[str | None, typer.Option(
@@ -88,13 +90,15 @@ def assign_cmd(
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Give a booking exactly these tables (replacing its previous set), over its own window or --start/--end.
+    """Give a booking exactly these tables, replacing its previous set.
 
-    Refusals name what blocks: the occupying booking, the hold, the missing capacity. Examples:
+    Over the booking's own window, or --start/--end. Refusals name what blocks:
+    the occupying booking, the hold, the missing capacity.
 
+    Examples:
       tablemend assign 6f1d…b0 2a9c…11 7e41…3f --adjacency --key req-42
-
-      tablemend assign BOOKING TABLE --start 2030-06-01T19:00Z --end 2030-06-01T21:00Z -f json
+      tablemend assign BOOKING TABLE -f json \\
+          --start 2030-06-01T19:00Z --end 2030-06-01T21:00Z
     """
     start_at, end_at = parse_instant(start, "--start"), parse_instant(end, "--end")
     with _allocator(dsn) as alloc:
@@ -111,12 +115,12 @@ def unassign_cmd(
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Remove a booking's tables (all, or the ones named); its ledger, merge group and zone lock go with them.
+    """Remove a booking's tables (all, or the ones named).
+
+    Its ledger, merge group and zone lock go with them.
 
     Examples:
-
       tablemend unassign BOOKING
-
       tablemend unassign BOOKING TABLE_2 -f json
     """
     with _allocator(dsn) as alloc:
@@ -149,9 +153,12 @@ def hold_create(
 ) -> None:
     """Hold tables over [--start, --end) for --ttl seconds.
 
-    Example:
+    The hold blocks other bookings on those tables until it expires, is
+    released, or is confirmed.
 
-      tablemend hold create RESTAURANT T1 T2 --start 2030-06-01T19:00Z --end 2030-06-01T21:00Z --booking B --ttl 600
+    Example:
+      tablemend hold create RESTAURANT T1 T2 --booking B --ttl 600 \\
+          --start 2030-06-01T19:00Z --end 2030-06-01T21:00Z
     """
     start_at, end_at = parse_instant(start, "--start"), parse_instant(end, "--end")
     if start_at is None or end_at is None:
@@ -171,7 +178,13 @@ def hold_extend(
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Move an active hold's expiry (an expired hold cannot come back). Example: tablemend hold extend HOLD --ttl 600"""
+    """Move an active hold's expiry.
+
+    An expired hold cannot come back.
+
+    Example:
+      tablemend hold extend HOLD --ttl 600
+    """
     with _allocator(dsn) as alloc:
         expires_at = alloc.extend_hold(hold, expires_at=parse_instant(expires, "--expires"),
                                        ttl=dt.timedelta(seconds=ttl))
@@ -185,7 +198,13 @@ def hold_release(
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Release a hold; released=false when it was no longer active. Example: tablemend hold release HOLD"""
+    """Release a hold.
+
+    Prints released=false when the hold was no longer active.
+
+    Example:
+      tablemend hold release HOLD
+    """
     with _allocator(dsn) as alloc:
         released = alloc.release_hold(hold)
     _show_one({"hold_id": hold, "released": released}, fmt)
@@ -203,9 +222,12 @@ def hold_confirm(
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Assign exactly the hold's tables over its window to its booking, consuming the hold.
+    """Assign the hold's tables to its booking, consuming the hold.
 
-    Example: tablemend hold confirm HOLD --key confirm-42
+    Exactly the hold's tables, over the hold's window.
+
+    Example:
+      tablemend hold confirm HOLD --key confirm-42
     """
     with _allocator(dsn) as alloc:
         rows = alloc.confirm_hold(hold, booking, key=key, require_adjacency=adjacency, assigned_by=assigned_by)
@@ -225,10 +247,13 @@ def booking_set_status(
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Change a booking's status. A terminal status (cancelled, no_show, completed, PRIORITY_WAITLIST) releases its
-    tables, holds, ledger and zone lock in the same transaction.
+    """Change a booking's status.
 
-    Example: tablemend booking set-status BOOKING cancelled
+    A terminal status (cancelled, no_show, completed, PRIORITY_WAITLIST)
+    releases its tables, holds, ledger and zone lock in the same transaction.
+
+    Example:
+      tablemend booking set-status BOOKING cancelled
     """
     from tablemend.allocator import parse_status
 
@@ -247,9 +272,14 @@ def booking_move(
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Move a booking to [--start, --end); its tables move with it, or the move is refused naming the blocker.
+    """Move a booking to a new window; its tables move with it.
 
-    Example: tablemend booking move BOOKING --start 2030-06-01T20:00Z --end 2030-06-01T22:00Z
+    The new window is [--start, --end); when a table is taken then, the move is
+    refused, naming the blocker.
+
+    Example:
+      tablemend booking move BOOKING \\
+          --start 2030-06-01T20:00Z --end 2030-06-01T22:00Z
     """
     start_at, end_at = parse_instant(start, "--start"), parse_instant(end, "--end")
     if start_at is None or end_at is None:
@@ -266,7 +296,11 @@ def booking_show(
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """A booking's window, status and tables. Example: tablemend booking show BOOKING -f json"""
+    """Show a booking's window, status and tables.
+
+    Example:
+      tablemend booking show BOOKING -f json
+    """
     with _allocator(dsn) as alloc:
         state = alloc.booking(booking)
     _show_one(asdict(state), fmt)
@@ -285,14 +319,15 @@ def sample_cmd(
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Load deterministic sample data: restaurants with zones, 10-40 tables each with adjacency, and a few hundred
-    live bookings over the coming week, seated through the allocator itself. Runs migrate first if needed; a sample
-    already loaded with this seed is left alone.
+    """Load deterministic sample data into tablemend's own schema.
+
+    Restaurants with zones, 10-40 tables each with adjacency, and a few hundred
+    live bookings over the coming week, seated through the allocator itself.
+    Runs migrate first if needed; a sample already loaded with this seed is
+    left alone.
 
     Examples:
-
       tablemend sample
-
       tablemend sample --restaurants 50 --seed 7 --day 2030-06-01 -f json
     """
     from tablemend.sample import load_sample
