@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from tablemend import __version__
-from tablemend.clitools import DsnOption, FormatOption, OutputFormat, console, handle_errors, render_json
+from tablemend.clitools import (
+    DsnOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    err_console,
+    handle_errors,
+    print_error,
+    render_json,
+)
+from tablemend.errors import UsageError
 
 app = typer.Typer(
     name="tablemend",
@@ -173,8 +183,21 @@ app.add_typer(booking_app, name="booking")
 app.command("sample")(sample_cmd)
 
 
-def main() -> None:
-    app()
+def main() -> NoReturn:
+    """Console entry point. Typer's boxed usage errors (unknown option, missing argument, bad value) become one
+    ``error [TMU01]: …`` line like every other error, with the command's --help as the hint; exit code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:  # Ctrl-C / end of input at a prompt
+        err_console.print("aborted")
+        code = 1
+    except typer.TyperException as exc:  # click's usage errors, vendored by typer
+        code = exc.exit_code
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            ctx = getattr(exc, "ctx", None)
+            hint = f"see '{ctx.command_path} --help'" if ctx is not None else None
+            print_error(UsageError(exc.format_message(), hint=hint))
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

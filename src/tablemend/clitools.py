@@ -118,13 +118,18 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def fail(exc: TablemendError) -> NoReturn:
+def print_error(exc: TablemendError) -> None:
+    """``error [CODE]: message`` as one line on stderr, then the optional indented ``detail:`` / ``hint:`` lines."""
     lines = [f"[bold red]error[/bold red] [{exc.sqlstate}]: {escape(exc.message)}"]
     if exc.details:
         lines.append(f"  detail: {escape(exc.details)}")
     if exc.hint:
         lines.append(f"  hint: {escape(exc.hint)}")
     err_console.print("\n".join(lines), highlight=False, soft_wrap=True)
+
+
+def fail(exc: TablemendError) -> NoReturn:
+    print_error(exc)
     raise typer.Exit(exc.exit_code)
 
 
