@@ -224,3 +224,20 @@ def test_bad_input_is_one_line_and_changes_nothing(command: Command, case: str, 
     if command.db == "server" or case == "missing-database":
         assert not _database_exists(world.server, _SCRATCH_DB)
         assert not _database_exists(world.server, _MISSING_DB)
+
+
+@pytest.mark.xfail(strict=True, reason="known bug (reported to B2): the allocator commands do not check that the "
+                   "database has tablemend's schema; on the origin's database they run the origin's own functions")
+@pytest.mark.parametrize("words", [("assign",), ("unassign",)])
+def test_allocator_commands_refuse_a_database_without_tablemends_schema(words: tuple[str, ...],
+                                                                        origin_dsn: str) -> None:
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        d1 = sandbox.seed_state(conn, "D1")
+    # P on its free table (the origin's function would assign it), or the cancelled blocker B (it would release B)
+    args = ([str(d1.booking_id), str(d1.table_ids[1])] if words == ("assign",)
+            else [str(d1.blocking_booking_ids[0])])
+    before = _counts(origin_dsn)
+    done = run(*words, *args, "--dsn", origin_dsn, timeout=60)
+    assert _counts(origin_dsn) == before
+    assert done.returncode == 2, done.stdout
+    assert "migrate" in _one_error_line(done.stderr)
