@@ -123,6 +123,8 @@ def db_url(
     """
     from tablemend.embedded import EmbeddedCluster
 
+    if not database.strip():
+        raise UsageError("--database must name a database")  # before anything is started
     cluster = EmbeddedCluster()
     cluster.start()
     print(cluster.url(database))

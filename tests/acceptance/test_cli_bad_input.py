@@ -241,3 +241,11 @@ def test_allocator_commands_refuse_a_database_without_tablemends_schema(words: t
     assert _counts(origin_dsn) == before
     assert done.returncode == 2, done.stdout
     assert "migrate" in _one_error_line(done.stderr)
+
+
+def test_db_url_without_a_database_name_starts_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = run("db", "url", "--database", "", env={"TABLEMEND_HOME": str(home)})
+    assert done.returncode == 2
+    assert "--database" in _one_error_line(done.stderr)
+    assert not home.exists()
