@@ -244,12 +244,14 @@ def _render_plan(result: DemoResult) -> None:
 
 def _undo_dsn(result: DemoResult) -> str:
     """The demo database's DSN as a shell argument: the embedded one through `db url`, others without a password."""
+    import shlex
+
     if result.embedded:
-        return f'"$(tablemend db url --database {result.database})"'
+        return f'"$(tablemend db url --database {shlex.quote(result.database)})"'
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     parts = {k: v for k, v in conninfo_to_dict(result.dsn).items() if k != "password" and v is not None}
-    return "'" + make_conninfo("", **parts).replace("'", "'\\''") + "'"
+    return shlex.quote(make_conninfo("", **parts))
 
 
 def _has_password(dsn: str) -> bool:
