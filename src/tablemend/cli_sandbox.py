@@ -187,15 +187,16 @@ def _render_demo(result: DemoResult) -> None:
         _say(f"repair [bold]{repair.repair_id}[/bold]: {len(repair.plan.changes)} row change(s) in one transaction")
         _say("journalled with before-images in tablemend_doctor.journal, so it can be undone", style="dim")
 
-    _step(5, "Retry the same call", "the database's own assign_tables_atomic_v2(P, [T1, T2], …)")
+    _step(5, "Retry", "the same call, to the database's own assign_tables_atomic_v2")
     if result.retry_failure is not None:
         _say(f"[red]ERROR {escape(result.retry_failure.sqlstate)}:[/red] {escape(result.retry_failure.message)}")
         return
     rows = [{"table": _table(result, r["table_id"]), "table_id": r["table_id"],
-             "window (UTC)": f"{r['start_at']:%Y-%m-%d %H:%M}-{r['end_at']:%H:%M}",
-             "merge_group_id": r["merge_group_id"]} for r in result.retry_rows or ()]
+             "window (UTC)": f"{r['start_at']:%Y-%m-%d %H:%M}-{r['end_at']:%H:%M}"} for r in result.retry_rows or ()]
     render_rows(rows, OutputFormat.table)
-    _say(f"[green]assigned {len(rows)} tables to booking P[/green]")
+    groups = {str(r["merge_group_id"]) for r in result.retry_rows or () if r.get("merge_group_id")}
+    _say(f"[green]assigned {len(rows)} tables to booking P[/green]"
+         + (f" (merge group {', '.join(sorted(groups))})" if groups else ""))
 
     if result.repair_id is not None:
         console.print(f"\nto undo: tablemend doctor undo {result.repair_id} --dsn {escape(_undo_dsn(result))}",
@@ -236,10 +237,12 @@ def _render_plan(result: DemoResult) -> None:
     if plan is None or not plan.changes:
         _say("[yellow]no row changes[/yellow]")
         return
-    rows = [{"relation": change.relation, "op": change.op, "row": ", ".join(f"{k}={v}" for k, v in change.pk.items()),
-             "finding": ", ".join(ids)} for change, ids in plan.changes]
+    rows = [{"op": change.op, "table": change.relation.removeprefix("public."),
+             "row": ", ".join(str(v) for v in change.pk.values())} for change, _ in plan.changes]
     render_rows(rows, OutputFormat.table)
-    _say("computed in a transaction that was rolled back: nothing written yet", style="dim")
+    findings = sorted({i for _, ids in plan.changes for i in ids})
+    _say(f"for {', '.join(findings)}; computed in a transaction that was rolled back: nothing written yet",
+         style="dim")
 
 
 def _undo_dsn(result: DemoResult) -> str:
