@@ -36,6 +36,7 @@ from tablemend.errors import (
     InvalidArgument,
     InvalidTableList,
     InvalidWindow,
+    SchemaMissing,
     TablemendError,
     UsageError,
 )
@@ -213,6 +214,20 @@ def _pool_kwargs() -> dict[str, Any]:
     }
 
 
+def _require_schema(conn: db.Connection, dsn: str) -> None:
+    from tablemend.migrations import applied_versions, available
+
+    applied = applied_versions(conn)
+    missing = [f"{m.version}_{m.name}" for m in available() if m.version not in applied]
+    if missing:
+        what = "has no tablemend schema" if not applied else f"lacks migrations {', '.join(missing)}"
+        raise SchemaMissing(
+            f"database {db.describe_dsn(dsn)} {what}; run `tablemend migrate` first",
+            hint="a database of another system (such as the origin's, with functions of the same names) is not "
+            "tablemend's: point --dsn at tablemend's database",
+        )
+
+
 class Allocator:
     """Assign / unassign tables, hold and confirm them, change booking status: one transaction per call.
 
@@ -238,8 +253,10 @@ class Allocator:
         if min_size < 0 or max_size < max(min_size, 1):
             raise UsageError(f"invalid pool size min_size={min_size} max_size={max_size}")
         real = db.resolve_dsn(dsn)
-        # one direct connection first: an unreachable server fails at once with libpq's reason, not a pool timeout
-        db.connect(real, autocommit=True).close()
+        # one direct connection first: an unreachable server fails at once with libpq's reason, not a pool timeout;
+        # it also checks the schema, since the origin's database has functions of the same names that would write
+        with db.connect(real, autocommit=True) as conn:
+            _require_schema(conn, real)
         kwargs = _pool_kwargs()
         pool: ConnectionPool[Any] = ConnectionPool(
             real, min_size=min_size, max_size=max_size, kwargs=kwargs, timeout=timeout, open=False,

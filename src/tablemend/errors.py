@@ -96,6 +96,13 @@ class MigrationError(TablemendError, sqlstate="TMU04"):
     exit_code = 2
 
 
+class SchemaMissing(TablemendError, sqlstate="TMU06"):
+    """The database does not have tablemend's schema (or is behind it): nothing was sent to it."""
+
+    http_status = 503
+    exit_code = 2
+
+
 class DatabaseError(TablemendError):
     """An error from the server with a SQLSTATE tablemend does not own (kept verbatim)."""
 

@@ -226,8 +226,6 @@ def test_bad_input_is_one_line_and_changes_nothing(command: Command, case: str, 
         assert not _database_exists(world.server, _MISSING_DB)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug (reported to B2): the allocator commands do not check that the "
-                   "database has tablemend's schema; on the origin's database they run the origin's own functions")
 @pytest.mark.parametrize("words", [("assign",), ("unassign",)])
 def test_allocator_commands_refuse_a_database_without_tablemends_schema(words: tuple[str, ...],
                                                                         origin_dsn: str) -> None:
