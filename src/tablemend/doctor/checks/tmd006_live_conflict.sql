@@ -2,9 +2,11 @@
 -- Two live bookings really occupy one table over overlapping windows (a row's window, or its booking's when the row
 -- has none). For one booking P: a live booking on P's tables whose window overlaps P's requested window.
 -- Pairs are found in one ordered pass per table (a row overlaps an earlier one when it starts before the latest end
--- so far), not by a self-join: that stays linear in the number of live rows.
-WITH live AS MATERIALIZED (
-    SELECT bta.id, bta.booking_id, bta.table_id, b.restaurant_id,
+-- so far), not by a self-join: that stays linear in the number of live rows. The ordered pass sorts the join's rows
+-- directly (narrow: no copy of them is written first); the materialized copy is built, on first use, only to name
+-- the other booking of a pair (or for one booking P). restaurant_id is looked up for the output rows only.
+WITH live_rows AS NOT MATERIALIZED (
+    SELECT bta.booking_id, bta.table_id,
            CASE WHEN bta.start_at IS NULL OR bta.end_at IS NULL THEN tstzrange(b.start_at, b.end_at, '[)')
                 ELSE bta.assignment_window END AS occupied
     FROM public.booking_table_assignments bta
@@ -17,13 +19,15 @@ WITH live AS MATERIALIZED (
       AND (%(restaurant_id)s::uuid IS NULL OR b.restaurant_id = %(restaurant_id)s::uuid)
       AND (%(booking_id)s::uuid IS NULL OR bta.table_id = ANY (%(table_ids)s::uuid[]))
 ),
+live AS MATERIALIZED (SELECT * FROM live_rows),
 ordered AS (
     SELECT l.*, max(upper(l.occupied)) OVER (PARTITION BY l.table_id ORDER BY lower(l.occupied), l.booking_id
                                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_end
-    FROM live l
+    FROM (SELECT * FROM live_rows OFFSET 0) l
     WHERE %(booking_id)s::uuid IS NULL
 )
-SELECT x.booking_id, x.table_id, x.restaurant_id,
+SELECT x.booking_id, x.table_id,
+       (SELECT b.restaurant_id FROM public.bookings b WHERE b.id = x.booking_id) AS restaurant_id,
        format('live bookings %%s and %%s both occupy table %%s (%%s and %%s)', x.booking_id, y.booking_id, x.table_id,
               x.occupied, y.occupied) AS detail,
        jsonb_build_object('booking_id', x.booking_id, 'other_booking_id', y.booking_id, 'table_id', x.table_id) AS key,
@@ -36,7 +40,8 @@ CROSS JOIN LATERAL (
 ) y
 WHERE x.latest_end > lower(x.occupied)
 UNION ALL
-SELECT l.booking_id, l.table_id, l.restaurant_id,
+SELECT l.booking_id, l.table_id,
+       (SELECT b.restaurant_id FROM public.bookings b WHERE b.id = l.booking_id) AS restaurant_id,
        format('live booking %%s occupies table %%s over %%s, overlapping the requested %%s', l.booking_id, l.table_id,
               l.occupied, tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')) AS detail,
        jsonb_build_object('booking_id', l.booking_id, 'other_booking_id', %(booking_id)s::uuid,
