@@ -199,7 +199,10 @@ def _assignments(rows: Sequence[Mapping[str, Any]]) -> tuple[Assignment, ...]:
 #: and the default (a custom plan per call, because the array parameters make the generic estimate look worse)
 #: re-plans every statement on every call, over a third of an assign's server time. The public SQL functions set it
 #: themselves too; the session setting also covers the triggers a plain UPDATE fires (a move).
-_ALLOCATOR_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_generic_plan"}
+#: No plain index scans (bitmap scans stay): a plain GiST scan that is rescanned (the inner side of a nested loop) can
+#: mark live entries of the exclusion index dead, after which lookups and the constraint itself miss those rows
+#: (seen on PostgreSQL 15 and 18 under the concurrency test; docs/allocator.md §7). The public functions set it too.
+_ALLOCATOR_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_generic_plan", "enable_indexscan": "off"}
 
 
 def _pool_kwargs() -> dict[str, Any]:

@@ -801,6 +801,7 @@ CREATE FUNCTION assign_tables_atomic_v2(
     p_end_at timestamptz DEFAULT NULL
 ) RETURNS TABLE(table_id uuid, start_at timestamptz, end_at timestamptz, merge_group_id uuid)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+    SET enable_indexscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -988,6 +989,7 @@ $$;
 CREATE FUNCTION unassign_tables_atomic(p_booking_id uuid, p_table_ids uuid[] DEFAULT NULL)
 RETURNS TABLE(table_id uuid)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+    SET enable_indexscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1049,6 +1051,7 @@ CREATE FUNCTION create_table_hold(
     p_metadata jsonb DEFAULT '{}'::jsonb
 ) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+    SET enable_indexscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1143,6 +1146,7 @@ $$;
 
 CREATE FUNCTION extend_table_hold(p_hold_id uuid, p_expires_at timestamptz) RETURNS timestamptz
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+    SET enable_indexscan = off
 AS $$
 DECLARE
     v_h table_holds;
@@ -1166,6 +1170,7 @@ $$;
 -- Release an active hold; false when it was already released, confirmed or expired (releasing twice is harmless).
 CREATE FUNCTION release_table_hold(p_hold_id uuid) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+    SET enable_indexscan = off
 AS $$
 DECLARE
     v_h table_holds;
@@ -1192,6 +1197,7 @@ CREATE FUNCTION confirm_hold_assignment(
     p_assigned_by uuid DEFAULT NULL
 ) RETURNS TABLE(table_id uuid, start_at timestamptz, end_at timestamptz, merge_group_id uuid)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+    SET enable_indexscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -1281,6 +1287,7 @@ $$;
 -- Change a booking's status; the bookings trigger releases everything when the new status is terminal.
 CREATE FUNCTION set_booking_status(p_booking_id uuid, p_status booking_status) RETURNS booking_status
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan
+    SET enable_indexscan = off
 AS $$
 DECLARE
     v_old booking_status;

@@ -22,5 +22,5 @@ class NoOverlapConstraintMissing(Check):
     profiles = ("tablemend",)
     remediation = """
 ALTER TABLE public.booking_table_assignments ADD CONSTRAINT booking_table_assignments_no_overlap
-    EXCLUDE USING gist (restaurant_id WITH =, table_id WITH =, assignment_window WITH &&, booking_id WITH <>);
+    EXCLUDE USING gist (restaurant_id WITH =, table_id WITH =, assignment_window WITH &&);
 """
