@@ -51,7 +51,7 @@ class Command:
     #: the same arguments naming rows that do not exist, and with an id that is not a uuid (None: no id to give)
     unknown: tuple[str, ...] | None = None
     not_uuid: tuple[str, ...] | None = None
-    #: exit code for an id that names nothing: 4 for a booking (BookingNotFound, doctor and allocator alike)
+    #: exit code for an id that names nothing (allocator "not found" is 4; the doctor's are usage errors, 2)
     unknown_exit: int = 2
 
     @property
@@ -73,16 +73,16 @@ COMMANDS = (
     Command(("sandbox", "origin"), "server", ("--states", "D1")),
     Command(("doctor",), None),
     Command(("doctor", "scan"), "origin", ("--booking", "{P}", "--tables", "{P_tables}"),
-            ("--booking", _UNKNOWN), ("--booking", _BAD), 4),
+            ("--booking", _UNKNOWN), ("--booking", _BAD)),
     Command(("doctor", "explain"), "origin", ("--booking", "{P}", "--tables", "{P_tables}"),
-            ("--booking", _UNKNOWN), ("--booking", _BAD), 4),
+            ("--booking", _UNKNOWN), ("--booking", _BAD)),
     Command(("doctor", "plan"), "origin", ("--booking", "{P}", "--tables", "{P_tables}"),
-            ("--booking", _UNKNOWN), ("--booking", _BAD), 4),
+            ("--booking", _UNKNOWN), ("--booking", _BAD)),
     Command(("doctor", "repair"), "origin", ("--booking", "{P}", "--tables", "{P_tables}", "--retry", "--yes"),
-            ("--booking", _UNKNOWN, "--yes"), ("--booking", _BAD, "--yes"), 4),
+            ("--booking", _UNKNOWN, "--yes"), ("--booking", _BAD, "--yes")),
     Command(("doctor", "undo"), "origin", (_UNKNOWN,), (_UNKNOWN,), (_BAD,)),
     Command(("doctor", "verify"), "origin", ("--booking", "{P}", "--tables", "{P_tables}"),
-            ("--booking", _UNKNOWN), ("--booking", _BAD), 4),
+            ("--booking", _UNKNOWN), ("--booking", _BAD)),
     Command(("doctor", "journal"), "origin"),
     Command(("doctor", "docs"), None, ("--output", "{tmp}/doctor.md")),
     Command(("doctor", "gate"), "origin"),

@@ -16,7 +16,7 @@ from tablemend import sqlfiles
 from tablemend.db import Connection, translated
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.rules import Check, Context, Finding, Level, for_profile
-from tablemend.errors import BookingNotFound, UsageError
+from tablemend.errors import UsageError
 
 _CATALOG = "doctor/catalog.sql"
 
@@ -37,7 +37,7 @@ def context(conn: Connection, *, restaurant_id: uuid.UUID | None = None, booking
     with translated():
         row = conn.execute(sqlfiles.query(query, _CATALOG), {"booking_id": booking_id}).fetchone()
         if row is None:
-            raise BookingNotFound(f"booking {booking_id} not found", details=f"booking_id={booking_id}")
+            raise UsageError(f"booking {booking_id} not found")
         tables = list(table_ids)
         if not tables:
             found = conn.execute(sqlfiles.query("booking_last_tables", _CATALOG), {"booking_id": booking_id}).fetchone()
