@@ -105,6 +105,8 @@ def migrate(conn: Connection, *, use_schema_for_fresh: bool = True) -> Migration
             todo = [m for m in migrations if m.version not in done]
             if not todo:
                 return MigrationResult("current", ())
+            if not done:
+                _refuse_foreign_schema(conn)
             if not done and use_schema_for_fresh:
                 conn.execute(sqlfiles.read("schema.sql"))
                 for m in migrations:
@@ -116,6 +118,22 @@ def migrate(conn: Connection, *, use_schema_for_fresh: bool = True) -> Migration
             return MigrationResult("migrate", tuple(f"{m.version}_{m.name}" for m in todo))
     except psycopg.Error as exc:  # pragma: no cover - translated() already converts; kept for the cause chain
         raise MigrationError(str(exc)) from exc
+
+
+def _refuse_foreign_schema(conn: Connection) -> None:
+    """A first install into a database that already holds another system's tables of the same names (the origin's)."""
+    row = conn.execute(
+        "SELECT string_agg(c.relname, ', ' ORDER BY c.relname) AS names FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'p')"
+        " AND c.relname IN ('bookings', 'booking_table_assignments', 'table_inventory', 'allocations')"
+    ).fetchone()
+    if row and row["names"]:
+        raise MigrationError(
+            f"this database already has tables named like tablemend's ({row['names']}) but no tablemend bookkeeping",
+            details="it looks like another system's schema, such as the origin's; nothing was changed",
+            hint="install tablemend's schema into its own database (the doctor works on the origin's as it is)",
+        )
 
 
 def _record(conn: Connection, m: Migration, action: str, operator: str, host: str) -> None:

@@ -132,3 +132,14 @@ def test_concurrent_migrate_runs_serialise(empty_dsn: str) -> None:
         t.join()
     assert errors == []
     assert sorted(results) == ["current", "current", "current", "schema"]
+
+
+def test_migrate_refuses_a_database_with_another_schema_and_changes_nothing(origin_dsn: str) -> None:
+    from tablemend.errors import MigrationError
+
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        with pytest.raises(MigrationError, match="already has tables named like tablemend's") as info:
+            migrate(conn)
+        assert info.value.details is not None and "nothing was changed" in info.value.details
+        row = conn.execute("SELECT to_regnamespace('tablemend') IS NULL AS absent").fetchone()
+        assert row == {"absent": True}
