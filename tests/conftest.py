@@ -8,6 +8,7 @@ A server that cannot be reached is an error that fails the run, never a skip.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Callable, Iterator
@@ -97,6 +98,15 @@ class TemplateFactory:
     def drop(self, name: str) -> None:
         _drop_database(self.server_dsn, name)
 
+    @contextlib.contextmanager
+    def database(self, kind: str, build: Callable[[str], None]) -> Iterator[str]:
+        """A fresh copy of the ``kind`` template for the duration of the block, dropped afterwards."""
+        name, dsn = self.fresh(kind, build)
+        try:
+            yield dsn
+        finally:
+            self.drop(name)
+
     def close(self) -> None:
         for name in self.created:
             _drop_database(self.server_dsn, name)
@@ -123,17 +133,15 @@ def _build_empty(dsn: str) -> None:
 @pytest.fixture
 def empty_dsn(templates: TemplateFactory) -> Iterator[str]:
     """A fresh, empty database."""
-    name, dsn = templates.fresh("empty", _build_empty)
-    yield dsn
-    templates.drop(name)
+    with templates.database("empty", _build_empty) as dsn:
+        yield dsn
 
 
 @pytest.fixture
 def tm_dsn(templates: TemplateFactory) -> Iterator[str]:
     """A fresh database with tablemend's schema (built from schema.sql once, cloned per test)."""
-    name, dsn = templates.fresh("tablemend", _build_tablemend)
-    yield dsn
-    templates.drop(name)
+    with templates.database("tablemend", _build_tablemend) as dsn:
+        yield dsn
 
 
 @pytest.fixture
@@ -149,34 +157,29 @@ def fetch_all(conn: db.Connection, query: Any, params: Any = None) -> list[dict[
 # --- origin sandbox (helper A) ----------------------------------------------------------------------------------------
 
 
-def _build_origin(dsn: str) -> None:
+def _build_origin(dsn: str, *, legacy: bool = False) -> None:
     from tablemend.sandbox import build_origin
 
     with db.connect(dsn, autocommit=True) as conn:
-        build_origin(conn)
+        build_origin(conn, legacy_overload=legacy, legacy_idempotency_index=legacy)
 
 
 def _build_origin_legacy(dsn: str) -> None:
-    from tablemend.sandbox import build_origin
-
-    with db.connect(dsn, autocommit=True) as conn:
-        build_origin(conn, legacy_overload=True, legacy_idempotency_index=True)
+    _build_origin(dsn, legacy=True)
 
 
 @pytest.fixture
 def origin_dsn(templates: TemplateFactory) -> Iterator[str]:
     """A fresh database with the origin sandbox's schema and functions (no legacy pieces)."""
-    name, dsn = templates.fresh("origin", _build_origin)
-    yield dsn
-    templates.drop(name)
+    with templates.database("origin", _build_origin) as dsn:
+        yield dsn
 
 
 @pytest.fixture
 def origin_legacy_dsn(templates: TemplateFactory) -> Iterator[str]:
     """A fresh origin database that also has the 5-argument overload and the legacy idempotency index."""
-    name, dsn = templates.fresh("origin_legacy", _build_origin_legacy)
-    yield dsn
-    templates.drop(name)
+    with templates.database("origin_legacy", _build_origin_legacy) as dsn:
+        yield dsn
 
 
 @pytest.fixture
