@@ -174,7 +174,7 @@ def _grant(conn: Connection, roles: Roles) -> None:
     for fn in _functions(conn, SERVICE_FUNCTIONS):
         conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(fn, ident["service"]))
     for fn in _functions(conn, ("tenant_scope",)):  # the policies call it as the querying role
-        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(fn, everyone))
+        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(fn, readers))
     for fn in _functions(conn, ("assign_tables_atomic_v2",)):  # doctor verify / repair --retry call the allocator
         conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(fn, ident["repair"]))
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(everyone))

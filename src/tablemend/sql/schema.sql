@@ -2000,8 +2000,8 @@ DECLARE
     v_h table_holds;
 BEGIN
     PERFORM require_scope('extend_table_hold');
+    PERFORM check_hold_expiry(p_expires_at, format('hold_id=%s', p_hold_id));  -- input first, as the Allocator does
     v_h := lock_hold(p_hold_id);
-    PERFORM check_hold_expiry(p_expires_at, format('hold_id=%s', p_hold_id));
     -- an expired hold stopped blocking when it expired, so someone may have the tables now: it cannot come back
     IF v_h.status <> 'active' OR v_h.expires_at <= now() THEN
         PERFORM raise_hold_not_active(v_h);
