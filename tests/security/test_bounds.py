@@ -4,6 +4,8 @@ naming the field, from SQL and, identically, from the Allocator and the CLI befo
 from __future__ import annotations
 
 import datetime as dt
+import random
+import string
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -95,7 +97,7 @@ def test_a_hold_expiring_too_late_is_refused(world: World, expiry: str) -> None:
 def test_a_long_idempotency_key_is_a_typed_refusal_not_a_raw_54000(world: World) -> None:
     """Found 4: a key over ~2.7 kB gave a raw 54000 (index row size) instead of a typed error."""
     before = checksums(world.dsn)
-    key = "k" * 3000
+    key = "".join(random.Random(7).choices(string.ascii_letters + string.digits, k=3000))  # incompressible
     err = _sql_refusal(world.dsn, "SELECT * FROM assign_tables_atomic_v2(%s, %s, %s)",
                        (world.a.free, [world.a.tables[1]], key))
     assert err.sqlstate == "TAV12" and err.fields["length"] == "3000", err  # type: ignore[attr-defined]
