@@ -145,8 +145,8 @@ def _pin_search_path(conn: Connection) -> None:
 
 
 def _revoke_strangers(conn: Connection, roles: Roles) -> None:
-    """Every privilege on tablemend's objects held by PUBLIC or a role that is not one of ours goes."""
-    rows = conn.execute(_q("foreign_grants"), {"schemas": list(SCHEMAS), "roles": list(roles.all())}).fetchall()
+    """Every privilege on tablemend's objects not held by the owner goes (ours are granted again, exactly)."""
+    rows = conn.execute(_q("foreign_grants"), {"schemas": list(SCHEMAS), "owner": roles.owner}).fetchall()
     for row in rows:
         grantee = sql.SQL("PUBLIC") if row["grantee"] is None else _ident(row["grantee"])
         if row["kind"] == "function":
@@ -178,7 +178,9 @@ def _grant(conn: Connection, roles: Roles) -> None:
     for fn in _functions(conn, ("assign_tables_atomic_v2",)):  # doctor verify / repair --retry call the allocator
         conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(fn, ident["repair"]))
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(everyone))
-    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA tablemend TO {}, {}").format(ident["doctor"], ident["repair"]))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA tablemend TO {}").format(everyone))
+    # Allocator.open checks the applied migrations before it sends anything (not tenant data)
+    conn.execute(sql.SQL("GRANT SELECT ON TABLE tablemend.schema_migrations TO {}").format(everyone))
     conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(readers))
     conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA tablemend TO {}, {}").format(
         ident["doctor"], ident["repair"]))

@@ -90,12 +90,28 @@ Login = Callable[..., psycopg.Connection[Any]]
 
 
 @pytest.fixture
-def login(tm_dsn: str, run_roles: dict[str, str]) -> Iterator[Login]:
-    """``login(*kinds)``: a connection as a new login role that is a member of the run's roles ``kinds`` (none: a
-    login with no grants at all). Roles and connections are dropped afterwards."""
-    made: list[tuple[str, psycopg.Connection[Any]]] = []
+def login(login_dsn: Callable[..., str]) -> Iterator[Login]:
+    """``login(*kinds)``: a connection as a new login (see ``login_dsn``), closed afterwards."""
+    made: list[psycopg.Connection[Any]] = []
 
     def connect(*kinds: str, autocommit: bool = True) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(login_dsn(*kinds), autocommit=autocommit, row_factory=dict_row,
+                               prepare_threshold=None)
+        made.append(conn)
+        return conn
+
+    yield connect
+    for conn in made:
+        conn.close()
+
+
+@pytest.fixture
+def login_dsn(tm_dsn: str, run_roles: dict[str, str]) -> Iterator[Callable[..., str]]:
+    """``login_dsn(*kinds)``: the DSN of a new login role that is a member of the run's roles ``kinds`` (none: a login
+    with no grants at all). The roles are dropped afterwards."""
+    made: list[str] = []
+
+    def create(*kinds: str) -> str:
         name = f"tm_{os.getpid()}_login_{next(_logins)}"
         password = secrets.token_hex(16)
         with psycopg.connect(tm_dsn, autocommit=True) as admin:
@@ -103,16 +119,12 @@ def login(tm_dsn: str, run_roles: dict[str, str]) -> Iterator[Login]:
                                                                                sql.Literal(password)))
             for kind in kinds:
                 admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(run_roles[kind]), sql.Identifier(name)))
-        conn = psycopg.connect(make_conninfo(tm_dsn, user=name, password=password), autocommit=autocommit,
-                               row_factory=dict_row, prepare_threshold=None)
-        made.append((name, conn))
-        return conn
+        made.append(name)
+        return make_conninfo(tm_dsn, user=name, password=password)
 
-    yield connect
-    for _, conn in made:
-        conn.close()
+    yield create
     with psycopg.connect(tm_dsn, autocommit=True) as admin:
-        for name, _ in made:
+        for name in made:
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,))
             admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))

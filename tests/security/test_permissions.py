@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -160,3 +161,38 @@ def test_role_names_come_from_the_environment() -> None:
 
     with pytest.raises(MigrationError, match="must differ"):
         security.Roles(owner="x", service="x")
+
+
+def test_migrate_takes_back_grants_it_did_not_make(tm_conn: db.Connection, run_roles: dict[str, str]) -> None:
+    """Supabase grants anon, authenticated and service_role everything in public by default: security.apply leaves
+    strangers nothing and tablemend's own roles exactly their grants."""
+    stranger = f"{run_roles['owner']}_stranger"
+    tm_conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(stranger)))
+    try:
+        for grantee in (stranger, run_roles["service"]):
+            tm_conn.execute(sql.SQL("GRANT ALL ON TABLE public.bookings TO {}").format(sql.Identifier(grantee)))
+            tm_conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION public.lock_booking TO {}").format(
+                sql.Identifier(grantee)))
+        with tm_conn.transaction():
+            security.apply(tm_conn)
+        for grantee in (stranger, run_roles["service"]):
+            row = tm_conn.execute(
+                "SELECT has_table_privilege(%(r)s, 'public.bookings', 'SELECT, UPDATE') AS t,"
+                " has_function_privilege(%(r)s, 'public.lock_booking(uuid, uuid)', 'EXECUTE') AS f",
+                {"r": grantee}).fetchone()
+            assert row == {"t": False, "f": False}, grantee
+        row = tm_conn.execute("SELECT has_function_privilege(%s, 'public.move_booking(uuid, timestamptz, timestamptz)',"
+                              " 'EXECUTE') AS ok", (run_roles["service"],)).fetchone()
+        assert row == {"ok": True}
+    finally:
+        tm_conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(stranger)))
+        tm_conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(stranger)))
+
+
+def test_a_service_login_can_open_the_allocator_and_is_asked_for_a_scope(world: World,
+                                                                          login_dsn: Callable[..., str]) -> None:
+    from tablemend.allocator import Allocator
+    from tablemend.errors import ScopeRequired
+
+    with Allocator.open(login_dsn("service"), record_conflicts=False) as alloc, pytest.raises(ScopeRequired):
+        alloc.set_booking_status(world.a.free, "cancelled")

@@ -48,8 +48,9 @@ WHERE n.nspname = ANY (%(schemas)s)
 ORDER BY 1, 2;
 
 -- name: foreign_grants
--- Privileges on tablemend's relations and functions held by PUBLIC (grantee NULL) or by a role that is not one of
--- tablemend's; a NULL ACL means the defaults (EXECUTE for PUBLIC on a function).
+-- Privileges on tablemend's relations and functions held by anyone but the owner role: PUBLIC (grantee NULL),
+-- strangers (such as Supabase's anon), and tablemend's own roles, which are granted again exactly; a NULL ACL means
+-- the defaults (EXECUTE for PUBLIC on a function).
 WITH acls AS (
     SELECT c.relkind::text AS kind, n.nspname AS schema, c.relname AS name, 1 AS overloads,
            COALESCE(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner)) AS acl
@@ -69,7 +70,7 @@ SELECT DISTINCT a.kind, a.schema, a.name, a.overloads::text AS overloads, r.roln
 FROM acls a
 CROSS JOIN LATERAL aclexplode(a.acl) x
 LEFT JOIN pg_roles r ON r.oid = x.grantee
-WHERE x.grantee = 0 OR r.rolname <> ALL (%(roles)s)
+WHERE x.grantee = 0 OR r.rolname <> %(owner)s
 ORDER BY 1, 2, 3, 5;
 
 -- name: public_functions
