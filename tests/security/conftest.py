@@ -74,15 +74,19 @@ def world(tm_dsn: str) -> World:
 
 
 def checksums(dsn: str) -> dict[str, str]:
-    """md5 of every tenant table's rows (read as the superuser, so row-level security hides nothing)."""
+    """md5 of every table's rows in public and tablemend (read as the superuser: row-level security hides nothing)."""
     out: dict[str, str] = {}
     with db.connect(dsn, autocommit=True) as conn:
-        for name in TENANT_TABLES:
+        tables = conn.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname IN ('public', 'tablemend') AND c.relkind = 'r' ORDER BY 1, 2").fetchall()
+        assert {t["relname"] for t in tables} >= set(TENANT_TABLES)
+        for t in tables:
             query = sql.SQL("SELECT count(*) AS n, md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')) AS h "
-                            "FROM {} t").format(sql.Identifier("public", name))
+                            "FROM {} t").format(sql.Identifier(t["nspname"], t["relname"]))
             row = conn.execute(query).fetchone()
             assert row is not None
-            out[name] = f"{row['n']}:{row['h']}"
+            out[f"{t['nspname']}.{t['relname']}"] = f"{row['n']}:{row['h']}"
     return out
 
 
