@@ -151,8 +151,6 @@ def _revoke_strangers(conn: Connection, roles: Roles) -> None:
         grantee = sql.SQL("PUBLIC") if row["grantee"] is None else _ident(row["grantee"])
         if row["kind"] == "function":
             target: sql.Composable = sql.SQL("FUNCTION {}").format(_routine(row))
-        elif row["kind"] == "type":
-            target = sql.SQL("TYPE {}").format(_ident(row["schema"], row["name"]))
         elif row["kind"] == "S":
             target = sql.SQL("SEQUENCE {}").format(_ident(row["schema"], row["name"]))
         else:
