@@ -2209,6 +2209,10 @@ BEGIN
 END
 $$;
 
+-- The ledger's deferred check fires at COMMIT, after the definer function returned: before PostgreSQL 17 it then runs
+-- as the calling role, which (a service) may not read the ledger. As the owner it checks the same rows for everyone.
+ALTER FUNCTION booking_assignment_idempotency_check() SECURITY DEFINER;
+
 -- --- row-level security -------------------------------------------------------------------------------------------------
 -- Every tenant table answers only for the restaurant in tablemend.restaurant_id, for reads and writes alike (FOR ALL:
 -- SELECT, INSERT, UPDATE, DELETE; USING and WITH CHECK). No scope: no rows. The owner role (and so the definer
