@@ -180,7 +180,8 @@ def _grant(conn: Connection, roles: Roles) -> None:
     # Allocator.open checks the applied migrations before it sends anything (not tenant data)
     conn.execute(sql.SQL("GRANT SELECT ON TABLE tablemend.schema_migrations TO {}").format(everyone))
     conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(readers))
-    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA tablemend TO {}, {}").format(
+    # the migration log, not every bookkeeping table (later ones, such as API keys, are granted on purpose)
+    conn.execute(sql.SQL("GRANT SELECT ON TABLE tablemend.migration_log TO {}, {}").format(
         ident["doctor"], ident["repair"]))
     for row in conn.execute(_q("tenant_tables")).fetchall():
         conn.execute(sql.SQL("GRANT INSERT, UPDATE, DELETE ON TABLE {} TO {}").format(
