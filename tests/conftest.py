@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ from tablemend.embedded import EmbeddedCluster
 
 _RUN = f"{os.getpid()}"
 _counter = itertools.count()
+#: Roles are cluster-wide: each run migrates with its own role names (subprocesses inherit them) and drops them.
+RUN_ROLES = {kind: f"tm_{_RUN}_{kind}" for kind in ("owner", "service", "readonly", "doctor", "repair")}
+for _kind, _name in RUN_ROLES.items():
+    os.environ[f"TABLEMEND_{_kind.upper()}_ROLE"] = _name
 
 
 def _admin_dsn() -> str:
@@ -113,7 +118,19 @@ class TemplateFactory:
 
 
 @pytest.fixture(scope="session")
-def templates(server_dsn: str) -> Iterator[TemplateFactory]:
+def run_roles(server_dsn: str) -> Iterator[dict[str, str]]:
+    """This run's role names; dropped at the end, after every database that uses them (see ``templates``)."""
+    yield RUN_ROLES
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        for name in RUN_ROLES.values():
+            try:
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+            except psycopg.errors.DependentObjectsStillExist as exc:  # a database of this run outlived it
+                print(f"role {name} not dropped: {exc}", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def templates(server_dsn: str, run_roles: dict[str, str]) -> Iterator[TemplateFactory]:
     factory = TemplateFactory(server_dsn)
     yield factory
     factory.close()

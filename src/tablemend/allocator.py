@@ -27,18 +27,22 @@ from typing import Any, LiteralString, Self
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from tablemend import db, sqlfiles
+from tablemend import db, limits, sqlfiles
 from tablemend.db import Connection
 from tablemend.errors import (
     AllocatorConflict,
     BookingNotFound,
     ConnectionFailed,
+    HoldExpiryOutOfRange,
+    IdempotencyKeyTooLong,
     InvalidArgument,
     InvalidTableList,
     InvalidWindow,
     SchemaMissing,
     TablemendError,
+    TooManyTables,
     UsageError,
+    WindowOutOfRange,
 )
 
 #: The values of the ``booking_status`` enum, in the schema's order.
@@ -135,6 +139,10 @@ def parse_uuids(values: Iterable[IdLike], name: str) -> list[uuid.UUID]:
     if not ids:
         raise InvalidTableList("at least one table id is required, and none may be NULL", details="table_ids={}",
                                hint="Pass a non-empty array of table ids.")
+    if len(ids) > limits.TABLE_IDS_MAX:
+        raise TooManyTables(f"at most {limits.TABLE_IDS_MAX} table ids may be passed",
+                            details=f"field=table_ids count={len(ids)} max={limits.TABLE_IDS_MAX}",
+                            hint="Pass fewer tables.")
     return ids
 
 
@@ -165,15 +173,70 @@ def check_window(start_at: dt.datetime | None, end_at: dt.datetime | None, *, re
     if start_at is not None and end_at is not None and start_at >= end_at:
         raise InvalidWindow(f"window [{start_at.isoformat()}, {end_at.isoformat()}) is empty or reversed",
                             details=detail, hint="The start must be before the end.")
+    if start_at is not None and end_at is not None:
+        check_window_bounds(start_at, end_at, subject=subject)
+
+
+def _interval(value: dt.timedelta) -> str:
+    """A timedelta as PostgreSQL prints an interval of hours (``24:00:00``), so both DETAILs read the same."""
+    seconds = int(value.total_seconds())
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def check_window_bounds(start_at: dt.datetime, end_at: dt.datetime, *, subject: str = "") -> None:
+    """The window lies within ``limits`` (dates and length), else :class:`WindowOutOfRange` naming the bound."""
+    try:
+        if start_at < limits.WINDOW_EARLIEST:
+            field, limit = "start_at", f"earliest={_iso(limits.WINDOW_EARLIEST)}"
+        elif end_at > limits.WINDOW_LATEST:
+            field, limit = "end_at", f"latest={_iso(limits.WINDOW_LATEST)}"
+        elif end_at - start_at > limits.WINDOW_MAX_LENGTH:
+            field, limit = "window", f"max_length={_interval(limits.WINDOW_MAX_LENGTH)}"
+        else:
+            return
+    except OverflowError:  # datetime.min / max with an offset cannot even be compared in UTC
+        field, limit = "start_at", f"earliest={_iso(limits.WINDOW_EARLIEST)}"
+    raise WindowOutOfRange(
+        f"{field} is out of range",
+        details=f"{subject} field={field} start_at={_iso(start_at)} end_at={_iso(end_at)} {limit}".strip(),
+        hint=f"Windows lie between {_iso(limits.WINDOW_EARLIEST)} and {_iso(limits.WINDOW_LATEST)} and last at "
+        f"most {_interval(limits.WINDOW_MAX_LENGTH)}.")
+
+
+def check_hold_expiry(expires_at: dt.datetime | None, ttl: dt.timedelta, *, subject: str = "") -> None:
+    """A positive ``ttl`` and an expiry at most ``limits.HOLD_MAX_TTL`` ahead (by this machine's clock)."""
+    _aware(expires_at, "expires_at")
+    if expires_at is None and ttl <= dt.timedelta(0):
+        raise InvalidArgument("a hold must expire in the future", details=f"{subject} ttl={ttl}".strip(),
+                              hint="Pass a positive ttl.")
+    try:
+        too_late = (ttl if expires_at is None else expires_at - dt.datetime.now(dt.UTC)) > limits.HOLD_MAX_TTL
+    except OverflowError:
+        too_late = True
+    if too_late:
+        raise HoldExpiryOutOfRange(
+            f"a hold may expire at most {_interval(limits.HOLD_MAX_TTL)} from now",
+            details=f"{subject} field=expires_at expires_at={_iso(expires_at)} ttl={ttl} "
+            f"max_ttl={_interval(limits.HOLD_MAX_TTL)}".strip(),
+            hint="Pass a shorter expiry, and extend the hold while it is needed.")
 
 
 def _iso(value: dt.datetime | None) -> str:
     if value is None:
         return "NULL"
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:
+        return value.isoformat()
 
 
 def _key(value: str | None, booking_id: uuid.UUID | None) -> str | None:
+    if value is not None and len(value) > limits.IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise IdempotencyKeyTooLong(
+            f"an idempotency key may have at most {limits.IDEMPOTENCY_KEY_MAX_LENGTH} characters",
+            details=f"booking_id={booking_id} field=idempotency_key length={len(value)} "
+            f"max_length={limits.IDEMPOTENCY_KEY_MAX_LENGTH}",
+            hint="Use a shorter key, such as a UUID.")
     if value is not None and not value.strip():
         raise InvalidArgument("an idempotency key must not be blank",
                               details=f"booking_id={booking_id} idempotency_key='{value}'",
@@ -190,6 +253,42 @@ def parse_status(value: str) -> str:
 
 def _assignments(rows: Sequence[Mapping[str, Any]]) -> tuple[Assignment, ...]:
     return tuple(Assignment(r["table_id"], r["start_at"], r["end_at"], r["merge_group_id"]) for r in rows)
+
+
+def check_assign_input(booking_id: IdLike, table_ids: Iterable[IdLike], *, key: str | None = None,
+                       start_at: dt.datetime | None = None, end_at: dt.datetime | None = None) -> None:
+    """What :meth:`Allocator.assign` refuses before sending anything (the CLI calls it before connecting)."""
+    bid = parse_uuid(booking_id, "booking_id")
+    parse_uuids(table_ids, "table_id")
+    check_window(start_at, end_at, subject=f"booking_id={bid}")
+    _key(key, bid)
+
+
+def check_hold_input(restaurant_id: IdLike, table_ids: Iterable[IdLike], start_at: dt.datetime | None,
+                     end_at: dt.datetime | None, *, expires_at: dt.datetime | None = None,
+                     ttl: dt.timedelta = DEFAULT_HOLD_TTL) -> None:
+    """What :meth:`Allocator.create_hold` refuses before sending anything."""
+    rid = parse_uuid(restaurant_id, "restaurant_id")
+    parse_uuids(table_ids, "table_id")
+    check_window(start_at, end_at, required=True, subject=f"restaurant_id={rid}")
+    check_hold_expiry(expires_at, ttl, subject=f"restaurant_id={rid}")
+
+
+def check_extend_input(hold_id: IdLike, *, expires_at: dt.datetime | None = None,
+                       ttl: dt.timedelta = DEFAULT_HOLD_TTL) -> None:
+    """What :meth:`Allocator.extend_hold` refuses before sending anything."""
+    check_hold_expiry(expires_at, ttl, subject=f"hold_id={parse_uuid(hold_id, 'hold_id')}")
+
+
+def check_confirm_input(hold_id: IdLike, booking_id: IdLike | None = None, *, key: str | None = None) -> None:
+    """What :meth:`Allocator.confirm_hold` refuses before sending anything."""
+    parse_uuid(hold_id, "hold_id")
+    _key(key, _optional_uuid(booking_id, "booking_id"))
+
+
+def check_move_input(booking_id: IdLike, start_at: dt.datetime | None, end_at: dt.datetime | None) -> None:
+    """What :meth:`Allocator.move_booking` refuses before sending anything."""
+    check_window(start_at, end_at, required=True, subject=f"booking_id={parse_uuid(booking_id, 'booking_id')}")
 
 
 # --- the API ---------------------------------------------------------------------------------------------------------
@@ -388,10 +487,7 @@ class Allocator:
         rid = parse_uuid(restaurant_id, "restaurant_id")
         ids = parse_uuids(table_ids, "table_id")
         check_window(start_at, end_at, required=True, subject=f"restaurant_id={rid}")
-        _aware(expires_at, "expires_at")
-        if ttl <= dt.timedelta(0):
-            raise InvalidArgument("a hold must expire in the future", details=f"restaurant_id={rid} ttl={ttl}",
-                                  hint="Pass a positive ttl.")
+        check_hold_expiry(expires_at, ttl, subject=f"restaurant_id={rid}")
         bid = _optional_uuid(booking_id, "booking_id")
         row = self._one("create_hold", {
             "restaurant_id": rid, "table_ids": ids, "start_at": start_at, "end_at": end_at,
@@ -404,7 +500,7 @@ class Allocator:
                     ttl: dt.timedelta = DEFAULT_HOLD_TTL) -> dt.datetime:
         """Move an active hold's expiry to ``expires_at`` (default: server now + ``ttl``); returns the new expiry."""
         hid = parse_uuid(hold_id, "hold_id")
-        _aware(expires_at, "expires_at")
+        check_hold_expiry(expires_at, ttl, subject=f"hold_id={hid}")
         row = self._one("extend_hold", {"hold_id": hid, "expires_at": expires_at, "ttl": ttl})
         value = row["expires_at"]
         assert isinstance(value, dt.datetime)
@@ -444,25 +540,12 @@ class Allocator:
     def move_booking(self, booking_id: IdLike, start_at: dt.datetime, end_at: dt.datetime) -> BookingWindow:
         """Move the booking to ``[start_at, end_at)``; its tables move with it, or TableOccupied names the blocker.
 
-        Three statements in one transaction: lock the booking, lock its tables in id order (the allocator's lock
-        order), then update the window (the bookings trigger moves the assignment rows).
+        One call of the SQL function ``move_booking``: it locks the booking, then its tables in id order (the
+        allocator's lock order), then updates the window (the bookings trigger moves the assignment rows).
         """
         bid = parse_uuid(booking_id, "booking_id")
         check_window(start_at, end_at, required=True, subject=f"booking_id={bid}")
-        queries = sqlfiles.queries("allocator.sql")
-        params: dict[str, Any] = {"booking_id": bid, "restaurant_id": None, "start_at": start_at, "end_at": end_at}
-        try:
-            with self._conn() as conn, conn.transaction():
-                locked = conn.execute(queries["lock_booking"], params).fetchone()
-                if locked is None:
-                    raise _booking_not_found(bid)
-                params["restaurant_id"] = locked["restaurant_id"]
-                conn.execute(queries["lock_booking_tables"], params)
-                r = conn.execute(queries["move_booking"], params).fetchone()
-        except AllocatorConflict as exc:
-            self._record_conflict("move_booking", params, exc)
-            raise
-        assert r is not None  # the booking row is locked, so the UPDATE finds it
+        r = self._one("move_booking", {"booking_id": bid, "start_at": start_at, "end_at": end_at})
         return BookingWindow(r["booking_id"], r["restaurant_id"], r["start_at"], r["end_at"], r["status"])
 
     def booking(self, booking_id: IdLike) -> BookingState:

@@ -55,6 +55,13 @@ def parse_instant(value: str | None, name: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
+def _checks() -> Any:
+    """The allocator module, whose input checks run before any connection (imported late: the CLI starts fast)."""
+    from tablemend import allocator
+
+    return allocator
+
+
 @contextmanager
 def _allocator(dsn: str | None) -> Iterator[Allocator]:
     from tablemend.allocator import Allocator
@@ -101,6 +108,7 @@ def assign_cmd(
           --start 2030-06-01T19:00Z --end 2030-06-01T21:00Z
     """
     start_at, end_at = parse_instant(start, "--start"), parse_instant(end, "--end")
+    _checks().check_assign_input(booking, tables, key=key, start_at=start_at, end_at=end_at)
     with _allocator(dsn) as alloc:
         rows = alloc.assign(booking, tables, key=key, require_adjacency=adjacency, assigned_by=assigned_by,
                             start_at=start_at, end_at=end_at)
@@ -163,9 +171,12 @@ def hold_create(
     start_at, end_at = parse_instant(start, "--start"), parse_instant(end, "--end")
     if start_at is None or end_at is None:
         raise UsageError("a hold needs --start and --end")
+    expires_at = parse_instant(expires, "--expires")
+    _checks().check_hold_input(restaurant, tables, start_at, end_at, expires_at=expires_at,
+                               ttl=dt.timedelta(seconds=ttl))
     with _allocator(dsn) as alloc:
         made = alloc.create_hold(restaurant, tables, start_at, end_at, booking_id=booking,
-                                 expires_at=parse_instant(expires, "--expires"), ttl=dt.timedelta(seconds=ttl))
+                                 expires_at=expires_at, ttl=dt.timedelta(seconds=ttl))
     _show_one(asdict(made), fmt)
 
 
@@ -185,9 +196,10 @@ def hold_extend(
     Example:
       tablemend hold extend HOLD --ttl 600
     """
+    until = parse_instant(expires, "--expires")
+    _checks().check_extend_input(hold, expires_at=until, ttl=dt.timedelta(seconds=ttl))
     with _allocator(dsn) as alloc:
-        expires_at = alloc.extend_hold(hold, expires_at=parse_instant(expires, "--expires"),
-                                       ttl=dt.timedelta(seconds=ttl))
+        expires_at = alloc.extend_hold(hold, expires_at=until, ttl=dt.timedelta(seconds=ttl))
     _show_one({"hold_id": hold, "expires_at": expires_at}, fmt)
 
 
@@ -229,6 +241,7 @@ def hold_confirm(
     Example:
       tablemend hold confirm HOLD --key confirm-42
     """
+    _checks().check_confirm_input(hold, booking, key=key)
     with _allocator(dsn) as alloc:
         rows = alloc.confirm_hold(hold, booking, key=key, require_adjacency=adjacency, assigned_by=assigned_by)
     _show_assignments(rows, fmt, f"hold {hold} confirmed")
@@ -284,6 +297,7 @@ def booking_move(
     start_at, end_at = parse_instant(start, "--start"), parse_instant(end, "--end")
     if start_at is None or end_at is None:
         raise UsageError("a move needs --start and --end")
+    _checks().check_move_input(booking, start_at, end_at)
     with _allocator(dsn) as alloc:
         moved = alloc.move_booking(booking, start_at, end_at)
     _show_one(asdict(moved), fmt)

@@ -292,6 +292,51 @@ class LedgerInconsistent(AllocatorConflict, sqlstate="TAI01"):
     """An idempotency ledger row does not describe its booking's current assignment (refused at commit)."""
 
 
+# --- bounded input and scope (migration 0003, docs/security.md) -------------------------------------------------------
+
+
+class WindowOutOfRange(AllocatorValidationError, sqlstate="TAV10"):
+    """A window is infinite, outside the supported dates, or too long; DETAIL ``field=`` names the bound."""
+
+
+class HoldExpiryOutOfRange(AllocatorValidationError, sqlstate="TAV11"):
+    """A hold's expiry lies further ahead than the longest hold allowed."""
+
+
+class IdempotencyKeyTooLong(AllocatorValidationError, sqlstate="TAV12"):
+    """An idempotency key is longer than allowed."""
+
+
+class TooManyTables(AllocatorValidationError, sqlstate="TAV13"):
+    """More table ids were passed than one call accepts."""
+
+
+class AllocatorForbidden(AllocatorError):
+    """The caller may not act here: no restaurant scope, or a scope that does not cover the request."""
+
+    http_status = 403
+    exit_code = 2
+
+
+class ScopeRequired(AllocatorForbidden, sqlstate="TAF01"):
+    """A login that cannot see every restaurant called a function without setting ``tablemend.restaurant_id``."""
+
+
+class InvalidScope(AllocatorForbidden, sqlstate="TAF02"):
+    """``tablemend.restaurant_id`` is set to something that is not a uuid."""
+
+
+class RestaurantOutOfScope(AllocatorForbidden, sqlstate="TAF03"):
+    """The request names a restaurant other than the caller's scope."""
+
+
+class PermissionDenied(TablemendError, sqlstate="42501"):
+    """PostgreSQL refused the call: the login's roles lack the privilege (docs/security.md lists the grants)."""
+
+    http_status = 403
+    exit_code = 2
+
+
 #: Raw constraint violations from direct writes that mean the same as an allocator error.
 _BY_CONSTRAINT: dict[tuple[str, str], type[TablemendError]] = {
     ("23P01", "booking_table_assignments_no_overlap"): TableOccupied,

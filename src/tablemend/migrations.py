@@ -22,7 +22,7 @@ from typing import LiteralString
 
 import psycopg
 
-from tablemend import sqlfiles
+from tablemend import security, sqlfiles
 from tablemend.db import Connection, translated
 from tablemend.errors import MigrationError
 
@@ -78,11 +78,15 @@ def pending(conn: Connection) -> list[Migration]:
     return [m for m in available() if m.version not in done]
 
 
-def migrate(conn: Connection, *, use_schema_for_fresh: bool = True) -> MigrationResult:
+def migrate(conn: Connection, *, use_schema_for_fresh: bool = True, roles: security.Roles | None = None
+            ) -> MigrationResult:
     """Bring the database to the current schema, in one transaction. Idempotent.
 
     ``use_schema_for_fresh=False`` replays every migration even on an empty database (the migration test uses it).
+    Whenever something was applied, :func:`tablemend.security.apply` then gives everything to the owner role and
+    grants the other roles (``roles``, default :meth:`~tablemend.security.Roles.from_env`), in the same transaction.
     """
+    roles = roles or security.Roles.from_env()
     operator = _operator()
     host = socket.gethostname()
     migrations = available()
@@ -111,10 +115,12 @@ def migrate(conn: Connection, *, use_schema_for_fresh: bool = True) -> Migration
                 conn.execute(sqlfiles.read("schema.sql"))
                 for m in migrations:
                     _record(conn, m, "baseline", operator, host)
+                security.apply(conn, roles)
                 return MigrationResult("schema", tuple(f"{m.version}_{m.name}" for m in migrations))
             for m in todo:
                 conn.execute(m.sql)
                 _record(conn, m, "apply", operator, host)
+            security.apply(conn, roles)
             return MigrationResult("migrate", tuple(f"{m.version}_{m.name}" for m in todo))
     except psycopg.Error as exc:  # pragma: no cover - translated() already converts; kept for the cause chain
         raise MigrationError(str(exc)) from exc

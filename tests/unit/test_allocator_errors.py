@@ -30,6 +30,13 @@ EXPECTED: dict[str, tuple[type[errors.TablemendError], int, int]] = {
     "TAC08": (errors.HoldBookingMismatch, 409, 3),
     "TAC09": (errors.ZoneLocked, 409, 3),
     "TAI01": (errors.LedgerInconsistent, 409, 3),
+    "TAV10": (errors.WindowOutOfRange, 422, 2),
+    "TAV11": (errors.HoldExpiryOutOfRange, 422, 2),
+    "TAV12": (errors.IdempotencyKeyTooLong, 422, 2),
+    "TAV13": (errors.TooManyTables, 422, 2),
+    "TAF01": (errors.ScopeRequired, 403, 2),
+    "TAF02": (errors.InvalidScope, 403, 2),
+    "TAF03": (errors.RestaurantOutOfScope, 403, 2),
 }
 
 
@@ -42,7 +49,7 @@ def test_each_code_has_its_class_status_and_exit_code(sqlstate: str) -> None:
 
 
 def test_every_raise_in_the_allocator_sql_uses_a_registered_ta_code() -> None:
-    text = sqlfiles.read("migrations/0002_allocator.sql")
+    text = sqlfiles.read("migrations/0002_allocator.sql") + sqlfiles.read("migrations/0003_security.sql")
     raises = re.findall(r"RAISE EXCEPTION[^;]*;", text, flags=re.DOTALL)
     assert raises
     codes = set()

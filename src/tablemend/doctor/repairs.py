@@ -57,7 +57,7 @@ class Plan:
 
     def sql(self) -> str:
         """The applied findings' repairs as a reviewable SQL script (one transaction)."""
-        from psycopg import sql as pgsql
+        from tablemend.doctor import script
 
         checks = registry()
         bookings = frozenset(b for b in [self.context.booking_id] if b is not None)
@@ -66,13 +66,16 @@ class Plan:
             scope = scope | finding.scope()
         lines = ["BEGIN;", "SET LOCAL lock_timeout = '5s';",
                  "-- the allocator's lock order: bookings, then tables, by id"]
-        lock = pgsql.SQL("SELECT id FROM {} WHERE id = ANY ({}::uuid[]) ORDER BY id FOR UPDATE;")
-        for relation, ids in (("bookings", scope.bookings), ("table_inventory", scope.tables)):
+        locks = (("SELECT id FROM public.bookings WHERE id = ANY (%(ids)s::uuid[]) ORDER BY id FOR UPDATE;",
+                  scope.bookings),
+                 ("SELECT id FROM public.table_inventory WHERE id = ANY (%(ids)s::uuid[]) ORDER BY id FOR UPDATE;",
+                  scope.tables))
+        for statement, ids in locks:
             if ids:
-                ident = pgsql.Identifier("public", relation)
-                lines.append(lock.format(ident, pgsql.Literal(sorted(str(i) for i in ids))).as_string(None))
+                lines.append(script.bind(statement, {"ids": sorted(str(i) for i in ids)}))
         for finding in self.selection.apply:
-            lines.append(f"-- {finding.id} [{finding.safety.value}] {finding.detail}")
+            # every value in the script goes through script.literal / script.comment: data cannot end either
+            lines.append(script.comment(f"{finding.id} [{finding.safety.value}] {finding.detail}"))
             lines.append(checks[finding.code]().manual_sql(finding) or "-- (no automatic repair)")
         lines.append("COMMIT;")
         return "\n".join(lines) + "\n"

@@ -221,15 +221,10 @@ class Check:
         statements = [q for name, q in self.sql().items() if name.startswith("repair")]
         if not statements:
             return None
-        from psycopg import sql as pgsql
+        from tablemend.doctor import script
 
-        out: list[str] = []
-        for statement in statements:
-            text = statement
-            for name, value in sorted(finding.key.items(), key=lambda kv: -len(kv[0])):
-                literal = pgsql.Literal(str(value) if isinstance(value, uuid.UUID) else value)
-                text = text.replace(f"%({name})s", literal.as_string(None))
-            out.append(text.replace("%%", "%").rstrip().rstrip(";") + ";")
+        params = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in finding.key.items()}
+        out = [script.bind(statement, params).rstrip().rstrip(";") + ";" for statement in statements]
         return "\n".join(out)
 
 

@@ -33,25 +33,11 @@ ORDER BY r.table_id;
 -- name: set_booking_status
 SELECT set_booking_status(%(booking_id)s, %(status)s::booking_status)::text AS previous;
 
--- name: lock_booking
--- A move takes the allocator's lock order before the UPDATE: the booking row, then its tables by id. Without the
--- table locks a move and an assign of the same table do not serialise and can deadlock in the exclusion constraint.
-SELECT b.restaurant_id FROM bookings b WHERE b.id = %(booking_id)s FOR UPDATE OF b;
-
--- name: lock_booking_tables
-SELECT t.id FROM table_inventory t
-WHERE t.restaurant_id = %(restaurant_id)s
-  AND t.id IN (SELECT a.table_id FROM booking_table_assignments a
-               WHERE a.restaurant_id = %(restaurant_id)s AND a.booking_id = %(booking_id)s)
-ORDER BY t.id
-FOR NO KEY UPDATE OF t;
-
 -- name: move_booking
--- The bookings trigger moves the booking's assignments to the new window (or refuses with TAC01 naming the blocker)
--- and releases its holds.
-UPDATE bookings b SET start_at = %(start_at)s, end_at = %(end_at)s, updated_at = now()
-WHERE b.id = %(booking_id)s
-RETURNING b.id AS booking_id, b.restaurant_id, b.start_at, b.end_at, b.status::text AS status;
+-- The function takes the allocator's lock order (booking, then its tables by id); the bookings trigger moves the
+-- booking's assignments to the new window (or refuses with TAC01 naming the blocker) and releases its holds.
+SELECT r.booking_id, r.restaurant_id, r.start_at, r.end_at, r.status::text AS status
+FROM move_booking(%(booking_id)s, %(start_at)s, %(end_at)s) AS r;
 
 -- name: booking
 SELECT b.id AS booking_id, b.restaurant_id, b.start_at, b.end_at, b.party_size, b.status::text AS status,

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS tablemend.migration_log (
 );
 
 CREATE OR REPLACE FUNCTION tablemend.forbid_log_rewrite() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'tablemend.migration_log is append-only'
         USING ERRCODE = 'TMU05', DETAIL = format('%s of log row %s refused', TG_OP, OLD.id);

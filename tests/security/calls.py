@@ -1,0 +1,34 @@
+"""One call of every public allocator function, aimed at one restaurant's rows (a :class:`Side`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.integration.tmdata import at
+from tests.security.conftest import Side
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    query: str
+    args: Callable[[Side], tuple[Any, ...]]
+    #: the refusal a caller scoped to another restaurant gets (another restaurant's ids are "not found")
+    cross_tenant: str
+
+
+CALLS: tuple[Call, ...] = (
+    Call("assign_tables_atomic_v2", "SELECT * FROM assign_tables_atomic_v2(%s, %s, 'k2')",
+         lambda s: (s.free, [s.tables[1]]), "TAN01"),
+    Call("unassign_tables_atomic", "SELECT * FROM unassign_tables_atomic(%s)", lambda s: (s.assigned,), "TAN01"),
+    Call("create_table_hold", "SELECT create_table_hold(%s, %s, %s, %s, now() + interval '10 minutes')",
+         lambda s: (s.restaurant_id, [s.tables[3]], at(19), at(21)), "TAF03"),
+    Call("extend_table_hold", "SELECT extend_table_hold(%s, now() + interval '20 minutes')",
+         lambda s: (s.hold_id,), "TAN02"),
+    Call("confirm_hold_assignment", "SELECT * FROM confirm_hold_assignment(%s)", lambda s: (s.hold_id,), "TAN02"),
+    Call("release_table_hold", "SELECT release_table_hold(%s)", lambda s: (s.hold_id,), "TAN02"),
+    Call("set_booking_status", "SELECT set_booking_status(%s, 'cancelled')", lambda s: (s.free,), "TAN01"),
+    Call("move_booking", "SELECT * FROM move_booking(%s, %s, %s)", lambda s: (s.assigned, at(20), at(22)), "TAN01"),
+)
