@@ -67,6 +67,9 @@ def origin_cmd(
         help="Also create the legacy partial unique index on (booking_id, idempotency_key) (implied by D3).")] = False,
     reset: Annotated[bool, typer.Option(
         "--reset", help="Drop and recreate the named sandbox database first.")] = False,
+    variant: Annotated[str, typer.Option(
+        "--variant", help="The origin's schema at a historical point: newest, no-window, no-hold-status, "
+        "deferred-exclusion, exclusion-first, legacy-index, legacy-overload, early-november.")] = "newest",
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Build the origin's schema and functions, and seed failing states.
@@ -77,18 +80,21 @@ def origin_cmd(
 
     Examples:
       tablemend sandbox origin --database origin_sandbox --states D1,D2
+      tablemend sandbox origin --database old_origin --variant no-window --reset
       tablemend doctor scan --dsn "$(tablemend db url --database origin_sandbox)"
     """
     from tablemend import sandbox
 
     codes = sandbox.parse_states(states)  # before anything is created
+    sandbox.parse_variant(variant)
     result = sandbox.prepare(dsn, database=database, states=codes, legacy_overload=legacy_overload,
-                             legacy_idempotency_index=legacy_idempotency_index, reset=reset)
+                             legacy_idempotency_index=legacy_idempotency_index, reset=reset, variant=variant)
     if fmt is OutputFormat.json:
         render_json({
             "database": result.database,
             "created": result.created,
             "built": result.built,
+            "variant": variant if result.built else None,
             "legacy_overload": result.features.legacy_overload,
             "legacy_idempotency_index": result.features.legacy_idempotency_index,
             "cases": [_case_row(c) for c in result.cases],

@@ -26,6 +26,24 @@ ORIGIN_STATES: tuple[str, ...] = (
     "ledger-replay-empty", "ledger-hash-collision", "orphan-merge-groups", "zone-lock-drift",
 )
 
+#: historical points of the origin's schema (spec §1-§3) that live databases sit at: name -> (what it is, SQL files
+#: applied after the newest schema). The legacy pieces of D3 / D4 are variants too.
+ORIGIN_VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "newest": ("the newest intended schema (spec §1)", ()),
+    "no-window": ("before M/20251107060000: no generated bta.assignment_window", ("origin/variant_no_window.sql",)),
+    "no-hold-status": ("before M/20251117190000: no table_holds.status", ("origin/variant_no_hold_status.sql",)),
+    "deferred-exclusion": ("before M/20251113203000: allocations_resource_window_excl, DEFERRABLE INITIALLY DEFERRED",
+                           ("origin/variant_deferred_exclusion.sql",)),
+    "exclusion-first": ("hand-patched: the (table_id, slot_id) key is newer than the bta exclusion constraint",
+                        ("origin/variant_exclusion_first.sql",)),
+    "legacy-index": ("before M/20251028064000: the partial unique index on (booking_id, idempotency_key)",
+                     ("origin/legacy_idempotency_index.sql",)),
+    "legacy-overload": ("the historical 5-argument overload still installed", ("origin/legacy_overload.sql",)),
+    "early-november": ("no window column, no hold status and the deferred allocation exclusion together",
+                       ("origin/variant_no_window.sql", "origin/variant_no_hold_status.sql",
+                        "origin/variant_deferred_exclusion.sql")),
+}
+
 DUPLICATE_MESSAGE = "assign_tables_atomic_v2 assignment duplicate for table {table_id}"
 _SQL = "origin/sandbox.sql"
 #: the restaurant every seed uses; its service date is this many days ahead, so no seeded booking is in the past
@@ -99,12 +117,22 @@ def origin_features(conn: Connection) -> OriginFeatures:
     return OriginFeatures(installed, bool(row["legacy_overload"]), bool(row["legacy_idempotency_index"]))
 
 
-def build_origin(conn: Connection, *, legacy_overload: bool = False, legacy_idempotency_index: bool = False) -> None:
+def parse_variant(name: str) -> str:
+    """A known variant name, or a UsageError listing them."""
+    if name not in ORIGIN_VARIANTS:
+        raise UsageError(f"unknown origin variant {name!r}; known: {', '.join(ORIGIN_VARIANTS)}")
+    return name
+
+
+def build_origin(conn: Connection, *, legacy_overload: bool = False, legacy_idempotency_index: bool = False,
+                 variant: str = "newest") -> None:
     """Create the origin's schema and functions in the connected database, in one transaction.
 
     ``legacy_overload`` adds the 5-argument overload (state D4); ``legacy_idempotency_index`` the partial unique index
-    on ``(booking_id, idempotency_key)`` (state D3). Refuses a database that already has the origin's tables.
+    on ``(booking_id, idempotency_key)`` (state D3); ``variant`` (see :data:`ORIGIN_VARIANTS`) builds the schema at
+    one of the origin's historical points. Refuses a database that already has the origin's tables.
     """
+    files = ORIGIN_VARIANTS[parse_variant(variant)][1]
     with translated(), conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
         existing = [r["name"] for r in cur.execute(_q("installed_tables")).fetchall()]
@@ -115,10 +143,12 @@ def build_origin(conn: Connection, *, legacy_overload: bool = False, legacy_idem
             )
         conn.execute(sqlfiles.read("origin/schema.sql"))
         conn.execute(sqlfiles.read("origin/functions.sql"))
-        if legacy_overload:
+        if legacy_overload and "origin/legacy_overload.sql" not in files:
             conn.execute(sqlfiles.read("origin/legacy_overload.sql"))
-        if legacy_idempotency_index:
+        if legacy_idempotency_index and "origin/legacy_idempotency_index.sql" not in files:
             conn.execute(sqlfiles.read("origin/legacy_idempotency_index.sql"))
+        for name in files:
+            conn.execute(sqlfiles.read(name))
 
 
 # --- seeding helpers ----------------------------------------------------------------------------------------------
@@ -455,6 +485,7 @@ def call_assign(conn: Connection, case: StateCase) -> list[dict[str, Any]]:
         args = {k: v for k, v in args.items() if k not in ("p_start_at", "p_end_at")}
     with translated(), conn.transaction():
         rows = conn.cursor(row_factory=dict_row).execute(call_query(case), args).fetchall()
+        conn.execute(_q("check_deferred"))  # as the caller's COMMIT would (deferred-exclusion variant)
     return [dict(r) for r in rows]
 
 
@@ -477,7 +508,7 @@ class SandboxResult:
 
 def prepare(dsn: str | None, *, database: str | None = None, states: tuple[str, ...] = ORIGIN_STATES,
             legacy_overload: bool = False, legacy_idempotency_index: bool = False,
-            reset: bool = False) -> SandboxResult:
+            reset: bool = False, variant: str = "newest") -> SandboxResult:
     """Create (or reuse) a sandbox database, build the origin in it when missing, and seed ``states``.
 
     Without ``dsn`` the database ``database`` (default ``origin_sandbox``) is made on the default server (embedded
@@ -488,6 +519,7 @@ def prepare(dsn: str | None, *, database: str | None = None, states: tuple[str, 
     unknown = [c for c in states if c not in _SEEDS]
     if unknown:
         raise UsageError(f"unknown state code(s): {', '.join(unknown)}; known: {', '.join(ORIGIN_STATES)}")
+    parse_variant(variant)
     from tablemend import databases
     from tablemend.db import connect, resolve_dsn
 
@@ -510,7 +542,7 @@ def prepare(dsn: str | None, *, database: str | None = None, states: tuple[str, 
     with connect(target, autocommit=True) as conn:
         features = origin_features(conn)
         if not features.installed:
-            build_origin(conn, legacy_overload=want_overload, legacy_idempotency_index=want_index)
+            build_origin(conn, legacy_overload=want_overload, legacy_idempotency_index=want_index, variant=variant)
             built = True
         elif (want_overload and not features.legacy_overload) or (want_index and not features.legacy_idempotency_index):
             missing = [name for name, wanted, present in (

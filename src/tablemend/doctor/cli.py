@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator, Sequence
+from functools import wraps
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -28,8 +31,11 @@ from tablemend.doctor import journal, repairs
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.rules import Check, Context, Finding, Level
 from tablemend.doctor.scanner import checks as applicable_checks
-from tablemend.doctor.scanner import context, scan
-from tablemend.errors import RepairRefused, UsageError
+from tablemend.doctor.scanner import context, not_applicable, scan
+from tablemend.errors import RepairRefused, TablemendError, UsageError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 doctor_app = typer.Typer(
     help="Find and repair the states that make multi-table assignment fail.\n\n"
@@ -60,6 +66,23 @@ StatementTimeout = Annotated[str, typer.Option("--statement-timeout", envvar="TA
                                                help="Give up (changing nothing) when a statement takes longer.")]
 
 _COLUMNS = ("id", "level", "safety", "detail")
+
+
+def doctor_command(fn: Callable[P, R]) -> Callable[P, R]:
+    """:func:`handle_errors`, and with ``--format json`` the error also goes to stdout as one JSON object
+    ``{"error": {code, message, details, hint}}``, so a script reading stdout always gets valid JSON."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except TablemendError as exc:
+            if kwargs.get("fmt") is OutputFormat.json:
+                sys.stdout.write(dumps({"error": exc.to_json()}) + "\n")
+                sys.stdout.flush()
+            raise
+
+    return handle_errors(wrapper)
 
 
 # --- parsing ----------------------------------------------------------------------------------------------------
@@ -137,7 +160,7 @@ def _with_progress(items: Iterator[Finding], checks: Sequence[Check], bind: Any)
 
 
 @doctor_app.command("scan")
-@handle_errors
+@doctor_command
 def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: RestaurantOption = None,
              booking: BookingOption = None, tables: TablesOption = None, start: StartOption = None,
              end: EndOption = None,
@@ -161,6 +184,7 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
                    profile=profile)
         prof = profiles.detect(conn, profile)
         selected = applicable_checks(prof, check, booking=ctx.booking_id is not None)
+        _note_variants(prof, check, selected)
         hook: list[Any] = []
         stream = scan(conn, profile=prof, ctx=ctx, codes=check, on_check=lambda c: hook[0](c) if hook else None)
         findings = _with_progress(stream, selected, hook.append)
@@ -172,20 +196,36 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         raise typer.Exit(1)
 
 
+def _note_variants(prof: profiles.Profile, codes: Sequence[str] | None, selected: Sequence[Check]) -> None:
+    """On stderr: checks this schema variant cannot run, and checks that run an equivalent query."""
+    for skipped, needs in not_applicable(prof, codes):
+        err_console.print(f"note: {skipped.code} ({skipped.title}) not applicable: needs {', '.join(needs)}",
+                          highlight=False)
+    for c in selected:
+        absent = [feature for feature, _ in c.degraded if not prof.catalog.has(feature)]
+        if absent:
+            err_console.print(f"note: {c.code} uses its equivalent query without {', '.join(absent)}",
+                              highlight=False)
+
+
 #: a readable table stops here; JSON streams every finding
 _TABLE_LIMIT = 500
 
 
 def _stream_json(findings: Iterator[Finding]) -> Level | None:
-    """One JSON array written as findings arrive, so memory stays flat however many there are."""
-    import sys
-
+    """One JSON array. Findings are spooled (memory while small, then a temporary file) and written to stdout only
+    when the scan has finished, so an error half-way leaves no truncated array: stdout gets the error object."""
     worst: Level | None = None
-    sys.stdout.write("[")
-    for n, f in enumerate(findings):
-        sys.stdout.write(("," if n else "") + "\n  " + dumps(f.as_row()).replace("\n", "\n  "))
-        worst = f.level if worst is None or f.level.rank > worst.rank else worst
-    sys.stdout.write("\n]\n" if worst is not None else "]\n")
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as spool:
+        spool.write("[")
+        for n, f in enumerate(findings):
+            spool.write(("," if n else "") + "\n  " + dumps(f.as_row()).replace("\n", "\n  "))
+            worst = f.level if worst is None or f.level.rank > worst.rank else worst
+        spool.write("\n]\n" if worst is not None else "]\n")
+        spool.seek(0)
+        while chunk := spool.read(1 << 16):
+            sys.stdout.write(chunk)
+    sys.stdout.flush()
     return worst
 
 
@@ -209,7 +249,7 @@ def _print_table(findings: Iterator[Finding], title: str) -> Level | None:
 
 
 @doctor_app.command("explain")
-@handle_errors
+@doctor_command
 def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P (uuid).")],
                 dsn: DsnOption = None, profile: ProfileOption = None, tables: TablesOption = None,
                 start: StartOption = None, end: EndOption = None, key: KeyOption = None,
@@ -279,7 +319,7 @@ def _print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
 
 
 @doctor_app.command("plan")
-@handle_errors
+@doctor_command
 def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: RestaurantOption = None,
              booking: BookingOption = None, tables: TablesOption = None, start: StartOption = None,
              end: EndOption = None, include: IncludeOption = None,
@@ -305,7 +345,7 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
 
 
 @doctor_app.command("repair")
-@handle_errors
+@doctor_command
 def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: RestaurantOption = None,
                booking: BookingOption = None, tables: TablesOption = None, start: StartOption = None,
                end: EndOption = None, key: KeyOption = None, include: IncludeOption = None,
@@ -367,7 +407,7 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
 
 
 @doctor_app.command("undo")
-@handle_errors
+@doctor_command
 def undo_cmd(repair_id: Annotated[str, typer.Argument(help="The id `doctor repair` printed.")],
              dsn: DsnOption = None, lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "60s",
              fmt: FormatOption = OutputFormat.table) -> None:
@@ -390,7 +430,7 @@ def undo_cmd(repair_id: Annotated[str, typer.Argument(help="The id `doctor repai
 
 
 @doctor_app.command("verify")
-@handle_errors
+@doctor_command
 def verify_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P (uuid).")],
                dsn: DsnOption = None, profile: ProfileOption = None, tables: TablesOption = None,
                start: StartOption = None, end: EndOption = None, key: KeyOption = None,
@@ -424,7 +464,7 @@ def verify_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P
 
 
 @doctor_app.command("journal")
-@handle_errors
+@doctor_command
 def journal_cmd(dsn: DsnOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List the repairs and undos recorded in tablemend_doctor.journal."""
     with _connect(dsn) as conn:
@@ -433,7 +473,7 @@ def journal_cmd(dsn: DsnOption = None, fmt: FormatOption = OutputFormat.table) -
 
 
 @doctor_app.command("docs")
-@handle_errors
+@doctor_command
 def docs_cmd(output: Annotated[str, typer.Option("--output", "-o", help="Where to write.")] = "docs/doctor.md",
              check: Annotated[bool, typer.Option("--check", help="Exit 1 when the file differs.")] = False) -> None:
     """Write docs/doctor.md from the rule registry, or --check it."""
@@ -458,7 +498,7 @@ def docs_cmd(output: Annotated[str, typer.Option("--output", "-o", help="Where t
 
 
 @doctor_app.command("gate")
-@handle_errors
+@doctor_command
 def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
              constraint: Annotated[list[str] | None, typer.Option(
                  "--constraint", help="Only these (repeatable): bta_booking_table, bta_table_slot, bta_no_overlap, "

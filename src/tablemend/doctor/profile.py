@@ -6,6 +6,7 @@ Supabase schema (``booking_table_assignments``, ``allocations``, the ledger and 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tablemend import sqlfiles
@@ -20,14 +21,26 @@ _ORIGIN_MARKERS = ("public.booking_table_assignments", "public.allocations", "pu
 
 @dataclass(frozen=True)
 class Catalog:
-    """What exists in the database: relations (``schema.name``) and functions with their overload counts."""
+    """What exists in the database, as features a check can require.
+
+    Relations and functions are ``schema.name`` (functions with their overload counts), columns
+    ``schema.relation.column``, constraints ``schema.relation:name`` (``deferred`` lists those checked only at commit).
+    Live origin databases sit at different points of its migration history, so checks ask before they query.
+    """
 
     relations: frozenset[str]
     functions: dict[str, int]
+    columns: frozenset[str] = frozenset()
+    constraints: frozenset[str] = frozenset()
+    deferred: frozenset[str] = frozenset()
 
     def has(self, name: str) -> bool:
         qualified = name if "." in name else f"public.{name}"
-        return qualified in self.relations or qualified in self.functions
+        return (qualified in self.relations or qualified in self.functions or qualified in self.columns
+                or qualified in self.constraints)
+
+    def missing(self, features: Iterable[str]) -> tuple[str, ...]:
+        return tuple(f for f in features if not self.has(f))
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,10 @@ def read_catalog(conn: Connection) -> Catalog:
     with translated():
         relations = frozenset(str(r["name"]) for r in conn.execute(queries["relations"]).fetchall())
         functions = {str(r["name"]): int(r["overloads"]) for r in conn.execute(queries["functions"]).fetchall()}
-    return Catalog(relations, functions)
+        columns = frozenset(str(r["name"]) for r in conn.execute(queries["columns"]).fetchall())
+        constraints = conn.execute(queries["constraints"]).fetchall()
+    return Catalog(relations, functions, columns, frozenset(str(r["name"]) for r in constraints),
+                   frozenset(str(r["name"]) for r in constraints if r["deferred"]))
 
 
 def detect(conn: Connection, override: str | None = None) -> Profile:

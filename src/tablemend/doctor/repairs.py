@@ -54,6 +54,8 @@ class Plan:
     context: Context
     selection: Selection
     changes: tuple[tuple[RowChange, tuple[str, ...]], ...]
+    #: the database's features (the repair SQL of a check can differ by schema variant)
+    catalog: profiles.Catalog | None = None
 
     def sql(self) -> str:
         """The applied findings' repairs as a reviewable SQL script (one transaction)."""
@@ -76,7 +78,7 @@ class Plan:
         for finding in self.selection.apply:
             # every value in the script goes through script.literal / script.comment: data cannot end either
             lines.append(script.comment(f"{finding.id} [{finding.safety.value}] {finding.detail}"))
-            lines.append(checks[finding.code]().manual_sql(finding) or "-- (no automatic repair)")
+            lines.append(checks[finding.code](self.catalog).manual_sql(finding) or "-- (no automatic repair)")
         lines.append("COMMIT;")
         return "\n".join(lines) + "\n"
 
@@ -136,7 +138,7 @@ def _lock(conn: Connection, bookings: Iterable[uuid.UUID], tables: Iterable[uuid
 
 def _apply(conn: Connection, prof: profiles.Profile, selection: Selection) -> list[tuple[RowChange, tuple[str, ...]]]:
     """Lock what the findings touch (bookings, then tables by id), repair each, and record row changes."""
-    checks: dict[str, Check] = {code: cls() for code, cls in registry().items()}
+    checks: dict[str, Check] = {code: cls(prof.catalog) for code, cls in registry().items()}
     scope = Scope()
     for f in selection.apply:
         scope = scope | f.scope()
@@ -230,7 +232,7 @@ def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_s
         changes += _apply(conn, prof, more)
         applied += more.apply
         skipped += more.skipped
-    return Plan(prof.name, ctx, Selection(tuple(applied), tuple(skipped)), tuple(changes))
+    return Plan(prof.name, ctx, Selection(tuple(applied), tuple(skipped)), tuple(changes), prof.catalog)
 
 
 def plan(conn: Connection, ctx: Context, *, profile: str | None = None, all_safe: bool = True,
@@ -250,6 +252,7 @@ def call_allocator(conn: Connection, args: dict[str, Any]) -> AllocatorResult:
     try:
         with translated(), conn.transaction():
             rows = conn.execute(_q("call_allocator"), args).fetchall()
+            conn.execute(_q("check_deferred"))  # a deferred exclusion fails at COMMIT: see that error here
     except TablemendError as exc:
         if exc.sqlstate in ("55P03", "57014"):
             raise

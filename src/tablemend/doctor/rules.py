@@ -22,10 +22,13 @@ import pkgutil
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, LiteralString
+from typing import TYPE_CHECKING, Any, ClassVar, LiteralString
 
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
+
+if TYPE_CHECKING:
+    from tablemend.doctor.profile import Catalog
 
 
 class Level(str, enum.Enum):
@@ -158,10 +161,39 @@ class Check:
     #: the allocator errors this state causes (first = the usual one)
     errors: ClassVar[tuple[ErrorSignature, ...]] = ()
     remediation: ClassVar[str]
-    #: relations / functions that must exist for the detection query to run
+    #: catalog features the queries need: relations / functions (``public.x``), columns (``public.rel.column``),
+    #: constraints (``public.rel:name``); with one missing the check is *not applicable, needs X*
     requires: ClassVar[tuple[str, ...]] = ()
+    #: features the usual queries use that have an equivalent when missing: (feature, suffix) pairs; the queries
+    #: named ``<query>__<suffix>`` in the check's SQL file replace ``<query>`` (a ``-- skip`` body drops it)
+    degraded: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: True when the check only makes sense for one booking P (explain / repair --booking)
     needs_booking: ClassVar[bool] = False
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        #: the database's features; None means the newest origin / tablemend schema (everything present)
+        self.catalog = catalog
+
+    def missing(self) -> tuple[str, ...]:
+        """Required features the database lacks: non-empty means the check does not apply there."""
+        return () if self.catalog is None else self.catalog.missing(self.requires)
+
+    def variants(self) -> tuple[str, ...]:
+        """Suffixes of the equivalent queries in use, one per missing degradable feature."""
+        if self.catalog is None:
+            return ()
+        return tuple(suffix for feature, suffix in self.degraded if not self.catalog.has(feature))
+
+    def queries(self) -> dict[str, LiteralString]:
+        """The check's named queries for this database: the usual ones, with degraded equivalents swapped in."""
+        base = self.sql()
+        chosen = {name: q for name, q in base.items() if "__" not in name}
+        for suffix in self.variants():
+            for name in list(chosen):
+                alternative = base.get(f"{name}__{suffix}")
+                if alternative is not None:
+                    chosen[name] = alternative
+        return {name: q for name, q in chosen.items() if q.strip() != "-- skip"}
 
     @classmethod
     def description(cls) -> str:
@@ -177,7 +209,7 @@ class Check:
 
     def detect(self, conn: Connection, ctx: Context) -> Iterator[Finding]:
         """Run the ``detect`` query (streamed through a server-side cursor) and turn rows into findings."""
-        query = self.sql()["detect"]
+        query = self.queries()["detect"]
         with translated(), conn.cursor(name=f"tmd_{self.code.lower()}") as cur:
             cur.itersize = 2000
             cur.execute(query, ctx.params())
@@ -210,7 +242,7 @@ class Check:
 
     def repair(self, conn: Connection, finding: Finding) -> None:
         """Run every ``repair*`` query of the check's SQL file, in file order, with the finding's key as parameters."""
-        statements = [q for name, q in self.sql().items() if name.startswith("repair")]
+        statements = [q for name, q in self.queries().items() if name.startswith("repair")]
         params = {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in finding.key.items()}
         with translated():
             for statement in statements:
@@ -218,7 +250,7 @@ class Check:
 
     def manual_sql(self, finding: Finding) -> str | None:
         """The repair as literal SQL an operator could run (None when the check has no repair)."""
-        statements = [q for name, q in self.sql().items() if name.startswith("repair")]
+        statements = [q for name, q in self.queries().items() if name.startswith("repair")]
         if not statements:
             return None
         from tablemend.doctor import script
@@ -254,5 +286,5 @@ def registry() -> dict[str, type[Check]]:
     return dict(sorted(_REGISTRY.items()))
 
 
-def for_profile(profile: str) -> list[Check]:
-    return [cls() for cls in registry().values() if profile in cls.profiles]
+def for_profile(profile: str, catalog: Catalog | None = None) -> list[Check]:
+    return [cls(catalog) for cls in registry().values() if profile in cls.profiles]

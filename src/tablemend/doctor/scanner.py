@@ -57,16 +57,24 @@ def context(conn: Connection, *, restaurant_id: uuid.UUID | None = None, booking
 
 def checks(profile: profiles.Profile, codes: Iterable[str] | None = None, *,
            booking: bool = False) -> list[Check]:
-    """The checks that apply: the profile's, whose required objects exist, optionally only ``codes``."""
+    """The checks that apply: the profile's, whose required features exist, optionally only ``codes``."""
+    return [c for c in _wanted(profile, codes) if not c.missing() and (booking or not c.needs_booking)]
+
+
+def not_applicable(profile: profiles.Profile,
+                   codes: Iterable[str] | None = None) -> list[tuple[Check, tuple[str, ...]]]:
+    """The profile's checks this database lacks a feature for, each with what it needs."""
+    return [(c, c.missing()) for c in _wanted(profile, codes) if c.missing()]
+
+
+def _wanted(profile: profiles.Profile, codes: Iterable[str] | None) -> list[Check]:
     wanted = {c.upper() for c in codes} if codes else None
-    selected = [c for c in for_profile(profile.name)
-                if (wanted is None or c.code in wanted) and all(profile.catalog.has(r) for r in c.requires)
-                and (booking or not c.needs_booking)]
+    every = for_profile(profile.name, profile.catalog)
     if wanted:
-        unknown = wanted - {c.code for c in for_profile(profile.name)}
+        unknown = wanted - {c.code for c in every}
         if unknown:
             raise UsageError(f"unknown check code(s) for profile {profile.name}: {', '.join(sorted(unknown))}")
-    return selected
+    return [c for c in every if wanted is None or c.code in wanted]
 
 
 def detect(conn: Connection, profile: profiles.Profile, ctx: Context, codes: Iterable[str] | None = None,

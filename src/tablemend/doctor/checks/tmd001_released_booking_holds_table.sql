@@ -4,7 +4,7 @@
 SELECT bta.booking_id, bta.table_id, b.restaurant_id,
        format('booking %%s (%%s%%s) still holds table %%s at slot %%s, window %%s',
               bta.booking_id, b.status, CASE WHEN b.end_at <= now() THEN ', past' ELSE '' END,
-              bta.table_id, coalesce(bta.slot_id::text, 'NULL'), coalesce(bta.assignment_window::text, 'NULL'))
+              bta.table_id, coalesce(bta.slot_id::text, 'NULL'), coalesce(tstzrange(bta.start_at, bta.end_at, '[)')::text, 'NULL'))
            AS detail,
        jsonb_build_object('booking_id', bta.booking_id, 'table_id', bta.table_id) AS key,
        jsonb_build_object('assignment_id', bta.id, 'status', b.status, 'slot_id', bta.slot_id,
@@ -18,7 +18,7 @@ WHERE (%(restaurant_id)s::uuid IS NULL OR b.restaurant_id = %(restaurant_id)s::u
         ELSE bta.booking_id <> %(booking_id)s::uuid AND bta.table_id = ANY (%(table_ids)s::uuid[])
              AND (b.status IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') OR b.end_at <= now())
              AND (bta.slot_id = %(slot_id)s::uuid
-                  OR bta.assignment_window && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)'))
+                  OR tstzrange(bta.start_at, bta.end_at, '[)') && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)'))
       END
 ORDER BY bta.booking_id, bta.table_id;
 

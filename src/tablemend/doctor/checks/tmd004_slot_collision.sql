@@ -4,7 +4,7 @@
 -- (table_id, slot_id) key cannot express that.
 SELECT bta.booking_id, bta.table_id, b.restaurant_id,
        format('live booking %%s holds table %%s at slot %%s with window %%s, which does not overlap the requested %%s',
-              bta.booking_id, bta.table_id, bta.slot_id, bta.assignment_window,
+              bta.booking_id, bta.table_id, bta.slot_id, tstzrange(bta.start_at, bta.end_at, '[)'),
               tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')) AS detail,
        jsonb_build_object('booking_id', bta.booking_id, 'table_id', bta.table_id, 'slot_id', bta.slot_id) AS key,
        jsonb_build_object('assignment_id', bta.id, 'status', b.status,
@@ -21,7 +21,7 @@ WHERE %(booking_id)s::uuid IS NOT NULL
   -- the slot is the row's own (a stale one is TMD003)
   AND (s.slot_date, s.slot_time) = (timezone(coalesce(nullif(r.timezone, ''), 'UTC'), bta.start_at)::date,
                                     timezone(coalesce(nullif(r.timezone, ''), 'UTC'), bta.start_at)::time)
-  AND NOT bta.assignment_window && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')
+  AND NOT tstzrange(bta.start_at, bta.end_at, '[)') && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')
 ORDER BY bta.booking_id, bta.table_id;
 
 -- name: repair

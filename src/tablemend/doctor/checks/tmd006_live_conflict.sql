@@ -8,7 +8,7 @@
 WITH live_rows AS NOT MATERIALIZED (
     SELECT bta.booking_id, bta.table_id,
            CASE WHEN bta.start_at IS NULL OR bta.end_at IS NULL THEN tstzrange(b.start_at, b.end_at, '[)')
-                ELSE bta.assignment_window END AS occupied
+                ELSE tstzrange(bta.start_at, bta.end_at, '[)') END AS occupied
     FROM public.booking_table_assignments bta
     JOIN public.bookings b ON b.id = bta.booking_id
     WHERE b.status NOT IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') AND b.end_at > now()

@@ -17,6 +17,7 @@ from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, registe
 @register
 class ExpiredHold(Check):
     code = "TMD010"
+    degraded = (("public.table_holds.status", "no_hold_status"),)
     name = "expired-hold"
     title = "Finished hold still claims tables"
     level = Level.warning

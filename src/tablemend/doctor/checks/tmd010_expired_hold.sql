@@ -34,3 +34,32 @@ DELETE FROM public.table_hold_windows WHERE hold_id = %(hold_id)s::uuid;
 -- ... and an active hold past its expiry is marked expired (a confirmed or cancelled one keeps its status).
 UPDATE public.table_holds SET status = 'expired' WHERE id = %(hold_id)s::uuid AND status = 'active'
   AND expires_at <= now();
+
+-- name: detect__no_hold_status
+-- Before table_holds.status (M/20251117190000) a hold is in force until it expires: the same check on expiry alone.
+-- Holds that no longer hold (expired, or already confirmed / cancelled) but still have members or hold windows, or
+-- are past expiry and still 'active'. Their hold windows and shadow allocations keep mirroring a claim nobody has:
+-- an unexpired window of a confirmed or cancelled hold even blocks other bookings' assignments. For one booking P:
+-- such holds of P or on P's tables.
+SELECT h.booking_id, NULL::uuid AS table_id, h.restaurant_id,
+       format('hold %%s (%%s, expires %%s) still has %%s member(s) and %%s hold window(s)', h.id, 'no status',
+              h.expires_at, m.n, w.n) AS detail,
+       -- an unexpired window still blocks other bookings' assignments
+       CASE WHEN h.expires_at > now() AND w.n > 0 THEN 'error' END AS level,
+       jsonb_build_object('hold_id', h.id, 'booking_id', h.booking_id) AS key,
+       jsonb_build_object('tables', (SELECT array_agg(DISTINCT t) FROM unnest(m.tables || w.tables) t),
+                          'status', NULL, 'window', tstzrange(h.start_at, h.end_at, '[)')) AS metadata
+FROM public.table_holds h
+CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(array_agg(x.table_id), '{}') AS tables
+                    FROM public.table_hold_members x WHERE x.hold_id = h.id) m
+CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(array_agg(x.table_id), '{}') AS tables
+                    FROM public.table_hold_windows x WHERE x.hold_id = h.id) w
+WHERE h.expires_at <= now()
+  AND (m.n > 0 OR w.n > 0)
+  AND (%(restaurant_id)s::uuid IS NULL OR h.restaurant_id = %(restaurant_id)s::uuid)
+  AND (%(booking_id)s::uuid IS NULL OR h.booking_id = %(booking_id)s::uuid
+       OR (m.tables || w.tables) && %(table_ids)s::uuid[])
+ORDER BY h.id;
+
+-- name: repair_status__no_hold_status
+-- skip

@@ -15,6 +15,7 @@ from tablemend.doctor.rules import Check, Level, Safety, register
 @register
 class OrphanShadowAllocation(Check):
     code = "TMD011"
+    degraded = (("public.table_holds.status", "no_hold_status"),)
     name = "orphan-shadow-allocation"
     title = "Shadow allocation without a live hold"
     level = Level.warning

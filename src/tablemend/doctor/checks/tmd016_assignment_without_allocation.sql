@@ -3,7 +3,7 @@
 -- booking moved away from (v2 never deletes old rows; synchronizeAssignments pruned the allocation).
 SELECT bta.booking_id, bta.table_id, b.restaurant_id,
        format('live booking %%s (%%s) holds table %%s over %%s without an allocation%%s', bta.booking_id, b.status,
-              bta.table_id, bta.assignment_window,
+              bta.table_id, tstzrange(bta.start_at, bta.end_at, '[)'),
               CASE WHEN other.n > 0 THEN format('; its allocated tables are %%s', other.list) ELSE '' END) AS detail,
        jsonb_build_object('booking_id', bta.booking_id, 'table_id', bta.table_id) AS key,
        jsonb_build_object('assignment_id', bta.id, 'status', b.status, 'allocated_tables', other.list,
@@ -22,7 +22,7 @@ WHERE bta.start_at IS NOT NULL AND bta.end_at IS NOT NULL AND bta.end_at > now()
   AND (%(booking_id)s::uuid IS NULL
        OR (bta.booking_id <> %(booking_id)s::uuid AND bta.table_id = ANY (%(table_ids)s::uuid[])
            AND (bta.slot_id = %(slot_id)s::uuid
-                OR bta.assignment_window && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)'))))
+                OR tstzrange(bta.start_at, bta.end_at, '[)') && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)'))))
 ORDER BY bta.booking_id, bta.table_id;
 
 -- name: repair

@@ -17,6 +17,7 @@ from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, registe
 @register
 class HoldBlocksBooking(Check):
     code = "TMD021"
+    degraded = (("public.table_holds.status", "no_hold_status"),)
     name = "hold-blocks-booking"
     title = "Active hold blocks the assignment"
     level = Level.error

@@ -11,6 +11,23 @@ FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname IN ('public', 'tablemend')
 GROUP BY 1;
 
+-- name: columns
+-- Columns of the doctor's relations, as schema.relation.column (live databases sit at different migration points).
+SELECT n.nspname || '.' || c.relname || '.' || a.attname AS name
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname IN ('public', 'tablemend') AND a.attnum > 0
+  AND NOT a.attisdropped;
+
+-- name: constraints
+-- Constraints as schema.relation:name, with whether they are checked at commit (DEFERRABLE INITIALLY DEFERRED).
+SELECT n.nspname || '.' || c.relname || ':' || k.conname AS name, k.condeferred AS deferred
+FROM pg_constraint k
+JOIN pg_class c ON c.oid = k.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname IN ('public', 'tablemend');
+
 -- name: primary_key
 SELECT a.attname AS column_name
 FROM pg_index i
@@ -107,3 +124,8 @@ JOIN pg_class pc ON pc.oid = c.confrelid
 JOIN pg_namespace pn ON pn.oid = pc.relnamespace
 WHERE c.conrelid = to_regclass(%(relation)s) AND c.contype = 'f'
 ORDER BY c.conname;
+
+-- name: check_deferred
+-- What COMMIT would do: a DEFERRABLE INITIALLY DEFERRED constraint (allocations_resource_window_excl, before
+-- M/20251113203000) reports its violation only at commit; checking now makes a rolled-back call see that error.
+SET CONSTRAINTS ALL IMMEDIATE;

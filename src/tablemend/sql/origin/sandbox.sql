@@ -103,3 +103,8 @@ FROM public.assign_tables_atomic_v2(
     p_idempotency_key => %(p_idempotency_key)s::text,
     p_require_adjacency => %(p_require_adjacency)s::boolean,
     p_assigned_by => %(p_assigned_by)s::uuid)
+
+-- name: check_deferred
+-- What COMMIT would do: run the constraint checks a DEFERRABLE INITIALLY DEFERRED constraint postponed (the
+-- deferred-exclusion variant), inside the caller's transaction, so a rolled-back call sees the commit's error.
+SET CONSTRAINTS ALL IMMEDIATE;
