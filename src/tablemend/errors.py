@@ -152,6 +152,13 @@ class FindingNotFound(DoctorError, sqlstate="TMD96"):
     http_status = 404
 
 
+class FindingsRemain(DoctorError, sqlstate="TMD84"):
+    """A repair changed nothing: every finding needs --include (confirm) or a person (human). Exit code 1, as a scan
+    with findings, so scripts notice; the details name each remaining finding."""
+
+    exit_code = 1
+
+
 class JournalAppendOnly(DoctorError, sqlstate="TMD97"):
     """Raised by the database: rows of tablemend_doctor.journal / journal_changes are never updated or deleted."""
 

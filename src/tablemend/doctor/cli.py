@@ -32,7 +32,7 @@ from tablemend.doctor import profile as profiles
 from tablemend.doctor.rules import Check, Context, Finding, Level
 from tablemend.doctor.scanner import checks as applicable_checks
 from tablemend.doctor.scanner import context, not_applicable, scan
-from tablemend.errors import RepairRefused, TablemendError, UsageError
+from tablemend.errors import FindingsRemain, RepairRefused, TablemendError, UsageError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -389,10 +389,16 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                                 retry=retry, adjacency=adjacency, explicit_window=start is not None,
                                 timeouts=timeouts)
     if result.repair_id is None and result.allocator is None:
-        skipped = len(result.plan.selection.skipped)
-        err_console.print("nothing to repair" + (f"; {skipped} finding(s) need --include or a person" if skipped
-                                                  else ""))
+        skipped = result.plan.selection.skipped
+        if skipped:
+            raise FindingsRemain(f"nothing was repaired: {len(skipped)} finding(s) need --include or a person",
+                                 details="; ".join(f"{f.id} ({why})" for f, why in skipped),
+                                 hint="review them with `tablemend doctor plan`; apply a confirm finding with "
+                                 "--include ID")
+        err_console.print("nothing to repair")
         return
+    for f, why in result.plan.selection.skipped:
+        err_console.print(f"left: {f.id} ({why})", highlight=False, soft_wrap=True)
     summary: dict[str, Any] = {"repair_id": result.repair_id, "findings": [f.id for f in result.plan.selection.apply],
                                "changes": len(result.plan.changes)}
     if result.allocator is not None:

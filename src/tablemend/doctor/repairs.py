@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from tablemend.doctor import journal
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import Op, Recorder, RowChange
 from tablemend.doctor.rules import Check, Context, Finding, Safety, Scope, registry
+from tablemend.doctor.scanner import checks as checks_for
 from tablemend.doctor.scanner import detect
 from tablemend.errors import FindingNotFound, LockUnavailable, RepairNotFound, RepairRefused, TablemendError
 
@@ -114,8 +116,12 @@ def select(findings: Iterable[Finding], *, all_safe: bool, include: Sequence[str
     ids = {f.id for f in found}
     missing = [i for i in include if i not in ids]
     if missing:
+        codes = sorted({c for i in missing if re.fullmatch(r"TMD\d{3}", c := i.split("-", 1)[0].upper())})
         raise FindingNotFound(f"no current finding with id {', '.join(missing)}",
-                              hint="run `tablemend doctor scan` (with the same --booking) for current ids")
+                              details="it is not in the database any more (repaired, or its rows changed), or the "
+                              "id is mistyped",
+                              hint="current ids: `tablemend doctor scan " + " ".join(f"--check {c}" for c in codes)
+                              + "` (or `tablemend doctor plan --booking P` for one booking)")
     apply: list[Finding] = []
     skipped: list[tuple[Finding, str]] = []
     for f in found:
@@ -213,14 +219,31 @@ def _timeouts_as_lock_errors(exc: TablemendError) -> TablemendError:
 _ROUNDS = 4
 
 
+def _findings(conn: Connection, prof: profiles.Profile, ctx: Context, wanted: list[str] | None,
+              include: Sequence[str]) -> list[Finding]:
+    """The scope's findings, plus those named with ``include`` that a ``--booking`` scope does not see (ids printed
+    by a whole-database scan, e.g. P's own rows on tables outside its request): looked up in P's restaurant, by the
+    code each id starts with. Named explicitly, they are the operator's call."""
+    found = list(detect(conn, prof, ctx, wanted))
+    missing = set(include) - {f.id for f in found}
+    if not missing or ctx.booking_id is None:
+        return found
+    known = {c.code for c in checks_for(prof)}
+    codes = sorted({i.split("-", 1)[0].upper() for i in missing} & known)
+    if not codes:
+        return found
+    wide = Context(restaurant_id=ctx.restaurant_id)
+    return found + [f for f in detect(conn, prof, wide, codes) if f.id in missing]
+
+
 def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_safe: bool,
                 include: Sequence[str], codes: Iterable[str] | None) -> Plan:
     wanted = list(codes) if codes is not None else None
-    selection = select(detect(conn, prof, ctx, wanted), all_safe=all_safe, include=include)
+    selection = select(_findings(conn, prof, ctx, wanted, include), all_safe=all_safe, include=include)
     if ctx.booking_id is not None:
         # first look without locks, then lock what it names and look again: the repair works on locked rows
         _lock_for_booking(conn, ctx, selection)
-        selection = select(detect(conn, prof, ctx, wanted), all_safe=all_safe, include=include)
+        selection = select(_findings(conn, prof, ctx, wanted, include), all_safe=all_safe, include=include)
     changes = _apply(conn, prof, selection)
     applied, skipped = list(selection.apply), list(selection.skipped)
     for _ in range(_ROUNDS if all_safe and changes else 0):
