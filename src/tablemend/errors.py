@@ -159,6 +159,23 @@ class FindingsRemain(DoctorError, sqlstate="TMD84"):
     exit_code = 1
 
 
+class PlanDrift(DoctorError, sqlstate="TMD85"):
+    """``repair --plan``: rows the reviewed plan changes no longer match their planned before-images (the database
+    moved on since the plan was made); every such row is named and nothing was changed."""
+
+
+class PlanFileInvalid(DoctorError, sqlstate="TMD86"):
+    """``repair --plan``: the file is not a doctor plan (unreadable, not JSON, another format or profile, or edited
+    so its findings no longer match their ids); nothing was changed."""
+
+    http_status = 422
+
+
+class PlanMismatch(DoctorError, sqlstate="TMD87"):
+    """``repair --plan``: applying the plan's findings changed other rows than the plan lists; rolled back, nothing
+    was changed."""
+
+
 class JournalAppendOnly(DoctorError, sqlstate="TMD97"):
     """Raised by the database: rows of tablemend_doctor.journal / journal_changes are never updated or deleted."""
 

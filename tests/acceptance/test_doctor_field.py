@@ -56,3 +56,93 @@ def test_repair_that_changes_nothing_exits_non_zero(origin_dsn: str) -> None:
     assert error["code"] == "TMD84" and all(i in error["details"] for i in remaining)
     journal = run("doctor", "journal", "--dsn", origin_dsn, "-f", "json")
     assert json.loads(journal.stdout) == []
+
+
+def _clone(server_dsn: str, source_dsn: str, name: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    from tests.conftest import _create_database, _drop_database, dsn_for
+
+    _drop_database(server_dsn, name)
+    _create_database(server_dsn, name, str(conninfo_to_dict(source_dsn)["dbname"]))
+    return dsn_for(server_dsn, name)
+
+
+def _checksums(dsn: str) -> dict[str, str]:
+    from tests.integration.test_doctor_states import checksums
+
+    with db.connect(dsn, autocommit=True) as conn:
+        return checksums(conn)
+
+
+def test_reviewed_plan_staging_then_production(origin_dsn: str, server_dsn: str, tmp_path: object) -> None:
+    """plan --out in staging (a copy of production), repair --plan there and then in production: the same rows
+    change; the journal records the plan's sha256; a second apply is refused (the rows moved on)."""
+    import os
+    from pathlib import Path
+
+    case = _seed(origin_dsn, "D1c")  # B's live row without allocation (confirm) + what P needs
+    p, tables = str(case.booking_id), ",".join(map(str, case.table_ids))
+    staging = _clone(server_dsn, origin_dsn, f"tm_field_staging_{os.getpid()}")
+    try:
+        scanned = json.loads(run("doctor", "scan", "--dsn", staging, "--booking", p, "--tables", tables,
+                                 "-f", "json").stdout)
+        include = [arg for f in scanned if f["safety"] == "confirm" for arg in ("--include", f["id"])]
+        path = Path(str(tmp_path)) / "plan.json"
+        planned = run("doctor", "plan", "--dsn", staging, "--booking", p, "--tables", tables, *include,
+                      "--out", str(path))
+        assert planned.returncode == 0, planned.stderr
+        doc = json.loads(path.read_text())
+        assert doc["findings"] and doc["changes"] and "BEGIN;" in doc["sql"]
+        assert all(c["before_sha256"] or c["op"] == "insert" for c in doc["changes"])
+        sha = __import__("hashlib").sha256(path.read_bytes()).hexdigest()
+
+        after: dict[str, dict[str, str]] = {}
+        for where in (staging, origin_dsn):
+            applied = run("doctor", "repair", "--dsn", where, "--plan", str(path), "--yes", "-f", "json")
+            assert applied.returncode == 0, applied.stderr
+            assert json.loads(applied.stdout)["plan_sha256"] == sha
+            entries = json.loads(run("doctor", "journal", "--dsn", where, "-f", "json").stdout)
+            assert [e["plan_sha256"] for e in entries] == [sha]
+            after[where] = _checksums(where)
+            with db.connect(where, autocommit=True) as conn:
+                assert sandbox.call_assign(conn, case), "P's retry succeeds after the reviewed plan"
+        assert after[staging] == after[origin_dsn], "the same plan made the same changes in both"
+
+        again = run("doctor", "repair", "--dsn", origin_dsn, "--plan", str(path), "--yes", "-f", "json")
+        assert again.returncode == 2
+        assert json.loads(again.stdout)["error"]["code"] == "TMD85"
+    finally:
+        from tests.conftest import _drop_database
+
+        _drop_database(server_dsn, f"tm_field_staging_{os.getpid()}")
+
+
+def test_plan_refused_when_a_row_changed_since(origin_dsn: str, tmp_path: object) -> None:
+    """A planned row edited after the plan: refused, the row named, nothing changed; a fresh plan applies."""
+    from pathlib import Path
+
+    case = _seed(origin_dsn, "D1")
+    p, tables = str(case.booking_id), ",".join(map(str, case.table_ids))
+    path = Path(str(tmp_path)) / "plan.json"
+    assert run("doctor", "plan", "--dsn", origin_dsn, "--booking", p, "--tables", tables,
+               "--out", str(path)).returncode == 0
+    doc = json.loads(path.read_text())
+    row = next(c for c in doc["changes"] if c["relation"] == "public.booking_table_assignments")
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE public.booking_table_assignments SET notes = 'edited after review' WHERE id = %s",
+                      (row["pk"]["id"],))
+    before = _checksums(origin_dsn)
+    refused = run("doctor", "repair", "--dsn", origin_dsn, "--plan", str(path), "--yes")
+    assert refused.returncode == 2
+    assert "TMD85" in refused.stderr and row["pk"]["id"] in refused.stderr and "changed" in refused.stderr
+    assert _checksums(origin_dsn) == before, "nothing changed"
+    assert run("doctor", "journal", "--dsn", origin_dsn, "-f", "json").stdout.strip() == "[]"
+
+    path.write_text(json.dumps({**doc, "findings": [{**doc["findings"][0], "key": {"x": 1}}]}))
+    edited = run("doctor", "repair", "--dsn", origin_dsn, "--plan", str(path), "--yes")
+    assert edited.returncode == 2 and "TMD86" in edited.stderr
+
+    assert run("doctor", "plan", "--dsn", origin_dsn, "--booking", p, "--tables", tables,
+               "--out", str(path)).returncode == 0
+    assert run("doctor", "repair", "--dsn", origin_dsn, "--plan", str(path), "--yes").returncode == 0

@@ -27,12 +27,12 @@ from tablemend.clitools import (
     render_rows,
 )
 from tablemend.doctor import explainer as explain_mod
-from tablemend.doctor import journal, repairs
+from tablemend.doctor import journal, planfile, repairs
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.rules import Check, Context, Finding, Level
 from tablemend.doctor.scanner import checks as applicable_checks
 from tablemend.doctor.scanner import context, not_applicable, scan
-from tablemend.errors import FindingsRemain, RepairRefused, TablemendError, UsageError
+from tablemend.errors import FindingsRemain, PlanFileInvalid, RepairRefused, TablemendError, UsageError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -304,6 +304,24 @@ def _change_rows(p: repairs.Plan) -> list[dict[str, Any]]:
     return [{**change.as_row(), "findings": list(ids)} for change, ids in p.changes]
 
 
+def _write_file(path: str, text: str) -> None:
+    from pathlib import Path
+
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _read_file(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanFileInvalid(f"cannot read plan {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
 def _print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         render_json({"apply": [f.as_row() for f in p.selection.apply],
@@ -324,6 +342,9 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
              booking: BookingOption = None, tables: TablesOption = None, start: StartOption = None,
              end: EndOption = None, include: IncludeOption = None,
              sql: Annotated[bool, typer.Option("--sql", help="Print the repair as a SQL script to review.")] = False,
+             out: Annotated[str | None, typer.Option("--out", help="Also write the plan to this file (findings, row "
+                                                     "changes with before-image fingerprints, SQL) for "
+                                                     "`repair --plan`.")] = None,
              fmt: FormatOption = OutputFormat.table) -> None:
     """Show the row changes a repair would make; nothing is written.
 
@@ -333,11 +354,17 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
     Examples:
       tablemend doctor plan --booking P
       tablemend doctor plan --restaurant R --sql > repair.sql
+      tablemend doctor plan --booking P --out plan.json
     """
     with _connect(dsn) as conn:
         ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end,
                    profile=profile)
         p = repairs.plan(conn, ctx, profile=profile, include=include or ())
+    if out is not None:
+        text = planfile.dumps(planfile.document(p))
+        _write_file(out, text)
+        err_console.print(f"wrote {out} (sha256 {planfile.sha256(text)}): review it, then "
+                          f"`tablemend doctor repair --plan {out}`", highlight=False, soft_wrap=True)
     if sql:
         print(p.sql(), end="")
         return
@@ -355,6 +382,9 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                                                    "transaction (kept only if it succeeds).")] = False,
                adjacency: Annotated[bool, typer.Option("--adjacency", help="p_require_adjacency for --retry.")]
                = False,
+               plan_file: Annotated[str | None, typer.Option("--plan", help="Apply exactly this reviewed plan "
+                                                             "file (from `plan --out`); refused, naming the rows, if "
+                                                             "the database moved on since.")] = None,
                lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "60s",
                fmt: FormatOption = OutputFormat.table) -> None:
     """Apply repairs in one journalled transaction; print the repair id.
@@ -366,9 +396,17 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
     Examples:
       tablemend doctor repair --booking P --retry --yes
       tablemend doctor repair --all-safe --yes
+      tablemend doctor repair --plan plan.json --yes
     """
+    if plan_file is not None:
+        if booking or all_safe or include or retry or restaurant or tables or start or end or key:
+            raise UsageError("--plan applies exactly the reviewed plan: drop --booking, --all-safe, --include, "
+                             "--retry and the scope options")
+        _repair_plan_file(dsn, plan_file, yes=yes, timeouts=repairs.Timeouts(lock_timeout, statement_timeout),
+                          fmt=fmt)
+        return
     if booking is None and not all_safe and not include:
-        raise UsageError("choose what to repair: --booking P, --all-safe, or --include FINDING")
+        raise UsageError("choose what to repair: --booking P, --all-safe, --include FINDING, or --plan FILE")
     if retry and booking is None:
         raise UsageError("--retry needs --booking")
     timeouts = repairs.Timeouts(lock_timeout, statement_timeout)
@@ -410,6 +448,28 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                   f"{len(summary['findings'])} finding(s)", highlight=False)
     if result.allocator is not None:
         console.print(f"assignment succeeded: {len(result.allocator.rows)} row(s)")
+
+
+def _repair_plan_file(dsn: str | None, path: str, *, yes: bool, timeouts: repairs.Timeouts,
+                      fmt: OutputFormat) -> None:
+    loaded = planfile.load(_read_file(path), source=path)
+    if not yes:
+        if not is_interactive():
+            raise RepairRefused("refusing to write without confirmation: stdin is not a terminal",
+                                hint=f"review {path}, then pass --yes")
+        render_rows([{"relation": c.relation, "op": c.op, "pk": c.pk} for c in planfile.changes_of(loaded)],
+                    OutputFormat.table, title=f"{path}: planned row changes")
+        if not typer.confirm(f"apply {len(loaded.changes)} row change(s)?", default=False):
+            raise RepairRefused("not confirmed; nothing was changed")
+    with _connect(dsn) as conn:
+        repair_id = planfile.apply(conn, loaded, timeouts=timeouts)
+    summary = {"repair_id": repair_id, "plan_sha256": loaded.sha256, "findings": [f.id for f in loaded.findings],
+               "changes": len(loaded.changes)}
+    if fmt is OutputFormat.json:
+        render_json(summary)
+        return
+    console.print(f"repair {repair_id}: {len(loaded.changes)} row change(s) of plan {path} "
+                  f"(sha256 {loaded.sha256})", highlight=False, soft_wrap=True)
 
 
 @doctor_app.command("undo")

@@ -48,7 +48,8 @@ def operator() -> str:
 def ensure_schema(conn: Connection) -> None:
     """Create ``tablemend_doctor`` on first use (serialised, so two first repairs do not race)."""
     with translated():
-        if conn.execute(_q("exists")).fetchone()["present"]:  # type: ignore[index]
+        state = conn.execute(_q("exists")).fetchone()
+        if state is not None and state["present"] and state["current"]:
             return
         conn.execute(_q("schema_lock"))
         conn.execute(_q("schema"))
@@ -62,14 +63,15 @@ def present(conn: Connection) -> bool:
 
 def write(conn: Connection, *, kind: str, profile: str, changes: Sequence[tuple[RowChange, Sequence[str]]],
           findings: Sequence[dict[str, Any]], booking_id: uuid.UUID | None = None,
-          undoes: uuid.UUID | None = None) -> uuid.UUID:
-    """Append one entry with its row changes; returns the entry id (the repair id)."""
+          undoes: uuid.UUID | None = None, plan_sha256: str | None = None) -> uuid.UUID:
+    """Append one entry with its row changes; returns the entry id (the repair id). ``plan_sha256``: the reviewed
+    plan file it applied."""
     ensure_schema(conn)
     entry_id = uuid.uuid4()
     with translated():
         conn.execute(_q("insert_entry"), {
             "id": entry_id, "kind": kind, "undoes": undoes, "operator": operator(), "host": socket.gethostname(),
-            "profile": profile, "booking_id": booking_id,
+            "profile": profile, "booking_id": booking_id, "plan_sha256": plan_sha256,
             "findings": Jsonb(json.loads(json.dumps(list(findings), default=str))),
         })
         rows = [{

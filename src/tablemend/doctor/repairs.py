@@ -291,17 +291,18 @@ def allocator_args(ctx: Context, *, adjacency: bool = False, explicit_window: bo
     }
 
 
-def _journal(conn: Connection, prof: profiles.Profile, p: Plan, allocator: AllocatorResult | None) -> uuid.UUID:
+def _journal(conn: Connection, prof: profiles.Profile, p: Plan, allocator: AllocatorResult | None, *,
+             plan_sha256: str | None = None) -> uuid.UUID:
     findings = [f.as_row() for f in p.selection.apply]
     repair_id = journal.write(conn, kind="repair", profile=prof.name, changes=p.changes, findings=findings,
-                              booking_id=p.context.booking_id)
+                              booking_id=p.context.booking_id, plan_sha256=plan_sha256)
     restaurant = p.context.restaurant_id or next((f.restaurant_id for f in p.selection.apply), None)
     if _events_possible(prof, restaurant):
         journal.emit_event(conn, event_type="doctor.repair.applied", restaurant_id=restaurant,
                            booking_id=p.context.booking_id,
                            context={"repair_id": str(repair_id), "findings": [f.id for f in p.selection.apply],
                                     "changes": len(p.changes), "operator": journal.operator(),
-                                    "retry": None if allocator is None else allocator.ok})
+                                    "retry": None if allocator is None else allocator.ok, "plan_sha256": plan_sha256})
     return repair_id
 
 
@@ -411,3 +412,11 @@ def _try_replica(conn: Connection) -> bool:
     except TablemendError:
         return False
     return True
+
+
+# the reviewed-plan layer (planfile.py) applies a plan file with the same steps
+begin = _begin
+lock_for = _lock_for_booking
+apply_findings = _apply
+journal_plan = _journal
+timeouts_as_lock_errors = _timeouts_as_lock_errors

@@ -1,5 +1,7 @@
 -- name: exists
-SELECT to_regclass('tablemend_doctor.journal') IS NOT NULL AS present;
+SELECT to_regclass('tablemend_doctor.journal') IS NOT NULL AS present,
+       EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = to_regclass('tablemend_doctor.journal')
+                 AND a.attname = 'plan_sha256' AND NOT a.attisdropped) AS current;
 
 -- name: schema
 -- The doctor's own bookkeeping, kept out of the user's public schema. Append-only: undo is a new entry.
@@ -17,6 +19,8 @@ CREATE TABLE IF NOT EXISTS tablemend_doctor.journal (
     booking_id  uuid,
     findings    jsonb NOT NULL DEFAULT '[]'::jsonb
 );
+-- the sha256 of the reviewed plan file a repair applied (doctor repair --plan); added to older journals here
+ALTER TABLE tablemend_doctor.journal ADD COLUMN IF NOT EXISTS plan_sha256 text;
 
 CREATE UNIQUE INDEX IF NOT EXISTS journal_one_undo ON tablemend_doctor.journal (undoes) WHERE kind = 'undo';
 
@@ -52,8 +56,9 @@ CREATE TRIGGER journal_changes_append_only BEFORE UPDATE OR DELETE ON tablemend_
 SELECT pg_advisory_xact_lock(7261533002);
 
 -- name: insert_entry
-INSERT INTO tablemend_doctor.journal (id, kind, undoes, operator, host, profile, booking_id, findings)
-VALUES (%(id)s, %(kind)s, %(undoes)s, %(operator)s, %(host)s, %(profile)s, %(booking_id)s, %(findings)s);
+INSERT INTO tablemend_doctor.journal (id, kind, undoes, operator, host, profile, booking_id, findings, plan_sha256)
+VALUES (%(id)s, %(kind)s, %(undoes)s, %(operator)s, %(host)s, %(profile)s, %(booking_id)s, %(findings)s,
+        %(plan_sha256)s);
 
 -- name: insert_change
 INSERT INTO tablemend_doctor.journal_changes (journal_id, seq, relation, op, pk, before, after, finding_ids)
@@ -68,7 +73,7 @@ SELECT relation, op, pk, before, after, finding_ids
 FROM tablemend_doctor.journal_changes WHERE journal_id = %(id)s ORDER BY seq;
 
 -- name: list_entries
-SELECT j.id, j.kind, j.undoes, j.created_at, j.operator, j.host, j.booking_id,
+SELECT j.id, j.kind, j.undoes, j.created_at, j.operator, j.host, j.booking_id, j.plan_sha256,
        (SELECT count(*) FROM tablemend_doctor.journal_changes c WHERE c.journal_id = j.id) AS changes
 FROM tablemend_doctor.journal j ORDER BY j.created_at, j.id;
 
