@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 
 from tablemend import db
+from tablemend.db import translated
 from tablemend.doctor import context, registry, repair, scan, undo
 from tablemend.doctor.rules import Safety
+from tablemend.errors import TablemendError
 
 _CASES = resources.files("tablemend.doctor") / "cases"
 
@@ -71,6 +73,10 @@ def test_case(request: pytest.FixtureRequest, name: str) -> None:
         with conn.transaction():
             for statement in [*BASES[profile]["setup"], *case["setup"]]:
                 conn.execute(_fill(statement).encode())
+        for check in case.get("before", []):  # the allocator's error in the bad state, before any repair
+            with pytest.raises(TablemendError) as raised, translated(), conn.transaction(force_rollback=True):
+                conn.execute(_fill(check["sql"]).encode())
+            assert (raised.value.sqlstate, raised.value.message) == (check["sqlstate"], _fill(check["message"]))
         spec = case.get("context")
         if spec:
             ctx = context(conn, booking_id=uuid.UUID(IDS[spec["booking"]]),
