@@ -540,13 +540,20 @@ def journal_cmd(dsn: DsnOption = None, fmt: FormatOption = OutputFormat.table) -
 
 @doctor_app.command("docs")
 @doctor_command
-def docs_cmd(output: Annotated[str, typer.Option("--output", "-o", help="Where to write.")] = "docs/doctor.md",
+def docs_cmd(output: Annotated[str | None, typer.Option("--output", "-o", help="Where to write (default "
+                                                      "docs/doctor.md, or docs/verification.md).")] = None,
+             verification: Annotated[bool, typer.Option("--verification", help="The by-hand remediation and "
+                                                        "verification steps instead.")] = False,
              check: Annotated[bool, typer.Option("--check", help="Exit 1 when the file differs.")] = False) -> None:
-    """Write docs/doctor.md from the rule registry, or --check it."""
+    """Write docs/doctor.md (or docs/verification.md) from the code, or --check it."""
     from pathlib import Path
 
-    from tablemend.doctor.docs import render
+    if verification:
+        from tablemend.doctor.verification import render
+    else:
+        from tablemend.doctor.docs import render
 
+    output = output or ("docs/verification.md" if verification else "docs/doctor.md")
     text = render()
     path = Path(output)
     if check:

@@ -21,7 +21,14 @@ journalled transaction that can be undone, and proves that the failed assignment
 ## Verbs
 
 {verbs}
-All verbs take `--dsn`, `--profile origin|tablemend` (default: detected from the catalog) and `--format table|json`.
+All verbs take `--dsn`, `--profile origin|tablemend` (default: detected from the catalog) and `--format table|json`;
+with `--format json` an error is also a JSON object `{"error": {code, message, details, hint}}` on stdout.
+
+Live origin databases sit at different points of its migration history (`tablemend sandbox origin --variant` builds
+them): the profile records which columns and constraints exist; a check that needs a missing one is reported as not
+applicable (a note on stderr), and a check with an equivalent query runs that (occupancy is always
+`tstzrange(start_at, end_at)`, so a missing `assignment_window` changes nothing; before `table_holds.status` a hold
+counts until it expires). The by-hand steps for each failing state are in [verification.md](verification.md).
 Repairs set `lock_timeout` / `statement_timeout` (`--lock-timeout`, `--statement-timeout`) and change nothing when
 they cannot get a lock in time.
 
@@ -105,10 +112,15 @@ _VERBS = (
      "from a read-only snapshot; exit 0 with none, 1 with findings at or above `--fail-on`, 2 on error"),
     ("explain --booking P [--tables X,Y] [--error MSG]", "which rows block P, the error the allocator raises for "
      "them and why, and the repair; also the database allocator's actual answer (rolled back)"),
-    ("plan [--sql]", "the exact row changes a repair would make, computed in a transaction that is rolled back; "
-     "`--sql` prints a reviewable script"),
+    ("plan [--sql] [--out FILE]", "the exact row changes a repair would make, computed in a transaction that is "
+     "rolled back; `--sql` prints a reviewable script; `--out` writes a reviewed-plan file (findings, row changes "
+     "with before-image sha256 fingerprints, the SQL)"),
     ("repair [--booking P | --all-safe] [--include ID] [--yes] [--retry]", "one transaction, allocator lock order, "
-     "every changed row journalled in `tablemend_doctor` with its before-image; prints a repair id"),
+     "every changed row journalled in `tablemend_doctor` with its before-image; prints a repair id; exit 1 (TMD84) "
+     "when nothing was applied because every finding needs `--include` or a person"),
+    ("repair --plan FILE [--yes]", "applies exactly a reviewed plan (staging first, then production): refuses, "
+     "naming each row, when a planned row no longer matches its before-image (TMD85); the journal records the "
+     "file's sha256"),
     ("undo REPAIR_ID", "restores the before-images (a new journal entry); refuses, naming the row, when a row "
      "changed since"),
     ("verify --booking P --tables X,Y", "applies P's pending repair and calls the database's own allocator with all "
