@@ -77,13 +77,40 @@ def _wanted(profile: profiles.Profile, codes: Iterable[str] | None) -> list[Chec
     return [c for c in every if wanted is None or c.code in wanted]
 
 
+#: checks whose whole-database detection is one shared pass over assignments joined with bookings
+#: (``sql/doctor/shared_pass.sql``); for one booking P each runs its own indexed query
+SHARED_PASS = ("TMD001", "TMD002", "TMD003", "TMD005", "TMD016")
+
+
 def detect(conn: Connection, profile: profiles.Profile, ctx: Context, codes: Iterable[str] | None = None,
-           on_check: Callable[[Check], None] | None = None) -> Iterator[Finding]:
-    """Findings of every applicable check in the current transaction (no transaction handling here)."""
-    for check in checks(profile, codes, booking=ctx.booking_id is not None):
+           on_check: Callable[[Check], None] | None = None, *, shared: bool = True) -> Iterator[Finding]:
+    """Findings of every applicable check in the current transaction (no transaction handling here).
+
+    ``shared=False`` runs every check's own query (the reference the shared pass is tested against)."""
+    selected = checks(profile, codes, booking=ctx.booking_id is not None)
+    pooled = {c.code: c for c in selected if c.code in SHARED_PASS} \
+        if shared and ctx.booking_id is None and profile.name == "origin" else {}
+    if pooled:
+        for check in pooled.values():
+            if on_check is not None:
+                on_check(check)
+        yield from _shared_pass(conn, ctx, pooled)
+    for check in selected:
+        if check.code in pooled:
+            continue
         if on_check is not None:
             on_check(check)
         yield from check.detect(conn, ctx)
+
+
+def _shared_pass(conn: Connection, ctx: Context, pooled: dict[str, Check]) -> Iterator[Finding]:
+    with translated(), conn.cursor(name="tmd_shared_pass") as cur:
+        cur.itersize = 2000
+        cur.execute(sqlfiles.query("assignments", "doctor/shared_pass.sql"), ctx.params())
+        for row in cur:
+            check = pooled.get(str(row["code"]))
+            if check is not None:
+                yield check.to_finding(row)
 
 
 def scan(conn: Connection, *, profile: profiles.Profile | None = None, ctx: Context | None = None,
