@@ -116,3 +116,24 @@ def test_features_decide_applicability(templates: TemplateFactory) -> None:
         done = run("doctor", "scan", "--dsn", dsn, "-f", "json")
         assert {f["code"] for f in json.loads(done.stdout)} == {"TMD014", "TMD015"}  # the legacy pieces
         assert "TMD010 uses its equivalent query without public.table_holds.status" in done.stderr
+
+
+def test_doctor_without_allocation_id(origin_dsn: str) -> None:
+    """A database from before M/20251101170000 has no booking_table_assignments.allocation_id: scan, plan, repair and
+    undo work there (the sandbox's function writes that column, so the states are seeded before it is dropped)."""
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        cases = [sandbox.seed_state(conn, code) for code in ("D1", "D1c", "leftover-allocation")]
+        conn.execute("ALTER TABLE public.booking_table_assignments DROP COLUMN allocation_id")
+        for case in cases:
+            ctx = ctx_for(conn, case)
+            findings = list(scan(conn, ctx=ctx))
+            assert findings, case.code
+            confirm = [f.id for f in findings if f.safety is Safety.confirm]
+            before = checksums(conn)
+            assert plan(conn, ctx, include=confirm).changes
+            assert checksums(conn) == before
+            result = repair(conn, ctx, include=confirm)
+            assert result.repair_id is not None and checksums(conn) != before
+            assert not [f for f in scan(conn, ctx=ctx) if f.safety is not Safety.human]
+            undo(conn, result.repair_id)
+            assert checksums(conn) == before, case.code

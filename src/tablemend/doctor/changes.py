@@ -44,13 +44,16 @@ class RowChange:
 class Recorder:
     """Snapshots and restores rows of one profile's relations on one connection."""
 
-    def __init__(self, conn: Connection, relations: frozenset[str], profile: str = "origin"):
+    def __init__(self, conn: Connection, relations: frozenset[str], profile: str = "origin",
+                 columns: frozenset[str] | None = None):
         self.conn = conn
         # only base tables are snapshotted (tablemend's "allocations" is a view over assignments)
-        # name "<relation>__<ids>": run only when that id list is non-empty
+        # name "<relation>__<ids>[__<column>]": run only when that id list is non-empty (and the column exists)
         self.queries = [(name.split("__")[1], q)
                         for name, q in sqlfiles.queries(f"doctor/snapshot_{profile}.sql").items()
-                        if f"public.{name.split('__')[0]}" in relations]
+                        if f"public.{name.split('__')[0]}" in relations
+                        and (columns is None or len(name.split("__")) < 3
+                             or f"public.{name.split('__')[0]}.{name.split('__')[2]}" in columns)]
         self._pk: dict[str, list[str]] = {}
         self._cols: dict[str, list[str]] = {}
         self._fks: dict[str, list[dict[str, Any]]] = {}

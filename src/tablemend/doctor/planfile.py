@@ -135,7 +135,7 @@ def _row_name(relation: str, pk: Mapping[str, Any]) -> str:
 
 def drift(conn: Connection, prof: profiles.Profile, planned: Sequence[Mapping[str, Any]]) -> list[str]:
     """Planned rows whose current image (locked FOR UPDATE) differs from the planned before-image."""
-    recorder = Recorder(conn, prof.catalog.relations, prof.name)
+    recorder = Recorder(conn, prof.catalog.relations, prof.name, prof.catalog.columns)
     seen: set[str] = set()
     moved: list[str] = []
     for change in planned:

@@ -149,7 +149,7 @@ def _apply(conn: Connection, prof: profiles.Profile, selection: Selection) -> li
     for f in selection.apply:
         scope = scope | f.scope()
     _lock(conn, scope.bookings, scope.tables)
-    recorder = Recorder(conn, prof.catalog.relations, prof.name)
+    recorder = Recorder(conn, prof.catalog.relations, prof.name, prof.catalog.columns)
     changes: list[tuple[RowChange, tuple[str, ...]]] = []
     # one finding at a time keeps attribution exact; big repairs snapshot a chunk at once (fewer round trips)
     size = 1 if len(selection.apply) <= _EXACT else _CHUNK
@@ -376,7 +376,7 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
             bookings = [uuid.UUID(str(c.pk["id"])) for c in entry.changes if c.relation == "public.bookings"]
             tables = [uuid.UUID(str(c.pk["id"])) for c in entry.changes if c.relation == "public.table_inventory"]
             _lock(conn, bookings, tables)
-            recorder = Recorder(conn, prof.catalog.relations, prof.name)
+            recorder = Recorder(conn, prof.catalog.relations, prof.name, prof.catalog.columns)
             replica = _try_replica(conn)
             for change in reversed(entry.changes):
                 recorder.undo(change)

@@ -14,10 +14,15 @@ WHERE t.id = ANY (%(tables)s::uuid[]);
 SELECT 'public.booking_table_assignments' AS relation, to_jsonb(t) AS row FROM public.booking_table_assignments t
 WHERE t.booking_id = ANY (%(bookings)s::uuid[]);
 
--- name: booking_table_assignments__allocations
--- (deleting an allocation sets these references NULL)
+-- name: booking_table_assignments__allocations__allocation_id
+-- (deleting an allocation sets these references NULL; a third name part is a column the query needs: databases from
+-- before M/20251101170000 have no allocation_id, before M/20251103100000 no merge_group_id)
 SELECT 'public.booking_table_assignments' AS relation, to_jsonb(t) AS row FROM public.booking_table_assignments t
-WHERE t.allocation_id = ANY (%(allocations)s::uuid[]) OR t.merge_group_id = ANY (%(allocations)s::uuid[]);
+WHERE t.allocation_id = ANY (%(allocations)s::uuid[]);
+
+-- name: booking_table_assignments__allocations__merge_group_id
+SELECT 'public.booking_table_assignments' AS relation, to_jsonb(t) AS row FROM public.booking_table_assignments t
+WHERE t.merge_group_id = ANY (%(allocations)s::uuid[]);
 
 -- name: allocations__bookings
 SELECT 'public.allocations' AS relation, to_jsonb(t) AS row FROM public.allocations t
