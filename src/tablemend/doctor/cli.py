@@ -29,10 +29,11 @@ from tablemend.clitools import (
 from tablemend.doctor import explainer as explain_mod
 from tablemend.doctor import journal, planfile, repairs
 from tablemend.doctor import profile as profiles
+from tablemend.doctor.cli_plan import repair_plan_file, write_file
 from tablemend.doctor.rules import Check, Context, Finding, Level
 from tablemend.doctor.scanner import checks as applicable_checks
 from tablemend.doctor.scanner import context, not_applicable, scan
-from tablemend.errors import FindingsRemain, PlanFileInvalid, RepairRefused, TablemendError, UsageError
+from tablemend.errors import FindingsRemain, RepairRefused, TablemendError, UsageError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -304,24 +305,6 @@ def _change_rows(p: repairs.Plan) -> list[dict[str, Any]]:
     return [{**change.as_row(), "findings": list(ids)} for change, ids in p.changes]
 
 
-def _write_file(path: str, text: str) -> None:
-    from pathlib import Path
-
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _read_file(path: str) -> str:
-    from pathlib import Path
-
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanFileInvalid(f"cannot read plan {path}: {getattr(exc, 'strerror', None) or exc}") from None
-
-
 def _print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         render_json({"apply": [f.as_row() for f in p.selection.apply],
@@ -362,7 +345,7 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         p = repairs.plan(conn, ctx, profile=profile, include=include or ())
     if out is not None:
         text = planfile.dumps(planfile.document(p))
-        _write_file(out, text)
+        write_file(out, text)
         err_console.print(f"wrote {out} (sha256 {planfile.sha256(text)}): review it, then "
                           f"`tablemend doctor repair --plan {out}`", highlight=False, soft_wrap=True)
     if sql:
@@ -402,7 +385,7 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         if booking or all_safe or include or retry or restaurant or tables or start or end or key:
             raise UsageError("--plan applies exactly the reviewed plan: drop --booking, --all-safe, --include, "
                              "--retry and the scope options")
-        _repair_plan_file(dsn, plan_file, yes=yes, timeouts=repairs.Timeouts(lock_timeout, statement_timeout),
+        repair_plan_file(dsn, plan_file, yes=yes, timeouts=repairs.Timeouts(lock_timeout, statement_timeout),
                           fmt=fmt)
         return
     if booking is None and not all_safe and not include:
@@ -448,28 +431,6 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                   f"{len(summary['findings'])} finding(s)", highlight=False)
     if result.allocator is not None:
         console.print(f"assignment succeeded: {len(result.allocator.rows)} row(s)")
-
-
-def _repair_plan_file(dsn: str | None, path: str, *, yes: bool, timeouts: repairs.Timeouts,
-                      fmt: OutputFormat) -> None:
-    loaded = planfile.load(_read_file(path), source=path)
-    if not yes:
-        if not is_interactive():
-            raise RepairRefused("refusing to write without confirmation: stdin is not a terminal",
-                                hint=f"review {path}, then pass --yes")
-        render_rows([{"relation": c.relation, "op": c.op, "pk": c.pk} for c in planfile.changes_of(loaded)],
-                    OutputFormat.table, title=f"{path}: planned row changes")
-        if not typer.confirm(f"apply {len(loaded.changes)} row change(s)?", default=False):
-            raise RepairRefused("not confirmed; nothing was changed")
-    with _connect(dsn) as conn:
-        repair_id = planfile.apply(conn, loaded, timeouts=timeouts)
-    summary = {"repair_id": repair_id, "plan_sha256": loaded.sha256, "findings": [f.id for f in loaded.findings],
-               "changes": len(loaded.changes)}
-    if fmt is OutputFormat.json:
-        render_json(summary)
-        return
-    console.print(f"repair {repair_id}: {len(loaded.changes)} row change(s) of plan {path} "
-                  f"(sha256 {loaded.sha256})", highlight=False, soft_wrap=True)
 
 
 @doctor_app.command("undo")
