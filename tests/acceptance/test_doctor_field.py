@@ -146,3 +146,16 @@ def test_plan_refused_when_a_row_changed_since(origin_dsn: str, tmp_path: object
     assert run("doctor", "plan", "--dsn", origin_dsn, "--booking", p, "--tables", tables,
                "--out", str(path)).returncode == 0
     assert run("doctor", "repair", "--dsn", origin_dsn, "--plan", str(path), "--yes").returncode == 0
+
+
+def test_plan_without_findings_is_refused(origin_dsn: str, tmp_path: object) -> None:
+    """A plan whose only finding is 'confirm' and was not included applies nothing: refused, not a silent no-op."""
+    from pathlib import Path
+
+    case = _seed(origin_dsn, "D1c")
+    path = Path(str(tmp_path)) / "plan.json"
+    assert run("doctor", "plan", "--dsn", origin_dsn, "--booking", str(case.booking_id), "--tables",
+               ",".join(map(str, case.table_ids)), "--out", str(path)).returncode == 0
+    assert json.loads(path.read_text())["findings"] == []
+    refused = run("doctor", "repair", "--dsn", origin_dsn, "--plan", str(path), "--yes")
+    assert refused.returncode == 2 and "repairs nothing" in refused.stderr

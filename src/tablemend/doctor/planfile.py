@@ -23,7 +23,7 @@ from tablemend.doctor import profile as profiles
 from tablemend.doctor import repairs
 from tablemend.doctor.changes import Recorder, RowChange
 from tablemend.doctor.rules import Context, Finding, Level, Safety
-from tablemend.errors import PlanDrift, PlanFileInvalid, PlanMismatch, TablemendError
+from tablemend.errors import PlanDrift, PlanFileInvalid, PlanMismatch, RepairRefused, TablemendError
 
 FORMAT = "tablemend-doctor-plan/1"
 
@@ -157,6 +157,9 @@ def _shape(changes: Sequence[tuple[str, Mapping[str, Any], str, Sequence[str]]])
 def apply(conn: Connection, loaded: Loaded, *, timeouts: repairs.Timeouts | None = None) -> uuid.UUID:
     """Apply exactly the reviewed plan in one journalled transaction; the repair id."""
     timeouts = timeouts or repairs.Timeouts()
+    if not loaded.findings:
+        raise RepairRefused("the plan repairs nothing: it has no findings to apply",
+                            hint="its skipped findings need --include or a person; make a plan that includes them")
     try:
         with translated(), conn.transaction():
             repairs.begin(conn, timeouts, loaded.context)
