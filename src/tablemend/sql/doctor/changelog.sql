@@ -1,0 +1,82 @@
+-- The set-based change log of one repair transaction: before/after images of the rows in scope and their diff live
+-- in temporary tables dropped at the end of the transaction (nothing outlives it, so transaction-mode poolers are
+-- fine), so a repair of 10,000 findings journals its changes with one INSERT … SELECT and a plan streams them through
+-- a cursor, whatever their number.
+
+-- name: create
+CREATE TEMPORARY TABLE IF NOT EXISTS tmd_rows (phase text NOT NULL, relation text NOT NULL, row jsonb NOT NULL)
+    ON COMMIT DROP;
+CREATE TEMPORARY TABLE IF NOT EXISTS tmd_pk (relation text PRIMARY KEY, cols text[] NOT NULL) ON COMMIT DROP;
+CREATE TEMPORARY TABLE IF NOT EXISTS tmd_owners (id text NOT NULL, finding_id text NOT NULL) ON COMMIT DROP;
+CREATE INDEX IF NOT EXISTS tmd_owners_id ON tmd_owners (id);
+CREATE TEMPORARY TABLE IF NOT EXISTS tmd_changes (
+    seq         bigserial PRIMARY KEY,
+    relation    text NOT NULL,
+    op          text NOT NULL,
+    pk          jsonb NOT NULL,
+    before      jsonb,
+    after       jsonb,
+    finding_ids text[] NOT NULL
+) ON COMMIT DROP;
+
+-- name: primary_keys
+-- each relation's primary-key columns (the diff matches before and after images on them)
+INSERT INTO pg_temp.tmd_pk (relation, cols)
+SELECT r.relation,
+       array(SELECT a.attname::text
+             FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+             WHERE i.indrelid = to_regclass(r.relation) AND i.indisprimary
+             ORDER BY array_position(i.indkey::int2[], a.attnum))
+FROM unnest(%(relations)s::text[]) AS r(relation)
+ON CONFLICT (relation) DO NOTHING;
+
+-- name: owners
+-- which finding owns a changed row: the ids its scope names
+INSERT INTO pg_temp.tmd_owners (id, finding_id) SELECT * FROM unnest(%(ids)s::text[], %(finding_ids)s::text[]);
+
+-- name: diff
+-- before vs after on the primary key; one change per row that differs, in a stable order
+WITH images AS (
+    SELECT DISTINCT ON (r.phase, r.relation, pk) r.phase, r.relation,
+           (SELECT jsonb_object_agg(c, r.row -> c) FROM unnest(p.cols) AS c) AS pk, r.row
+    FROM pg_temp.tmd_rows r JOIN pg_temp.tmd_pk p ON p.relation = r.relation
+    ORDER BY r.phase, r.relation, pk
+), d AS (
+    SELECT coalesce(b.relation, a.relation) AS relation, coalesce(b.pk, a.pk) AS pk, b.row AS before, a.row AS after
+    FROM (SELECT * FROM images WHERE phase = 'before') b
+    FULL JOIN (SELECT * FROM images WHERE phase = 'after') a ON a.relation = b.relation AND a.pk = b.pk
+    WHERE b.row IS DISTINCT FROM a.row
+)
+INSERT INTO pg_temp.tmd_changes (relation, op, pk, before, after, finding_ids)
+SELECT d.relation,
+       CASE WHEN d.before IS NULL THEN 'insert' WHEN d.after IS NULL THEN 'delete' ELSE 'update' END,
+       d.pk, d.before, d.after,
+       CASE WHEN %(sole)s::text IS NOT NULL THEN ARRAY[%(sole)s::text]
+            ELSE array(SELECT DISTINCT o.finding_id FROM pg_temp.tmd_owners o
+                       WHERE o.id IN (SELECT e.value FROM jsonb_each_text(coalesce(d.before, '{}'::jsonb)) e
+                                      WHERE e.key = ANY (%(id_columns)s::text[])
+                                      UNION
+                                      SELECT e.value FROM jsonb_each_text(coalesce(d.after, '{}'::jsonb)) e
+                                      WHERE e.key = ANY (%(id_columns)s::text[]))
+                       ORDER BY 1) END
+FROM d
+ORDER BY d.relation, d.pk::text;
+
+-- name: reset_round
+TRUNCATE pg_temp.tmd_rows, pg_temp.tmd_owners;
+
+-- name: count
+SELECT count(*) AS n FROM pg_temp.tmd_changes;
+
+-- name: changes
+SELECT relation, op, pk, before, after, finding_ids FROM pg_temp.tmd_changes ORDER BY seq;
+
+-- name: journal
+-- the whole change log into the journal in one statement
+INSERT INTO tablemend_doctor.journal_changes (journal_id, seq, relation, op, pk, before, after, finding_ids)
+SELECT %(journal_id)s, row_number() OVER (ORDER BY seq), relation, op, pk, before, after, finding_ids
+FROM pg_temp.tmd_changes;
+
+-- name: deleted_by_relation
+-- what a repair deletes, by relation (the cost estimate multiplies it by the unindexed foreign keys' table sizes)
+SELECT relation, count(*) AS n FROM pg_temp.tmd_changes WHERE op = 'delete' GROUP BY relation ORDER BY relation;
