@@ -525,52 +525,64 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
          progress: ProgressFn = _no_progress) -> uuid.UUID:
     """Restore the before-images of one repair (a new journal entry); refuses, naming the row, on any conflict.
 
-    An entry of indexes that ``repair --create-indexes`` built is undone by dropping them (concurrently).
+    Set-based (:mod:`restore`) when the replica role may be set, row by row with triggers otherwise. An entry of
+    indexes that ``repair --create-indexes`` built is undone by dropping them (concurrently).
     """
-    from tablemend.doctor import indexes
+    from tablemend.doctor import indexes, restore
 
     progress("reading the journal", 0, None)
     with translated(), conn.transaction():
-        first = journal.read(conn, repair_id)
-    if first.kind == "repair" and first.undone_by is None and indexes.is_index_entry(first.changes):
-        return indexes.drop(conn, first)
+        head = journal.read(conn, repair_id, with_changes=False)
+        index_only = head.kind == "repair" and head.undone_by is None and journal.only_indexes(conn, repair_id)
+    if index_only:
+        return indexes.drop(conn, journal.read(conn, repair_id))
     try:
         with translated(), conn.transaction():
             _set_timeouts(conn, timeouts)
-            entry = journal.read(conn, repair_id)
+            entry = journal.read(conn, repair_id, with_changes=False)
             if entry.kind != "repair":
                 raise RepairNotFound(f"{repair_id} is an undo entry, not a repair")
             if entry.undone_by is not None:
                 raise RepairRefused(f"repair {repair_id} was already undone by {entry.undone_by}")
             prof = profiles.detect(conn)
-            bookings = [uuid.UUID(str(c.pk["id"])) for c in entry.changes if c.relation == "public.bookings"]
-            tables = [uuid.UUID(str(c.pk["id"])) for c in entry.changes if c.relation == "public.table_inventory"]
-            _lock(conn, bookings, tables)
             recorder = Recorder(conn, prof.catalog.relations, prof.name)
-            replica = _try_replica(conn)
-            total = len(entry.changes)
-            for n, change in enumerate(reversed(entry.changes), start=1):
-                recorder.undo(change)
-                if n % 200 == 0 or n == total:
-                    progress("restoring rows", n, total)
-            for n, change in enumerate(entry.changes, start=1):
-                recorder.check_references(change)
-                if n % 200 == 0 or n == total:
-                    progress("checking references", n, total)
-            if replica:
+            bookings, tables = restore.fold(conn, repair_id)
+            _lock(conn, bookings, tables)
+            if _try_replica(conn):
+                progress("restoring rows", 0, None)
+                restore.restore(conn, recorder)
                 conn.execute(_q("origin_role"))
-            inverse = [(RowChange(c.relation, _INVERSE[c.op], c.pk, c.after, c.before), ("undo",))
-                       for c in reversed(entry.changes)]
-            undo_id = journal.write(conn, kind="undo", profile=prof.name, changes=inverse,
-                                    findings=entry.findings, booking_id=entry.booking_id, undoes=repair_id)
+                undo_id = journal.write(conn, kind="undo", profile=prof.name, changes=(),
+                                        findings=entry.findings, booking_id=entry.booking_id, undoes=repair_id)
+                count = restore.journal_inverse(conn, repair_id, undo_id)
+            else:
+                undo_id, count = _undo_row_by_row(conn, prof, recorder, repair_id, progress)
             if _events_possible(prof, entry.restaurant_id):
                 journal.emit_event(conn, event_type="doctor.repair.undone", restaurant_id=entry.restaurant_id,
                                    booking_id=entry.booking_id,
                                    context={"repair_id": str(repair_id), "undo_id": str(undo_id),
-                                            "changes": len(inverse), "operator": journal.operator()})
+                                            "changes": count, "operator": journal.operator()})
     except TablemendError as exc:
         raise _timeouts_as_lock_errors(exc) from exc.__cause__
     return undo_id
+
+
+def _undo_row_by_row(conn: Connection, prof: profiles.Profile, recorder: Recorder, repair_id: uuid.UUID,
+                     progress: ProgressFn) -> tuple[uuid.UUID, int]:
+    """Without the replica role: each inverse in reverse journal order, triggers firing."""
+    entry = journal.read(conn, repair_id)
+    total = len(entry.changes)
+    for n, change in enumerate(reversed(entry.changes), start=1):
+        recorder.undo(change)
+        if n % 200 == 0 or n == total:
+            progress("restoring rows", n, total)
+    for change in entry.changes:
+        recorder.check_references(change)
+    inverse = [(RowChange(c.relation, _INVERSE[c.op], c.pk, c.after, c.before), ("undo",))
+               for c in reversed(entry.changes)]
+    undo_id = journal.write(conn, kind="undo", profile=prof.name, changes=inverse, findings=entry.findings,
+                            booking_id=entry.booking_id, undoes=repair_id)
+    return undo_id, len(inverse)
 
 
 _INVERSE: dict[str, Op] = {"insert": "delete", "delete": "insert", "update": "update"}
