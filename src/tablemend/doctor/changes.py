@@ -71,26 +71,33 @@ class ChangeLog:
             for ids, query in self.queries:
                 if not self._scope[ids]:
                     continue
-                statement = sql.SQL("INSERT INTO pg_temp.tmd_rows (phase, relation, row) "
-                                    "SELECT {phase}, s.relation, s.row FROM ({query}) s").format(
+                # the primary key of each row, as jsonb, from the relation's key columns
+                statement = sql.SQL("INSERT INTO pg_temp.tmd_rows (phase, relation, pk, row) "
+                                    "SELECT {phase}, s.relation, (SELECT jsonb_object_agg(c, s.row -> c) "
+                                    "FROM unnest(p.cols) AS c), s.row FROM ({query}) s "
+                                    "JOIN pg_temp.tmd_pk p ON p.relation = s.relation").format(
                     phase=sql.Literal(phase), query=sql.SQL(query.rstrip().rstrip(";")))
                 self.conn.execute(statement, self._scope)
 
     def begin_round(self, scope: Scope, owners: Mapping[str, Sequence[str]]) -> None:
-        """Snapshot the rows of ``scope`` before a round of repairs; ``owners`` maps an id to the findings naming it."""
+        """Snapshot the rows of ``scope`` before a round of repairs; ``owners`` maps an id to the findings naming it
+        (a table id owns a changed row only when none of the row's other ids does)."""
         self._scope = {"bookings": sorted(scope.bookings), "tables": sorted(scope.tables),
                        "holds": sorted(scope.holds), "allocations": sorted(scope.allocations)}
         pairs = [(i, f) for i, fs in owners.items() for f in fs]
         with translated():
             self.conn.execute(_cl("reset_round"))
             if pairs:
-                self.conn.execute(_cl("owners"), {"ids": [p[0] for p in pairs], "finding_ids": [p[1] for p in pairs]})
+                tables = {str(t) for t in scope.tables}
+                self.conn.execute(_cl("owners"), {"ids": [p[0] for p in pairs], "finding_ids": [p[1] for p in pairs],
+                                                  "is_table": [p[0] in tables for p in pairs]})
         self._snapshot("before")
 
     def end_round(self, sole: str | None = None) -> None:
         """Snapshot again and append the differences (all owned by ``sole`` when the round had one finding)."""
         self._snapshot("after")
         with translated():
+            self.conn.execute(_cl("analyze"))
             self.conn.execute(_cl("diff"), {"sole": sole, "id_columns": list(ID_COLUMNS)})
             self.conn.execute(_cl("reset_round"))
 

@@ -4,10 +4,12 @@
 -- a cursor, whatever their number.
 
 -- name: create
-CREATE TEMPORARY TABLE IF NOT EXISTS tmd_rows (phase text NOT NULL, relation text NOT NULL, row jsonb NOT NULL)
-    ON COMMIT DROP;
+CREATE TEMPORARY TABLE IF NOT EXISTS tmd_rows (
+    phase text NOT NULL, relation text NOT NULL, pk jsonb NOT NULL, row jsonb NOT NULL
+) ON COMMIT DROP;
 CREATE TEMPORARY TABLE IF NOT EXISTS tmd_pk (relation text PRIMARY KEY, cols text[] NOT NULL) ON COMMIT DROP;
-CREATE TEMPORARY TABLE IF NOT EXISTS tmd_owners (id text NOT NULL, finding_id text NOT NULL) ON COMMIT DROP;
+CREATE TEMPORARY TABLE IF NOT EXISTS tmd_owners (id text NOT NULL, finding_id text NOT NULL, is_table boolean NOT NULL)
+    ON COMMIT DROP;
 CREATE INDEX IF NOT EXISTS tmd_owners_id ON tmd_owners (id);
 CREATE TEMPORARY TABLE IF NOT EXISTS tmd_changes (
     seq         bigserial PRIMARY KEY,
@@ -31,35 +33,54 @@ FROM unnest(%(relations)s::text[]) AS r(relation)
 ON CONFLICT (relation) DO NOTHING;
 
 -- name: owners
--- which finding owns a changed row: the ids its scope names
-INSERT INTO pg_temp.tmd_owners (id, finding_id) SELECT * FROM unnest(%(ids)s::text[], %(finding_ids)s::text[]);
+-- which finding owns a changed row: the ids its scope names (a table id only when no other id matches: many
+-- findings share a table)
+INSERT INTO pg_temp.tmd_owners (id, finding_id, is_table)
+SELECT * FROM unnest(%(ids)s::text[], %(finding_ids)s::text[], %(is_table)s::boolean[]);
+
+-- name: analyze
+-- fresh statistics for the diff's joins (temporary tables are never auto-analyzed)
+ANALYZE pg_temp.tmd_rows;
+ANALYZE pg_temp.tmd_owners;
 
 -- name: diff
--- before vs after on the primary key; one change per row that differs, in a stable order
-WITH images AS (
-    SELECT DISTINCT ON (r.phase, r.relation, pk) r.phase, r.relation,
-           (SELECT jsonb_object_agg(c, r.row -> c) FROM unnest(p.cols) AS c) AS pk, r.row
-    FROM pg_temp.tmd_rows r JOIN pg_temp.tmd_pk p ON p.relation = r.relation
-    ORDER BY r.phase, r.relation, pk
+-- before vs after on the primary key; one change per row that differs, in a stable order, owned by the findings
+-- whose scope names one of the row's ids
+WITH b AS (
+    SELECT DISTINCT ON (relation, pk) relation, pk, row FROM pg_temp.tmd_rows WHERE phase = 'before'
+), a AS (
+    SELECT DISTINCT ON (relation, pk) relation, pk, row FROM pg_temp.tmd_rows WHERE phase = 'after'
 ), d AS (
     SELECT coalesce(b.relation, a.relation) AS relation, coalesce(b.pk, a.pk) AS pk, b.row AS before, a.row AS after
-    FROM (SELECT * FROM images WHERE phase = 'before') b
-    FULL JOIN (SELECT * FROM images WHERE phase = 'after') a ON a.relation = b.relation AND a.pk = b.pk
+    FROM b FULL JOIN a ON a.relation = b.relation AND a.pk = b.pk
     WHERE b.row IS DISTINCT FROM a.row
+), ids AS (
+    SELECT d.relation, d.pk, v.value
+    FROM d
+    CROSS JOIN LATERAL (SELECT e.value FROM jsonb_each_text(d.before) e WHERE e.key = ANY (%(id_columns)s::text[])
+                        UNION
+                        SELECT e.value FROM jsonb_each_text(d.after) e WHERE e.key = ANY (%(id_columns)s::text[])) v
+), by_row AS (
+    SELECT ids.relation, ids.pk, array_agg(DISTINCT o.finding_id ORDER BY o.finding_id) AS finding_ids
+    FROM ids JOIN pg_temp.tmd_owners o ON o.id = ids.value AND NOT o.is_table
+    GROUP BY ids.relation, ids.pk
+), unowned AS MATERIALIZED (
+    -- (first: a table id is shared by many findings, joining it for every row would multiply the rows)
+    SELECT ids.* FROM ids
+    WHERE NOT EXISTS (SELECT 1 FROM by_row r WHERE r.relation = ids.relation AND r.pk = ids.pk)
+), by_table AS (
+    SELECT u.relation, u.pk, array_agg(DISTINCT o.finding_id ORDER BY o.finding_id) AS finding_ids
+    FROM unowned u JOIN pg_temp.tmd_owners o ON o.id = u.value AND o.is_table
+    GROUP BY u.relation, u.pk
+), owned AS (
+    SELECT * FROM by_row UNION ALL SELECT * FROM by_table
 )
 INSERT INTO pg_temp.tmd_changes (relation, op, pk, before, after, finding_ids)
 SELECT d.relation,
        CASE WHEN d.before IS NULL THEN 'insert' WHEN d.after IS NULL THEN 'delete' ELSE 'update' END,
        d.pk, d.before, d.after,
-       CASE WHEN %(sole)s::text IS NOT NULL THEN ARRAY[%(sole)s::text]
-            ELSE array(SELECT DISTINCT o.finding_id FROM pg_temp.tmd_owners o
-                       WHERE o.id IN (SELECT e.value FROM jsonb_each_text(coalesce(d.before, '{}'::jsonb)) e
-                                      WHERE e.key = ANY (%(id_columns)s::text[])
-                                      UNION
-                                      SELECT e.value FROM jsonb_each_text(coalesce(d.after, '{}'::jsonb)) e
-                                      WHERE e.key = ANY (%(id_columns)s::text[]))
-                       ORDER BY 1) END
-FROM d
+       CASE WHEN %(sole)s::text IS NOT NULL THEN ARRAY[%(sole)s::text] ELSE coalesce(owned.finding_ids, '{}') END
+FROM d LEFT JOIN owned ON owned.relation = d.relation AND owned.pk = d.pk
 ORDER BY d.relation, d.pk::text;
 
 -- name: reset_round
