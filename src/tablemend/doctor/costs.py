@@ -31,7 +31,7 @@ DELETES: dict[str, dict[str, int]] = {
 #: seconds per finding of set-based repair work with the origin's triggers firing (bench.repair, 2 cores)
 PER_FINDING_S = 0.002
 #: seconds per referencing row a sequential scan reads for one deleted referenced row (bench.repair, 2 cores)
-PER_SCANNED_ROW_S = 40e-9
+PER_SCANNED_ROW_S = 200e-9
 #: the statement timeout with room to spare: this many times the estimate, never under a minute
 TIMEOUT_FACTOR = 4
 MIN_TIMEOUT_S = 60
