@@ -16,7 +16,7 @@ from tablemend.db import Connection, translated
 from tablemend.doctor import costs, journal
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import RowChange
-from tablemend.errors import RepairRefused
+from tablemend.errors import IndexBuildFailed, IndexesNeedAutocommit, TablemendError
 
 #: the journal's relation name for an index the doctor created
 RELATION = "tablemend_doctor.index"
@@ -30,7 +30,8 @@ class IndexEntry:
 
 def _outside_transaction(conn: Connection, what: str) -> None:
     if conn.info.transaction_status != pq.TransactionStatus.IDLE or not conn.autocommit:
-        raise RepairRefused(f"{what} runs CONCURRENTLY, so it needs an autocommit connection outside a transaction")
+        raise IndexesNeedAutocommit(f"{what} runs CONCURRENTLY, so it needs an autocommit connection outside a "
+                                    "transaction")
 
 
 def create(conn: Connection) -> IndexEntry | None:
@@ -49,11 +50,13 @@ def create(conn: Connection) -> IndexEntry | None:
         try:
             with translated():
                 conn.execute(statement)
-        except Exception:
-            # a failed concurrent build leaves an invalid index behind: drop it, keep the error
+        except TablemendError as exc:
+            # a failed concurrent build leaves an invalid index behind: drop it
             with translated():
                 conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(name))
-            raise
+            raise IndexBuildFailed(f"could not create index {trap.schema}.{trap.index_name} for foreign key "
+                                   f"{trap.constraint}; nothing was repaired", details=exc.message,
+                                   hint=f"create it by hand: {trap.index_sql}") from exc
         made.append((trap, f"{trap.schema}.{trap.index_name}"))
     prof = profiles.detect(conn)
     changes = [(RowChange(RELATION, "insert", {"index": qualified}, None,
