@@ -287,8 +287,11 @@ def _estimate_row(p: repairs.Plan) -> dict[str, Any] | None:
 def _warn_slow(p: repairs.Plan) -> None:
     """Say (stderr) when a repair will be slow and why, with the index that fixes it."""
     e = p.estimate
-    if e is None or not e.traps:
+    if e is None:
         return
+    if e.seconds >= _SLOW_S:
+        err_console.print(f"note: estimated ~{e.seconds:,.0f}s for {e.findings} finding(s) "
+                          f"(statement timeout auto: {costs.fitting_timeout(e.seconds)}s)", highlight=False)
     for trap, seconds in e.traps:
         if seconds >= _SLOW_S:
             err_console.print(f"note: the repair will be slow: foreign key {trap.constraint} on {trap.relation} "

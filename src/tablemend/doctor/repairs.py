@@ -261,18 +261,18 @@ _ROUNDS = 4
 #: the checks whose findings a check's repair can create (the next round re-detects only those; a check not named
 #: here, e.g. a new one, makes the next round re-detect everything)
 _EXPOSES: dict[str, frozenset[str]] = {
-    # deleting assignments leaves their ledger rows, zone locks, merge groups and allocations behind
-    "TMD001": frozenset({"TMD002", "TMD007", "TMD008", "TMD009", "TMD013", "TMD020"}),
-    "TMD016": frozenset({"TMD002", "TMD007", "TMD008", "TMD009", "TMD013", "TMD020"}),
-    # deleting allocations nulls the assignments' references and changes table status
-    "TMD002": frozenset({"TMD013", "TMD016"}),
-    "TMD008": frozenset({"TMD013", "TMD016"}),
-    "TMD011": frozenset({"TMD013", "TMD016"}),
-    # releasing a hold drops its windows and shadow allocations
+    # deleting assignments (with their own table allocation) leaves ledger rows, zone locks and merge groups behind
+    "TMD001": frozenset({"TMD007", "TMD008", "TMD009", "TMD013", "TMD020"}),
+    "TMD016": frozenset({"TMD007", "TMD008", "TMD009", "TMD013", "TMD020"}),
+    # deleting an allocation no assignment uses (orphan, merge group, shadow) changes only table status
+    "TMD002": frozenset({"TMD013"}),
+    "TMD008": frozenset({"TMD013"}),
+    "TMD011": frozenset({"TMD013"}),
+    # releasing a hold drops its windows and shadow allocations (the origin's trigger: other unowned holds' too)
     "TMD010": frozenset({"TMD011", "TMD013", "TMD021"}),
     "TMD019": frozenset({"TMD011", "TMD013", "TMD021"}),
     "TMD021": frozenset({"TMD011", "TMD013", "TMD019"}),
-    # row-local fixes that expose nothing
+    # row-local fixes
     "TMD003": frozenset({"TMD004"}), "TMD004": frozenset(), "TMD005": frozenset(), "TMD007": frozenset(),
     "TMD009": frozenset(), "TMD012": frozenset(), "TMD013": frozenset(), "TMD020": frozenset(),
 }
