@@ -10,22 +10,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
-from tablemend.doctor import costs, journal
+from tablemend.doctor import bulk, costs, journal
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import ChangeLog, Op, Recorder, RowChange
 from tablemend.doctor.costs import Estimate
-from tablemend.doctor.rules import Check, Context, Finding, Safety, Scope, for_profile, registry
+from tablemend.doctor.rules import Context, Finding, Safety, Scope, for_profile, registry
 from tablemend.doctor.scanner import detect
 from tablemend.errors import (
     FindingNotFound,
@@ -151,70 +148,13 @@ def select(findings: Iterable[Finding], *, all_safe: bool, include: Sequence[str
     return Selection(tuple(apply), tuple(skipped))
 
 
-def _lock(conn: Connection, bookings: Iterable[uuid.UUID], tables: Iterable[uuid.UUID]) -> None:
-    conn.execute(_q("lock_bookings"), {"ids": sorted(set(bookings))})
-    conn.execute(_q("lock_tables"), {"ids": sorted(set(tables))})
+_lock = bulk.lock
+ProgressFn = bulk.ProgressFn
+_no_progress = bulk.no_progress
 
 
-#: progress callback: (phase, done, total or None); the CLI draws it on stderr, the library never prints
-ProgressFn = Callable[[str, int, "int | None"], None]
 #: plan sink: called inside the plan's transaction with the plan (no changes kept) and an iterator streaming them
 EmitFn = Callable[["Plan", Iterator[tuple[RowChange, tuple[str, ...]]]], None]
-
-
-def _no_progress(phase: str, done: int, total: int | None) -> None:
-    return None
-
-
-def _bulk_statements(check: Check) -> list[Any]:
-    return [q for name, q in check.sql().items() if name.startswith("bulk_repair")]
-
-
-def _repair_set(conn: Connection, check: Check, findings: Sequence[Finding]) -> None:
-    """One statement per kind of change for all of a check's findings (keyed by their rows); a check without a
-    set-based form runs its per-finding repair, pipelined."""
-    bulk = _bulk_statements(check)
-    if not bulk:
-        for f in findings:
-            check.repair(conn, f)
-        return
-    keys: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for f in findings:
-        key = json.dumps(dict(f.key), sort_keys=True, default=str)
-        if key not in seen:
-            seen.add(key)
-            keys.append(json.loads(key))
-    with translated():
-        for statement in bulk:
-            conn.execute(statement, {"keys": Jsonb(keys)})
-
-
-def _apply(conn: Connection, prof: profiles.Profile, selection: Selection, log: ChangeLog,
-           progress: ProgressFn = _no_progress) -> None:
-    """Lock what the findings touch (bookings, then tables by id), repair them check by check, log the changes."""
-    if not selection.apply:
-        return
-    checks: dict[str, Check] = {code: cls() for code, cls in registry().items()}
-    scope = Scope()
-    owners: dict[str, list[str]] = {}
-    for f in selection.apply:
-        fs = f.scope()
-        scope = scope | fs
-        for i in fs.bookings | fs.tables | fs.holds | fs.allocations:
-            owners.setdefault(str(i), []).append(f.id)
-    _lock(conn, scope.bookings, scope.tables)
-    log.begin_round(scope, owners)
-    by_code: dict[str, list[Finding]] = {}
-    for f in selection.apply:
-        by_code.setdefault(f.code, []).append(f)
-    done = 0
-    for code, findings in by_code.items():
-        progress(f"repairing {code}", done, len(selection.apply))
-        _repair_set(conn, checks[code], findings)
-        done += len(findings)
-    progress("recording changes", done, len(selection.apply))
-    log.end_round(sole=selection.apply[0].id if len(selection.apply) == 1 else None)
 
 
 def _set_timeouts(conn: Connection, timeouts: Timeouts) -> None:
@@ -258,38 +198,6 @@ def _timeouts_as_lock_errors(exc: TablemendError) -> TablemendError:
 #: a repair can expose another safe finding (clearing a cancelled booking's last table leaves its zone lock
 #: dangling, its ledger row without assignments); re-detect and repair until nothing new appears, at most this many
 _ROUNDS = 4
-#: the checks whose findings a check's repair can create (the next round re-detects only those; a check not named
-#: here, e.g. a new one, makes the next round re-detect everything)
-_EXPOSES: dict[str, frozenset[str]] = {
-    # deleting assignments (with their own table allocation) leaves ledger rows, zone locks and merge groups behind
-    "TMD001": frozenset({"TMD007", "TMD008", "TMD009", "TMD013", "TMD020"}),
-    "TMD016": frozenset({"TMD007", "TMD008", "TMD009", "TMD013", "TMD020"}),
-    # deleting an allocation no assignment uses (orphan, merge group, shadow) changes only table status
-    "TMD002": frozenset({"TMD013"}),
-    "TMD008": frozenset({"TMD013"}),
-    "TMD011": frozenset({"TMD013"}),
-    # releasing a hold drops its windows and shadow allocations (the origin's trigger: other unowned holds' too)
-    "TMD010": frozenset({"TMD011", "TMD013", "TMD021"}),
-    "TMD019": frozenset({"TMD011", "TMD013", "TMD021"}),
-    "TMD021": frozenset({"TMD011", "TMD013", "TMD019"}),
-    # row-local fixes
-    "TMD003": frozenset({"TMD004"}), "TMD004": frozenset(), "TMD005": frozenset(), "TMD007": frozenset(),
-    "TMD009": frozenset(), "TMD012": frozenset(), "TMD013": frozenset(), "TMD020": frozenset(),
-}
-
-
-def _exposed(applied: Iterable[Finding], wanted: Sequence[str] | None) -> list[str] | None:
-    """The codes the next round must re-detect after ``applied`` (None: all of them)."""
-    codes: set[str] = set()
-    for f in applied:
-        if f.code not in _EXPOSES:
-            return list(wanted) if wanted is not None else None
-        codes |= _EXPOSES[f.code]
-    if wanted is not None:
-        codes &= {c.upper() for c in wanted}
-    return sorted(codes)
-
-
 def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_safe: bool,
                 include: Sequence[str], codes: Iterable[str] | None, progress: ProgressFn = _no_progress,
                 limit: int | None = None, timeouts: Timeouts = Timeouts(),
@@ -309,13 +217,13 @@ def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_s
     estimate = _estimate(conn, prof, selection, timeouts, progress)
     if on_estimate is not None and estimate is not None:
         on_estimate(estimate)
-    _apply(conn, prof, selection, log, progress)
+    bulk.apply(conn, prof, selection.apply, log, progress)
     applied, skipped = list(selection.apply), list(selection.skipped)
     last = selection.apply
     profile_codes = {c.code for c in for_profile(prof.name)}
     for _ in range(_ROUNDS if all_safe and applied else 0):
         seen = {f.id for f in applied}
-        again = _exposed(last, wanted)
+        again = bulk.exposed(last, wanted)
         if again is not None:
             again = [c for c in again if c in profile_codes]
             if not again:  # (an empty list would mean every check to detect())
@@ -325,7 +233,7 @@ def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_s
         more = select(fresh, all_safe=True)
         if not more.apply:
             break
-        _apply(conn, prof, more, log, progress)
+        bulk.apply(conn, prof, more.apply, log, progress)
         last = more.apply
         applied += more.apply
         # a finding skipped earlier and now safe is applied; keep the reason of those still left
