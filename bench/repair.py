@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,14 +130,16 @@ def plan_child(dsn: str) -> tuple[float, int]:
     """``tablemend doctor plan --format json`` in a child process: wall seconds and peak RSS (KiB)."""
     exe = os.path.join(os.path.dirname(sys.executable), "tablemend")
     start = time.perf_counter()
-    with open(os.devnull, "wb") as sink:
-        child = subprocess.Popen([exe, "doctor", "plan", "--dsn", dsn, "--format", "json"], stdout=sink,
-                                 stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - start
-    err = child.stderr.read().decode() if child.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"doctor plan failed: {err}")
+    with (open(os.devnull, "wb") as sink, tempfile.TemporaryFile() as err,
+          subprocess.Popen([exe, "doctor", "plan", "--dsn", dsn, "--format", "json"], stdout=sink,
+                           stderr=err) as child):
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
+        child.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - start
+        err.seek(0)
+        message = err.read().decode()
+    if child.returncode != 0:
+        raise RuntimeError(f"doctor plan failed: {message}")
     return elapsed, usage.ru_maxrss
 
 
