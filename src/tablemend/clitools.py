@@ -81,6 +81,11 @@ def dumps_plain(value: object) -> str:
     return json.dumps(value, default=json_default, indent=2, ensure_ascii=False)
 
 
+def dumps_line(value: object) -> str:
+    """Machine JSON on one line (for streams of many rows)."""
+    return json.dumps(value, default=json_default, ensure_ascii=False)
+
+
 def write_out(text: str) -> None:
     """Write machine output to stdout directly: never through rich, which a live progress display redirects."""
     sys.stdout.write(text)

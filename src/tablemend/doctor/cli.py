@@ -16,6 +16,7 @@ from tablemend.clitools import (
     OutputFormat,
     console,
     dumps,
+    dumps_line,
     dumps_plain,
     err_console,
     escape,
@@ -317,7 +318,8 @@ def _emit_plan(p: repairs.Plan, changes: Iterator[tuple[RowChange, tuple[str, ..
         text = dumps_plain(head)
         write_out(text[:-2] + ',\n  "changes": [')
         for n, (change, ids) in enumerate(changes):
-            write_out(("," if n else "") + "\n    " + dumps_plain(_change_row(change, ids)).replace("\n", "\n    "))
+            # one change per line: json's C encoder (an indented dump takes the pure-Python path, 3x slower)
+            write_out(("," if n else "") + "\n    " + dumps_line(_change_row(change, ids)))
         write_out("\n  ]\n}\n" if p.count else "]\n}\n")
         return
     render_rows([f.as_row() for f in p.selection.apply], fmt, title="findings to repair", columns=_COLUMNS)
