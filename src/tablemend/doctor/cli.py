@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -309,7 +309,7 @@ def _print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
     _emit_plan(p, iter(p.changes), fmt)
 
 
-def _emit_plan(p: repairs.Plan, changes: Iterator[tuple[RowChange, tuple[str, ...]]], fmt: OutputFormat) -> None:
+def _emit_plan(p: repairs.Plan, changes: Iterable[tuple[RowChange, tuple[str, ...]]], fmt: OutputFormat) -> None:
     """Write the plan as its changes stream out of the database (JSON: every change; table: the first ones)."""
     if fmt is OutputFormat.json:
         head = {"apply": [f.as_row() for f in p.selection.apply],
@@ -317,9 +317,11 @@ def _emit_plan(p: repairs.Plan, changes: Iterator[tuple[RowChange, tuple[str, ..
                 "estimate": _estimate_row(p)}
         text = dumps_plain(head)
         write_out(text[:-2] + ',\n  "changes": [')
-        for n, (change, ids) in enumerate(changes):
-            # one change per line: json's C encoder (an indented dump takes the pure-Python path, 3x slower)
-            write_out(("," if n else "") + "\n    " + dumps_line(_change_row(change, ids)))
+        # one change per line; streamed from the database as JSON text when it can (no parsing and re-encoding)
+        lines = (changes.json_lines() if isinstance(changes, repairs.ChangeStream)
+                 else (dumps_line(_change_row(change, ids)) for change, ids in changes))
+        for n, line in enumerate(lines):
+            write_out(("," if n else "") + "\n    " + line)
         write_out("\n  ]\n}\n" if p.count else "]\n}\n")
         return
     render_rows([f.as_row() for f in p.selection.apply], fmt, title="findings to repair", columns=_COLUMNS)
@@ -359,7 +361,7 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end,
                    profile=profile)
 
-        def emit(p: repairs.Plan, changes: Iterator[tuple[RowChange, tuple[str, ...]]]) -> None:
+        def emit(p: repairs.Plan, changes: repairs.ChangeStream) -> None:
             _warn_slow(p)
             if sql:
                 write_out(p.sql())

@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
@@ -34,6 +34,7 @@ from tablemend.errors import (
 )
 
 _CATALOG = "doctor/catalog.sql"
+T = TypeVar("T")
 #: seconds to sleep just before COMMIT (tests kill the backend there to prove a repair is all-or-nothing)
 TEST_PAUSE_ENV = "TABLEMEND_DOCTOR_TEST_PAUSE"
 
@@ -153,8 +154,22 @@ ProgressFn = bulk.ProgressFn
 _no_progress = bulk.no_progress
 
 
-#: plan sink: called inside the plan's transaction with the plan (no changes kept) and an iterator streaming them
-EmitFn = Callable[["Plan", Iterator[tuple[RowChange, tuple[str, ...]]]], None]
+class ChangeStream:
+    """A plan's changes, streamed from the database while its transaction is open: iterate for ``(RowChange,
+    finding ids)``, or :meth:`json_lines` for each change as a line of JSON the database built."""
+
+    def __init__(self, log: ChangeLog, total: int, progress: ProgressFn):
+        self.log, self.total, self.progress = log, total, progress
+
+    def __iter__(self) -> Iterator[tuple[RowChange, tuple[str, ...]]]:
+        return _counted(self.log.stream(), self.total, self.progress)
+
+    def json_lines(self) -> Iterator[str]:
+        return _counted(self.log.stream_json(), self.total, self.progress)
+
+
+#: plan sink: called inside the plan's transaction with the plan (no changes kept) and its changes, streamed
+EmitFn = Callable[["Plan", ChangeStream], None]
 
 
 def _set_timeouts(conn: Connection, timeouts: Timeouts) -> None:
@@ -276,15 +291,14 @@ def plan(conn: Connection, ctx: Context, *, profile: str | None = None, all_safe
             total = log.count()
             if emit is not None:
                 p = Plan(prof.name, ctx, selection, (), total, estimate)
-                emit(p, _counted(log.stream(), total, progress))
+                emit(p, ChangeStream(log, total, progress))
                 return p
             return Plan(prof.name, ctx, selection, tuple(log.stream()), total, estimate)
     except TablemendError as exc:
         raise _timeouts_as_lock_errors(exc) from exc.__cause__
 
 
-def _counted(changes: Iterator[tuple[RowChange, tuple[str, ...]]], total: int,
-             progress: ProgressFn) -> Iterator[tuple[RowChange, tuple[str, ...]]]:
+def _counted(changes: Iterator[T], total: int, progress: ProgressFn) -> Iterator[T]:
     for n, change in enumerate(changes, start=1):
         if n % 500 == 0 or n == total:
             progress("writing changes", n, total)

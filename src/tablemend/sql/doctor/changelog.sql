@@ -92,6 +92,17 @@ SELECT count(*) AS n FROM pg_temp.tmd_changes;
 -- name: changes
 SELECT relation, op, pk, before, after, finding_ids FROM pg_temp.tmd_changes ORDER BY seq;
 
+-- name: changes_json
+-- the same, each change as one JSON object made by the database (a plan streams these lines as they are)
+SELECT jsonb_build_object(
+           'relation', relation, 'op', op, 'pk', pk,
+           'changed', CASE WHEN before IS NOT NULL AND after IS NOT NULL
+                           THEN to_jsonb(array(SELECT a.key FROM jsonb_each(after) a
+                                               WHERE before -> a.key IS DISTINCT FROM a.value ORDER BY a.key))
+                           ELSE '[]'::jsonb END,
+           'before', before, 'after', after, 'findings', to_jsonb(finding_ids))::text AS line
+FROM pg_temp.tmd_changes ORDER BY seq;
+
 -- name: journal
 -- the whole change log into the journal in one statement
 INSERT INTO tablemend_doctor.journal_changes (journal_id, seq, relation, op, pk, before, after, finding_ids)
