@@ -152,6 +152,17 @@ class FindingNotFound(DoctorError, sqlstate="TMD96"):
     http_status = 404
 
 
+class IndexBuildFailed(DoctorError, sqlstate="TMD73"):
+    """``repair --create-indexes``: a recommended index could not be built concurrently; the invalid index it left
+    was dropped and no repair ran."""
+
+
+class IndexesNeedAutocommit(DoctorError, sqlstate="TMD74"):
+    """CREATE / DROP INDEX CONCURRENTLY cannot run inside a transaction: the connection must be in autocommit mode."""
+
+    http_status = 422
+
+
 class JournalAppendOnly(DoctorError, sqlstate="TMD97"):
     """Raised by the database: rows of tablemend_doctor.journal / journal_changes are never updated or deleted."""
 

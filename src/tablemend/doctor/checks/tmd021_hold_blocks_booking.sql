@@ -32,3 +32,13 @@ DELETE FROM public.table_hold_windows WHERE hold_id = %(hold_id)s::uuid;
 
 -- name: repair_status
 UPDATE public.table_holds SET status = 'cancelled' WHERE id = %(hold_id)s::uuid AND status = 'active';
+
+-- name: bulk_repair
+DELETE FROM public.table_hold_members m USING jsonb_to_recordset(%(keys)s::jsonb) AS k(hold_id uuid) WHERE m.hold_id = k.hold_id;
+
+-- name: bulk_repair_windows
+DELETE FROM public.table_hold_windows w USING jsonb_to_recordset(%(keys)s::jsonb) AS k(hold_id uuid) WHERE w.hold_id = k.hold_id;
+
+-- name: bulk_repair_status
+UPDATE public.table_holds h SET status = 'cancelled' FROM jsonb_to_recordset(%(keys)s::jsonb) AS k(hold_id uuid)
+WHERE h.id = k.hold_id AND h.status = 'active';
