@@ -80,8 +80,20 @@ def holds_tables(i: int) -> bool:
 
 
 def expected_findings(n: int) -> dict[str, int]:
-    return {code: sum(kind_count(n, k) for k in kinds) for code, kinds in FINDINGS.items()
-            if sum(kind_count(n, k) for k in kinds)}
+    found = {code: sum(kind_count(n, k) for k in kinds) for code, kinds in FINDINGS.items()
+             if sum(kind_count(n, k) for k in kinds)}
+    traps = unindexed_foreign_keys(n)
+    return {**found, "TMD032": traps} if traps else found
+
+
+def unindexed_foreign_keys(n: int) -> int:
+    """TMD032 findings: the origin's two unindexed foreign keys into allocations (assignments.allocation_id, the
+    ledger's merge_group_allocation_id) whose tables reach the check's size threshold."""
+    from tablemend.doctor.checks.tmd032_unindexed_foreign_key import UnindexedForeignKey
+
+    assignments = sum(holds_tables(i) for i in range(n))
+    ledger = assignments + kind_count(n, "orphan_ledger")
+    return sum(rows >= UnindexedForeignKey.min_rows for rows in (assignments, ledger))
 
 
 _STEPS = ("plan", "restaurants", "zones", "capacities", "tables", "slots", "bookings", "allocations", "assignments",

@@ -11,7 +11,8 @@ import enum
 import json
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import wraps
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
@@ -75,6 +76,22 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def dumps_plain(value: object) -> str:
+    """Machine JSON: the same bytes whatever stdout or stderr is connected to (no colour, no wrapping)."""
+    return json.dumps(value, default=json_default, indent=2, ensure_ascii=False)
+
+
+def dumps_line(value: object) -> str:
+    """Machine JSON on one line (for streams of many rows)."""
+    return json.dumps(value, default=json_default, ensure_ascii=False)
+
+
+def write_out(text: str) -> None:
+    """Write machine output to stdout directly: never through rich, which a live progress display redirects."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def render_rows(
     rows: Sequence[Mapping[str, Any]],
     fmt: OutputFormat,
@@ -84,7 +101,7 @@ def render_rows(
 ) -> None:
     """Print rows as a rich table or as a JSON array."""
     if fmt is OutputFormat.json:
-        console.print_json(dumps([dict(r) for r in rows]))
+        write_out(dumps_plain([dict(r) for r in rows]) + "\n")
         return
     cols = list(columns) if columns is not None else (list(rows[0].keys()) if rows else [])
     table = Table(title=title, show_lines=False)
@@ -99,7 +116,50 @@ def render_rows(
 
 
 def render_json(value: object) -> None:
-    console.print_json(dumps(value))
+    write_out(dumps_plain(value) + "\n")
+
+
+ProgressFn = Callable[[str, int, "int | None"], None]
+
+
+def _quiet(phase: str, done: int, total: int | None) -> None:
+    return None
+
+
+@contextmanager
+def progress_display() -> Iterator[ProgressFn]:
+    """A progress callback ``(phase, done, total)`` drawn on stderr when stderr is a terminal (phase, count, rate,
+    ETA), and a no-op otherwise. stdout is never touched: machine output stays the same bytes either way."""
+    if not err_console.is_terminal:
+        yield _quiet
+        return
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
+        task = bar.add_task("starting", total=None, rate="")
+        phase_start: list[Any] = ["", time.monotonic()]
+
+        def update(phase: str, done: int, total: int | None) -> None:
+            now = time.monotonic()
+            if phase != phase_start[0]:
+                phase_start[:] = [phase, now]
+            elapsed = now - phase_start[1]
+            rate = f"{done / elapsed:,.0f}/s" if done and elapsed > 0.5 else ""
+            bar.update(task, description=phase, completed=done, total=total, rate=rate)
+
+        yield update
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -152,6 +152,17 @@ class FindingNotFound(DoctorError, sqlstate="TMD96"):
     http_status = 404
 
 
+class IndexBuildFailed(DoctorError, sqlstate="TMD73"):
+    """``repair --create-indexes``: a recommended index could not be built concurrently; the invalid index it left
+    was dropped and no repair ran."""
+
+
+class IndexesNeedAutocommit(DoctorError, sqlstate="TMD74"):
+    """CREATE / DROP INDEX CONCURRENTLY cannot run inside a transaction: the connection must be in autocommit mode."""
+
+    http_status = 422
+
+
 class FindingsRemain(DoctorError, sqlstate="TMD84"):
     """A repair changed nothing: every finding needs --include (confirm) or a person (human). Exit code 1, as a scan
     with findings, so scripts notice; the details name each remaining finding."""

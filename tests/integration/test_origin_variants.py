@@ -16,7 +16,7 @@ import pytest
 
 from tablemend import db, sandbox
 from tablemend.doctor import explain, plan, repair, scan, undo, verify
-from tablemend.doctor.rules import Safety
+from tablemend.doctor.rules import Context, Safety
 from tests.acceptance.cli import run
 from tests.conftest import TemplateFactory
 from tests.integration.test_doctor_states import checksums, ctx_for, outcome
@@ -137,3 +137,30 @@ def test_doctor_without_allocation_id(origin_dsn: str) -> None:
             assert not [f for f in scan(conn, ctx=ctx) if f.safety is not Safety.human]
             undo(conn, result.repair_id)
             assert checksums(conn) == before, case.code
+
+
+def test_set_based_hold_repairs_without_hold_status(templates: TemplateFactory) -> None:
+    """Before table_holds.status the set-based repairs of TMD010 / TMD021 drop the status update (their
+    ``bulk_repair_status__no_hold_status`` variant): an expired hold's member goes, and undo brings it back."""
+    from tests.integration.test_doctor_cases import BASES, _fill
+
+    with templates.database("origin_no_hold_status", partial(_build, "no-hold-status")) as dsn, \
+            db.connect(dsn, autocommit=True) as conn:
+        with conn.transaction():
+            for statement in BASES["origin"]["setup"]:
+                conn.execute(_fill(statement).encode())
+            conn.execute(_fill("INSERT INTO public.table_holds (id, restaurant_id, zone_id, start_at, end_at, "
+                               "expires_at) VALUES ('{H}', '{R}', '{Z1}', '2020-01-01 19:00+00', "
+                               "'2020-01-01 21:00+00', '2020-01-01 21:00+00')").encode())
+            conn.execute(_fill("INSERT INTO public.table_hold_members (hold_id, table_id) "
+                               "VALUES ('{H}', '{T1}')").encode())
+        assert "TMD010" in {f.code for f in scan(conn)}
+        before = checksums(conn)
+        result = repair(conn, Context(), all_safe=True)
+        assert result.repair_id is not None
+        assert "TMD010" in {f.code for f in result.plan.selection.apply}
+        members = conn.execute("SELECT count(*) AS n FROM public.table_hold_members").fetchone()
+        assert members is not None and members["n"] == 0
+        assert "TMD010" not in {f.code for f in scan(conn)}
+        undo(conn, result.repair_id)
+        assert checksums(conn) == before

@@ -7,15 +7,20 @@ Public API (stable; the CLI, bench and tests use only this):
   idempotency_key=None, profile=None) -> Context`` — the scan context (a booking P: tables/window default to P's
   own current or last request).
 * ``explain(conn, *, booking_id, table_ids=(), start_at=None, end_at=None, idempotency_key=None, error=None)``.
-* ``plan(conn, ctx, *, include=(), all_safe=True, codes=None) -> Plan`` (rolled back; ``Plan.changes``, ``.sql()``).
-* ``repair(conn, ctx, *, include=(), all_safe=True, codes=None, retry=False) -> RepairResult`` (``.repair_id``).
+* ``plan(conn, ctx, *, include=(), all_safe=True, codes=None, progress=None, emit=None) -> Plan`` (rolled back;
+  ``Plan.changes``, ``.count``, ``.estimate``, ``.sql()``; with ``emit(plan, changes)`` the changes stream instead).
+* ``repair(conn, ctx, *, include=(), all_safe=True, codes=None, retry=False, batch=None, progress=None,
+  collect=True) -> RepairResult`` (``.repair_id``; ``.repair_ids``: one per ``batch`` transaction).
 * ``undo(conn, repair_id) -> uuid`` ; ``verify(conn, ctx, *, include=()) -> VerifyResult`` (``.allocator.ok``).
+* ``tablemend.doctor.costs`` (unindexed foreign keys, the repair's estimate) and ``tablemend.doctor.indexes``
+  (``create(conn)``: TMD032's indexes, concurrently, journalled; ``undo`` drops them).
 * ``tablemend.doctor.gate.gate(conn, ...)`` — the pre-migration constraint gate (helper C2's module).
 * ``Finding`` (``.id`` stable = code + hash of key columns, ``.safety``, ``.level``, ``.as_row()``), ``Safety``,
   ``Level``, ``registry()`` (code -> Check class).
 
 Use autocommit connections (``db.connect(dsn, autocommit=True)``): every verb manages its own transaction.
-Profiles: ``origin`` (checks TMD001-TMD016, TMD021) and ``tablemend`` (TMD017-TMD020), detected from the catalog.
+Profiles: ``origin`` (checks TMD001-TMD016, TMD021) and ``tablemend`` (TMD017-TMD020), detected from the catalog;
+TMD032 (unindexed foreign keys) in both.
 """
 
 from __future__ import annotations

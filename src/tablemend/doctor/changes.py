@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, LiteralString
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -41,19 +41,124 @@ class RowChange:
                 "before": self.before, "after": self.after}
 
 
+_CHANGELOG = "doctor/changelog.sql"
+#: row columns that name an id a finding's scope can own
+ID_COLUMNS = ("id", "booking_id", "table_id", "resource_id", "hold_id", "allocation_id", "merge_group_id",
+              "merge_group_allocation_id")
+
+
+def snapshot_queries(relations: frozenset[str], profile: str,
+                     columns: frozenset[str] | None) -> list[tuple[str, LiteralString]]:
+    """The profile's snapshot queries that can run here, as (id list, query) pairs. Only base tables are snapshotted
+    (tablemend's "allocations" is a view over assignments); a query is named "<relation>__<ids>[__<column>]" and
+    runs only when that id list is non-empty (and, with ``columns`` known, when the column exists)."""
+    chosen: list[tuple[str, LiteralString]] = []
+    for name, q in sqlfiles.queries(f"doctor/snapshot_{profile}.sql").items():
+        relation, ids, *column = name.split("__")
+        if f"public.{relation}" not in relations:
+            continue
+        if columns is not None and column and f"public.{relation}.{column[0]}" not in columns:
+            continue
+        chosen.append((ids, q))
+    return chosen
+
+
+class ChangeLog:
+    """A repair's row changes kept in the database (temporary tables of the current transaction), never in memory.
+
+    ``begin_round`` snapshots the rows in scope, ``end_round`` snapshots them again and appends the difference; the
+    log is journalled with one statement (:meth:`journal`) or streamed through a server-side cursor (:meth:`stream`).
+    """
+
+    def __init__(self, conn: Connection, relations: frozenset[str], profile: str = "origin",
+                 columns: frozenset[str] | None = None):
+        self.conn = conn
+        self.queries = snapshot_queries(relations, profile, columns)
+        snapshot_relations = sorted({f"public.{name.split('__')[0]}"
+                                     for name in sqlfiles.queries(f"doctor/snapshot_{profile}.sql")} & relations)
+        self._scope: dict[str, list[uuid.UUID]] = {}
+        with translated():
+            conn.execute(_cl("create"))
+            conn.execute(_cl("primary_keys"), {"relations": snapshot_relations})
+
+    def _snapshot(self, phase: str) -> None:
+        with translated():
+            for ids, query in self.queries:
+                if not self._scope[ids]:
+                    continue
+                # the primary key of each row, as jsonb, from the relation's key columns
+                statement = sql.SQL("INSERT INTO pg_temp.tmd_rows (phase, relation, pk, row) "
+                                    "SELECT {phase}, s.relation, (SELECT jsonb_object_agg(c, s.row -> c) "
+                                    "FROM unnest(p.cols) AS c), s.row FROM ({query}) s "
+                                    "JOIN pg_temp.tmd_pk p ON p.relation = s.relation").format(
+                    phase=sql.Literal(phase), query=sql.SQL(query.rstrip().rstrip(";")))
+                self.conn.execute(statement, self._scope)
+
+    def begin_round(self, scope: Scope, owners: Mapping[str, Sequence[str]]) -> None:
+        """Snapshot the rows of ``scope`` before a round of repairs; ``owners`` maps an id to the findings naming it
+        (a table id owns a changed row only when none of the row's other ids does)."""
+        self._scope = {"bookings": sorted(scope.bookings), "tables": sorted(scope.tables),
+                       "holds": sorted(scope.holds), "allocations": sorted(scope.allocations)}
+        pairs = [(i, f) for i, fs in owners.items() for f in fs]
+        with translated():
+            self.conn.execute(_cl("reset_round"))
+            if pairs:
+                tables = {str(t) for t in scope.tables}
+                self.conn.execute(_cl("owners"), {"ids": [p[0] for p in pairs], "finding_ids": [p[1] for p in pairs],
+                                                  "is_table": [p[0] in tables for p in pairs]})
+        self._snapshot("before")
+
+    def end_round(self, sole: str | None = None) -> None:
+        """Snapshot again and append the differences (all owned by ``sole`` when the round had one finding)."""
+        self._snapshot("after")
+        with translated():
+            self.conn.execute(_cl("analyze"))
+            self.conn.execute(_cl("diff"), {"sole": sole, "id_columns": list(ID_COLUMNS)})
+            self.conn.execute(_cl("reset_round"))
+
+    def count(self) -> int:
+        with translated():
+            row = self.conn.execute(_cl("count")).fetchone()
+        return int(row["n"]) if row else 0
+
+    def deleted_by_relation(self) -> dict[str, int]:
+        with translated():
+            return {str(r["relation"]): int(r["n"]) for r in self.conn.execute(_cl("deleted_by_relation"))}
+
+    def journal(self, journal_id: uuid.UUID) -> None:
+        with translated():
+            self.conn.execute(_cl("journal"), {"journal_id": journal_id})
+
+    def stream(self, itersize: int = 1000) -> Iterator[tuple[RowChange, tuple[str, ...]]]:
+        """Every change in order, through a server-side cursor (memory stays flat)."""
+        with translated(), self.conn.cursor(name="tmd_changes") as cur:
+            cur.itersize = itersize
+            cur.execute(_cl("changes"))
+            for r in cur:
+                yield (RowChange(str(r["relation"]), r["op"], r["pk"], r["before"], r["after"]),
+                       tuple(r["finding_ids"] or ()))
+
+
+    def stream_json(self, itersize: int = 1000) -> Iterator[str]:
+        """Every change in order as one line of JSON built by the database (no parsing, no re-encoding here)."""
+        with translated(), self.conn.cursor(name="tmd_changes_json") as cur:
+            cur.itersize = itersize
+            cur.execute(_cl("changes_json"))
+            for r in cur:
+                yield str(r["line"])
+
+
+def _cl(name: str) -> LiteralString:
+    return sqlfiles.query(name, _CHANGELOG)
+
+
 class Recorder:
     """Snapshots and restores rows of one profile's relations on one connection."""
 
     def __init__(self, conn: Connection, relations: frozenset[str], profile: str = "origin",
                  columns: frozenset[str] | None = None):
         self.conn = conn
-        # only base tables are snapshotted (tablemend's "allocations" is a view over assignments)
-        # name "<relation>__<ids>[__<column>]": run only when that id list is non-empty (and the column exists)
-        self.queries = [(name.split("__")[1], q)
-                        for name, q in sqlfiles.queries(f"doctor/snapshot_{profile}.sql").items()
-                        if f"public.{name.split('__')[0]}" in relations
-                        and (columns is None or len(name.split("__")) < 3
-                             or f"public.{name.split('__')[0]}.{name.split('__')[2]}" in columns)]
+        self.queries = snapshot_queries(relations, profile, columns)
         self._pk: dict[str, list[str]] = {}
         self._cols: dict[str, list[str]] = {}
         self._fks: dict[str, list[dict[str, Any]]] = {}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import wraps
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -19,16 +20,21 @@ from tablemend.clitools import (
     OutputFormat,
     console,
     dumps,
+    dumps_line,
+    dumps_plain,
     err_console,
     escape,
     handle_errors,
     is_interactive,
+    progress_display,
     render_json,
     render_rows,
+    write_out,
 )
+from tablemend.doctor import costs, indexes, journal, planfile, repairs
 from tablemend.doctor import explainer as explain_mod
-from tablemend.doctor import journal, planfile, repairs
 from tablemend.doctor import profile as profiles
+from tablemend.doctor.changes import RowChange
 from tablemend.doctor.cli_plan import repair_plan_file, write_file
 from tablemend.doctor.rules import Check, Context, Finding, Level
 from tablemend.doctor.scanner import checks as applicable_checks
@@ -64,7 +70,8 @@ IncludeOption = Annotated[list[str] | None, typer.Option("--include", help="Find
 LockTimeout = Annotated[str, typer.Option("--lock-timeout", envvar="TABLEMEND_DOCTOR_LOCK_TIMEOUT",
                                           help="Give up (changing nothing) when a lock takes longer.")]
 StatementTimeout = Annotated[str, typer.Option("--statement-timeout", envvar="TABLEMEND_DOCTOR_STATEMENT_TIMEOUT",
-                                               help="Give up (changing nothing) when a statement takes longer.")]
+                                               help="Give up (changing nothing) when a statement takes longer; "
+                                               "auto fits the planned work (at least 60s).")]
 
 _COLUMNS = ("id", "level", "safety", "detail")
 
@@ -150,7 +157,9 @@ def _context(conn: db.Connection, *, restaurant: str | None, booking: str | None
 def _with_progress(items: Iterator[Finding], checks: Sequence[Check], bind: Any) -> Iterator[Finding]:
     from rich.progress import Progress
 
-    with Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
+    # stdout is not redirected into the live display: `scan -f json > f.json` in a terminal writes the findings
+    with Progress(console=err_console, transient=True, disable=not err_console.is_terminal,
+                  redirect_stdout=False, redirect_stderr=False) as progress:
         task = progress.add_task("scanning", total=len(checks))
 
         def advance(check: Check) -> None:
@@ -301,22 +310,76 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
 # --- plan / repair ----------------------------------------------------------------------------------------------
 
 
+def _change_row(change: RowChange, ids: Sequence[str]) -> dict[str, Any]:
+    return {**change.as_row(), "findings": list(ids)}
+
+
 def _change_rows(p: repairs.Plan) -> list[dict[str, Any]]:
-    return [{**change.as_row(), "findings": list(ids)} for change, ids in p.changes]
+    return [_change_row(change, ids) for change, ids in p.changes]
+
+
+def _estimate_row(p: repairs.Plan) -> dict[str, Any] | None:
+    e = p.estimate
+    if e is None:
+        return None
+    return {"seconds": round(e.seconds, 1), "findings": e.findings,
+            "without_indexes_s": [{"constraint": t.constraint, "relation": t.relation, "columns": list(t.columns),
+                                   "adds_s": round(s, 1), "index_sql": t.index_sql} for t, s in e.traps]}
+
+
+def _warn_slow(p: repairs.Plan) -> None:
+    """Say (stderr) when a repair will be slow and why, with the index that fixes it."""
+    e = p.estimate
+    if e is None:
+        return
+    if e.seconds >= _SLOW_S:
+        err_console.print(f"note: estimated ~{e.seconds:,.0f}s for {e.findings} finding(s) "
+                          f"(statement timeout auto: {costs.fitting_timeout(e.seconds)}s)", highlight=False)
+    for trap, seconds in e.traps:
+        if seconds >= _SLOW_S:
+            err_console.print(f"note: the repair will be slow: foreign key {trap.constraint} on {trap.relation} "
+                              f"({', '.join(trap.columns)}) has no index, adding ~{seconds:,.0f}s (TMD032); "
+                              f"create it first with --create-indexes or: {trap.index_sql}", highlight=False,
+                              soft_wrap=True)
+
+
+#: an unindexed foreign key worth a note when it adds this many seconds to a repair
+_SLOW_S = 10.0
 
 
 def _print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
+    _emit_plan(p, iter(p.changes), fmt)
+
+
+def _emit_plan(p: repairs.Plan, changes: Iterable[tuple[RowChange, tuple[str, ...]]], fmt: OutputFormat) -> None:
+    """Write the plan as its changes stream out of the database (JSON: every change; table: the first ones)."""
     if fmt is OutputFormat.json:
-        render_json({"apply": [f.as_row() for f in p.selection.apply],
-                     "skipped": [{**f.as_row(), "reason": why} for f, why in p.selection.skipped],
-                     "changes": _change_rows(p)})
+        head = {"apply": [f.as_row() for f in p.selection.apply],
+                "skipped": [{**f.as_row(), "reason": why} for f, why in p.selection.skipped],
+                "estimate": _estimate_row(p)}
+        text = dumps_plain(head)
+        write_out(text[:-2] + ',\n  "changes": [')
+        # one change per line; streamed from the database as JSON text when it can (no parsing and re-encoding)
+        lines = (changes.json_lines() if isinstance(changes, repairs.ChangeStream)
+                 else (dumps_line(_change_row(change, ids)) for change, ids in changes))
+        for n, line in enumerate(lines):
+            write_out(("," if n else "") + "\n    " + line)
+        write_out("\n  ]\n}\n" if p.count else "]\n}\n")
         return
     render_rows([f.as_row() for f in p.selection.apply], fmt, title="findings to repair", columns=_COLUMNS)
     if p.selection.skipped:
         render_rows([{"id": f.id, "safety": f.safety.value, "reason": why, "detail": f.detail}
                      for f, why in p.selection.skipped], fmt, title="left alone")
-    render_rows([{"relation": c["relation"], "op": c["op"], "pk": c["pk"], "changed": ", ".join(c["changed"]),
-                  "findings": ", ".join(c["findings"])} for c in _change_rows(p)], fmt, title="row changes")
+    rows: list[dict[str, Any]] = []
+    for change, ids in changes:
+        if len(rows) == _TABLE_LIMIT:
+            break
+        c = _change_row(change, ids)
+        rows.append({"relation": c["relation"], "op": c["op"], "pk": c["pk"], "changed": ", ".join(c["changed"]),
+                     "findings": ", ".join(c["findings"])})
+    render_rows(rows, fmt, title="row changes")
+    if p.count > len(rows):
+        err_console.print(f"… and {p.count - len(rows)} more row change(s); use --format json for all of them")
 
 
 @doctor_app.command("plan")
@@ -331,7 +394,8 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
              fmt: FormatOption = OutputFormat.table) -> None:
     """Show the row changes a repair would make; nothing is written.
 
-    The repair runs in a transaction that is always rolled back. --sql prints it
+    The repair runs in a transaction that is always rolled back, and its row
+    changes stream out as they are read (memory stays flat). --sql prints it
     as a script to review instead.
 
     Examples:
@@ -339,19 +403,23 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
       tablemend doctor plan --restaurant R --sql > repair.sql
       tablemend doctor plan --booking P --out plan.json
     """
-    with _connect(dsn) as conn:
+    with _connect(dsn) as conn, progress_display() as progress:
         ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end,
                    profile=profile)
-        p = repairs.plan(conn, ctx, profile=profile, include=include or ())
-    if out is not None:
-        text = planfile.dumps(planfile.document(p))
-        write_file(out, text)
-        err_console.print(f"wrote {out} (sha256 {planfile.sha256(text)}): review it, then "
-                          f"`tablemend doctor repair --plan {out}`", highlight=False, soft_wrap=True)
-    if sql:
-        print(p.sql(), end="")
-        return
-    _print_plan(p, fmt)
+
+        def emit(p: repairs.Plan, changes: repairs.ChangeStream) -> None:
+            _warn_slow(p)
+            if out is not None:
+                text = planfile.dumps(planfile.document(dataclasses.replace(p, changes=tuple(changes))))
+                write_file(out, text)
+                err_console.print(f"wrote {out} (sha256 {planfile.sha256(text)}): review it, then "
+                                  f"`tablemend doctor repair --plan {out}`", highlight=False, soft_wrap=True)
+            if sql:
+                write_out(p.sql())
+            else:
+                _emit_plan(p, changes, fmt)
+
+        repairs.plan(conn, ctx, profile=profile, include=include or (), progress=progress, emit=emit)
 
 
 @doctor_app.command("repair")
@@ -368,23 +436,31 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                plan_file: Annotated[str | None, typer.Option("--plan", help="Apply exactly this reviewed plan "
                                                              "file (from `plan --out`); refused, naming the rows, if "
                                                              "the database moved on since.")] = None,
-               lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "60s",
+               batch: Annotated[int | None, typer.Option("--batch", help="At most N findings per transaction, "
+                                                         "each journalled and undoable on its own (default: one "
+                                                         "all-or-nothing transaction).")] = None,
+               create_indexes: Annotated[bool, typer.Option("--create-indexes", help="First create the indexes "
+                                                            "TMD032 recommends (CONCURRENTLY, journalled, dropped "
+                                                            "by undo).")] = False,
+               lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "auto",
                fmt: FormatOption = OutputFormat.table) -> None:
     """Apply repairs in one journalled transaction; print the repair id.
 
     Every changed row is journalled with its before-image, so `tablemend doctor
     undo ID` can restore it. Asks before writing unless --yes; --retry also runs
-    P's assignment in the same transaction and keeps nothing if it fails.
+    P's assignment in the same transaction and keeps nothing if it fails. The
+    statement timeout fits the planned work unless given.
 
     Examples:
       tablemend doctor repair --booking P --retry --yes
-      tablemend doctor repair --all-safe --yes
+      tablemend doctor repair --all-safe --yes --create-indexes
       tablemend doctor repair --plan plan.json --yes
     """
     if plan_file is not None:
-        if booking or all_safe or include or retry or restaurant or tables or start or end or key:
+        if (booking or all_safe or include or retry or batch is not None or create_indexes or restaurant or tables
+                or start or end or key):
             raise UsageError("--plan applies exactly the reviewed plan: drop --booking, --all-safe, --include, "
-                             "--retry and the scope options")
+                             "--retry, --batch, --create-indexes and the scope options")
         repair_plan_file(dsn, plan_file, yes=yes, timeouts=repairs.Timeouts(lock_timeout, statement_timeout),
                           fmt=fmt)
         return
@@ -393,7 +469,7 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
     if retry and booking is None:
         raise UsageError("--retry needs --booking")
     timeouts = repairs.Timeouts(lock_timeout, statement_timeout)
-    with _connect(dsn) as conn:
+    with _connect(dsn) as conn, progress_display() as progress:
         ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end, key=key,
                    profile=profile)
         apply_safe = all_safe or booking is not None
@@ -402,13 +478,25 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                 raise RepairRefused("refusing to write without confirmation: stdin is not a terminal",
                                     hint="review with `tablemend doctor plan`, then pass --yes")
             preview = repairs.plan(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
-                                   timeouts=timeouts)
+                                   timeouts=timeouts, progress=progress)
             _print_plan(preview, OutputFormat.table)
-            if not typer.confirm(f"apply {len(preview.changes)} row change(s)?", default=False):
+            _warn_slow(preview)
+            if not typer.confirm(f"apply {preview.count} row change(s)?", default=False):
                 raise RepairRefused("not confirmed; nothing was changed")
+        index_entry = None
+        if create_indexes:
+            progress("creating indexes (CONCURRENTLY)", 0, None)
+            index_entry = indexes.create(conn)
+            for name in index_entry.indexes if index_entry is not None else ():
+                err_console.print(f"created index {name}", highlight=False)
+
+        def said(estimate: costs.Estimate) -> None:
+            _warn_slow(repairs.Plan("", ctx, repairs.Selection((), ()), (), 0, estimate))
+
         result = repairs.repair(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
                                 retry=retry, adjacency=adjacency, explicit_window=start is not None,
-                                timeouts=timeouts)
+                                timeouts=timeouts, batch=batch, progress=progress, collect=False,
+                                on_estimate=said)
     if result.repair_id is None and result.allocator is None:
         skipped = result.plan.selection.skipped
         if skipped:
@@ -421,13 +509,18 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
     for f, why in result.plan.selection.skipped:
         err_console.print(f"left: {f.id} ({why})", highlight=False, soft_wrap=True)
     summary: dict[str, Any] = {"repair_id": result.repair_id, "findings": [f.id for f in result.plan.selection.apply],
-                               "changes": len(result.plan.changes)}
+                               "changes": result.plan.count}
+    if len(result.repair_ids) > 1:
+        summary["repair_ids"] = list(result.repair_ids)
+    if index_entry is not None:
+        summary["index_repair_id"] = index_entry.journal_id
     if result.allocator is not None:
         summary["assigned"] = result.allocator.rows
     if fmt is OutputFormat.json:
         render_json(summary)
         return
-    console.print(f"repair {result.repair_id}: {summary['changes']} row change(s) for "
+    ids = ", ".join(str(i) for i in result.repair_ids) or str(result.repair_id)
+    console.print(f"repair {ids}: {summary['changes']} row change(s) for "
                   f"{len(summary['findings'])} finding(s)", highlight=False)
     if result.allocator is not None:
         console.print(f"assignment succeeded: {len(result.allocator.rows)} row(s)")
@@ -436,7 +529,7 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
 @doctor_app.command("undo")
 @doctor_command
 def undo_cmd(repair_id: Annotated[str, typer.Argument(help="The id `doctor repair` printed.")],
-             dsn: DsnOption = None, lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "60s",
+             dsn: DsnOption = None, lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "auto",
              fmt: FormatOption = OutputFormat.table) -> None:
     """Undo one repair: restore the rows it changed.
 
@@ -448,8 +541,9 @@ def undo_cmd(repair_id: Annotated[str, typer.Argument(help="The id `doctor repai
     """
     rid = _uuid(repair_id, "REPAIR_ID")
     assert rid is not None
-    with _connect(dsn) as conn:
-        undo_id = repairs.undo(conn, rid, timeouts=repairs.Timeouts(lock_timeout, statement_timeout))
+    with _connect(dsn) as conn, progress_display() as progress:
+        undo_id = repairs.undo(conn, rid, timeouts=repairs.Timeouts(lock_timeout, statement_timeout),
+                               progress=progress)
     if fmt is OutputFormat.json:
         render_json({"undo_id": undo_id, "repair_id": rid})
     else:
@@ -468,10 +562,10 @@ def verify_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P
     Applies P's pending repair, calls the database's own allocator, then rolls
     everything back. Exit code 0 when the assignment succeeds, 1 when it fails.
     """
-    with _connect(dsn) as conn:
+    with _connect(dsn) as conn, progress_display() as progress:
         ctx = _ctx(conn, booking=booking, tables=tables, start=start, end=end, key=key, profile=profile)
         result = repairs.verify(conn, ctx, profile=profile, include=include or (), adjacency=adjacency,
-                                explicit_window=start is not None)
+                                explicit_window=start is not None, progress=progress)
     out = result.allocator
     if fmt is OutputFormat.json:
         render_json({"ok": out.ok, "rows": list(out.rows), "sqlstate": out.sqlstate, "message": out.message,
@@ -548,7 +642,8 @@ def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
     """
     from tablemend.doctor import gate as gate_mod
 
-    with _connect(dsn) as conn:
+    with _connect(dsn) as conn, progress_display() as progress:
+        progress("checking constraints", 0, None)
         result = gate_mod.gate(conn, profile=profile, keys=constraint, limit=limit)
     if fmt is OutputFormat.json:
         render_json(result.as_dict())

@@ -74,6 +74,24 @@ do not rewrite the restored rows), checks every restored row against its foreign
 row — when a row changed after the repair or would collide with a newer one. Each repair and undo also writes an
 `observability_events` row (source `tablemend.doctor`, `doctor.repair.applied` / `doctor.repair.undone`).
 
+## At scale
+
+Repairs scale with the drift, not with the database. Each check's repair is one statement per kind of change for
+all its findings (`bulk_repair*` in the check's SQL file, keyed by the findings' rows); the rows in scope are
+snapshotted before and after in temporary tables of the repair's transaction and their difference is journalled with
+one `INSERT … SELECT`; `plan` streams the same difference through a cursor, so its memory stays flat. A repair can
+expose new findings (deleting a cancelled booking's assignments leaves its ledger row and zone lock behind): the
+checks it can expose are detected again and repaired in the same transaction, and `plan` shows those changes too.
+The default `--statement-timeout auto` fits the estimated work (at least 60 s). Progress (phase, count, rate, ETA)
+is drawn on stderr when it is a terminal, and nothing extra is printed otherwise; JSON on stdout is the same bytes
+either way. A foreign key whose referencing columns no index leads (TMD032) makes every delete from the referenced
+table scan the referencing table: in the origin's schema, `booking_table_assignments.allocation_id` and
+`booking_assignment_idempotency.merge_group_allocation_id` (both into `allocations`). The origin's
+`sync_table_hold_windows` trigger deletes, for each hold member, every shadow allocation on that table whose booking
+`IS NOT DISTINCT FROM` the hold's — for an unowned hold, every other unowned hold's shadow row on the table too — so one
+hold-member delete can delete hundreds of allocations, each scanning both tables and refreshing the table's status:
+tens of seconds at 500,000 bookings. `repair --create-indexes` builds the two indexes first.
+
 ## Manual remediation of "assignment duplicate for table X" (origin)
 
 Without tablemend, in one transaction (`SET LOCAL lock_timeout = '5s'`), for booking P and table X:
@@ -112,17 +130,20 @@ _VERBS = (
      "from a read-only snapshot; exit 0 with none, 1 with findings at or above `--fail-on`, 2 on error"),
     ("explain --booking P [--tables X,Y] [--error MSG]", "which rows block P, the error the allocator raises for "
      "them and why, and the repair; also the database allocator's actual answer (rolled back)"),
-    ("plan [--sql] [--out FILE]", "the exact row changes a repair would make, computed in a transaction that is "
-     "rolled back; `--sql` prints a reviewable script; `--out` writes a reviewed-plan file (findings, row changes "
-     "with before-image sha256 fingerprints, the SQL)"),
-    ("repair [--booking P | --all-safe] [--include ID] [--yes] [--retry]", "one transaction, allocator lock order, "
-     "every changed row journalled in `tablemend_doctor` with its before-image; prints a repair id; exit 1 (TMD84) "
-     "when nothing was applied because every finding needs `--include` or a person"),
+    ("plan [--sql] [--out FILE]", "the exact row changes a repair would make (including what its own changes make "
+     "necessary), computed in a transaction that is rolled back and streamed out as read; an estimate, and a note "
+     "when an unindexed foreign key (TMD032) will make the repair slow; `--sql` prints a reviewable script; `--out` "
+     "writes a reviewed-plan file (findings, row changes with before-image sha256 fingerprints, the SQL)"),
+    ("repair [--booking P | --all-safe] [--include ID] [--yes] [--retry] [--batch N] [--create-indexes]",
+     "one transaction (or, with `--batch N`, one per N findings, each undoable on its own), allocator lock order, "
+     "set-based statements, every changed row journalled in `tablemend_doctor` with its before-image; "
+     "`--create-indexes` first builds TMD032's indexes concurrently (journalled; `undo` drops them); prints the "
+     "repair id; exit 1 (TMD84) when nothing was applied because every finding needs `--include` or a person"),
     ("repair --plan FILE [--yes]", "applies exactly a reviewed plan (staging first, then production): refuses, "
      "naming each row, when a planned row no longer matches its before-image (TMD85); the journal records the "
      "file's sha256"),
-    ("undo REPAIR_ID", "restores the before-images (a new journal entry); refuses, naming the row, when a row "
-     "changed since"),
+    ("undo REPAIR_ID", "restores the before-images (a new journal entry, set-based); refuses, naming the row, when "
+     "a row changed since"),
     ("verify --booking P --tables X,Y", "applies P's pending repair and calls the database's own allocator with all "
      "7 named arguments, then rolls back"),
     ("journal", "the repairs and undos recorded so far"),

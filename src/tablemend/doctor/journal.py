@@ -86,7 +86,8 @@ def write(conn: Connection, *, kind: str, profile: str, changes: Sequence[tuple[
     return entry_id
 
 
-def read(conn: Connection, entry_id: uuid.UUID) -> Entry:
+def read(conn: Connection, entry_id: uuid.UUID, *, with_changes: bool = True) -> Entry:
+    """One entry; ``with_changes=False`` leaves its rows in the database (a set-based undo reads them there)."""
     if not present(conn):
         raise RepairNotFound(f"no repair {entry_id}: this database has no doctor journal yet")
     with translated():
@@ -94,11 +95,18 @@ def read(conn: Connection, entry_id: uuid.UUID) -> Entry:
         if row is None:
             raise RepairNotFound(f"no repair {entry_id} in tablemend_doctor.journal")
         changes = [RowChange(str(c["relation"]), c["op"], c["pk"], c["before"], c["after"])
-                   for c in conn.execute(_q("get_changes"), {"id": entry_id}).fetchall()]
+                   for c in conn.execute(_q("get_changes"), {"id": entry_id}).fetchall()] if with_changes else []
     findings = list(row["findings"] or [])
     restaurant = next((f.get("restaurant") for f in findings if f.get("restaurant")), None)
     return Entry(row["id"], row["kind"], row["undoes"], row["undone_by"], row["booking_id"],
                  uuid.UUID(str(restaurant)) if restaurant else None, findings, changes)
+
+
+def only_indexes(conn: Connection, entry_id: uuid.UUID) -> bool:
+    """Whether an entry records only indexes that ``repair --create-indexes`` built."""
+    with translated():
+        row = conn.execute(_q("only_indexes"), {"id": entry_id}).fetchone()
+    return bool(row and row["only"])
 
 
 def entries(conn: Connection) -> list[dict[str, Any]]:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tablemend.db import Connection, translated
+from tablemend.doctor import bulk, repairs
 from tablemend.doctor import profile as profiles
-from tablemend.doctor import repairs
-from tablemend.doctor.changes import Recorder, RowChange
+from tablemend.doctor.changes import ChangeLog, Recorder, RowChange
 from tablemend.doctor.rules import Context, Finding, Level, Safety
 from tablemend.errors import PlanDrift, PlanFileInvalid, PlanMismatch, RepairRefused, TablemendError
 
@@ -154,6 +154,20 @@ def _shape(changes: Sequence[tuple[str, Mapping[str, Any], str, Sequence[str]]])
     return [f"{op} {_row_name(rel, pk)} ({', '.join(cols)})" for rel, pk, op, cols in changes]
 
 
+def rounds(findings: Sequence[Finding]) -> list[list[Finding]]:
+    """The plan's findings in the order its repair ran them: a repair applies each round's findings check by check,
+    then re-detects what it exposed (a later round, possibly of a check seen before). A new round starts where a check
+    reappears after another one, so every round's statements run in the planned order."""
+    out: list[list[Finding]] = []
+    for f in findings:
+        current = out[-1] if out else None
+        if current is None or (f.code != current[-1].code and any(g.code == f.code for g in current)):
+            out.append([f])
+        else:
+            current.append(f)
+    return out
+
+
 def apply(conn: Connection, loaded: Loaded, *, timeouts: repairs.Timeouts | None = None) -> uuid.UUID:
     """Apply exactly the reviewed plan in one journalled transaction; the repair id."""
     timeouts = timeouts or repairs.Timeouts()
@@ -174,7 +188,10 @@ def apply(conn: Connection, loaded: Loaded, *, timeouts: repairs.Timeouts | None
                                 f"their before-image; nothing was changed", details="; ".join(moved),
                                 hint="make a fresh plan here (`tablemend doctor plan … --out plan.json`), review it "
                                 "and apply that one")
-            done = repairs.apply_findings(conn, prof, selection)
+            log = ChangeLog(conn, prof.catalog.relations, prof.name, prof.catalog.columns)
+            for batch in rounds(loaded.findings):
+                bulk.apply(conn, prof, batch, log)
+            done = list(log.stream())
             want = _shape([(c["relation"], c["pk"], c["op"], c["changed"]) for c in loaded.changes])
             got = _shape([(c.relation, c.pk, c.op, c.as_row()["changed"]) for c, _ in done])
             if sorted(want) != sorted(got):
@@ -184,8 +201,8 @@ def apply(conn: Connection, loaded: Loaded, *, timeouts: repairs.Timeouts | None
                                    details="; ".join([*(f"unplanned: {r}" for r in extra),
                                                       *(f"planned, not changed: {r}" for r in absent)]),
                                    hint="make a fresh plan here and review it")
-            plan = repairs.Plan(prof.name, loaded.context, selection, tuple(done), prof.catalog)
-            return repairs.journal_plan(conn, prof, plan, None, plan_sha256=loaded.sha256)
+            plan = repairs.Plan(prof.name, loaded.context, selection, tuple(done), catalog=prof.catalog)
+            return repairs.journal_plan(conn, prof, plan, log, None, plan_sha256=loaded.sha256)
     except TablemendError as exc:
         raise repairs.timeouts_as_lock_errors(exc) from exc.__cause__
 

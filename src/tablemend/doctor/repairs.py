@@ -13,21 +13,30 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
-from tablemend.doctor import journal
+from tablemend.doctor import bulk, costs, journal
 from tablemend.doctor import profile as profiles
-from tablemend.doctor.changes import Op, Recorder, RowChange
-from tablemend.doctor.rules import Check, Context, Finding, Safety, Scope, registry
+from tablemend.doctor.changes import ChangeLog, Op, Recorder, RowChange
+from tablemend.doctor.costs import Estimate
+from tablemend.doctor.rules import Context, Finding, Safety, Scope, for_profile, registry
 from tablemend.doctor.scanner import checks as checks_for
 from tablemend.doctor.scanner import detect
-from tablemend.errors import FindingNotFound, LockUnavailable, RepairNotFound, RepairRefused, TablemendError
+from tablemend.errors import (
+    FindingNotFound,
+    LockUnavailable,
+    RepairNotFound,
+    RepairRefused,
+    TablemendError,
+    UsageError,
+)
 
 _CATALOG = "doctor/catalog.sql"
+T = TypeVar("T")
 #: seconds to sleep just before COMMIT (tests kill the backend there to prove a repair is all-or-nothing)
 TEST_PAUSE_ENV = "TABLEMEND_DOCTOR_TEST_PAUSE"
 
@@ -39,7 +48,8 @@ def _q(name: str) -> Any:
 @dataclass(frozen=True)
 class Timeouts:
     lock_timeout: str = "5s"
-    statement_timeout: str = "60s"
+    #: ``auto``: a timeout that fits the planned work (at least 60 s), set once the findings are known
+    statement_timeout: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -56,8 +66,16 @@ class Plan:
     context: Context
     selection: Selection
     changes: tuple[tuple[RowChange, tuple[str, ...]], ...]
+    #: number of row changes (``changes`` may be empty when they were streamed or left in the journal)
+    total: int | None = None
+    #: the planned work's estimated time and what each unindexed foreign key adds to it
+    estimate: Estimate | None = None
     #: the database's features (the repair SQL of a check can differ by schema variant)
     catalog: profiles.Catalog | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.changes) if self.total is None else self.total
 
     def sql(self) -> str:
         """The applied findings' repairs as a reviewable SQL script (one transaction)."""
@@ -90,6 +108,8 @@ class RepairResult:
     repair_id: uuid.UUID | None
     plan: Plan
     allocator: AllocatorResult | None = None
+    #: every journal entry written (one per --batch transaction)
+    repair_ids: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,58 +157,42 @@ def select(findings: Iterable[Finding], *, all_safe: bool, include: Sequence[str
     return Selection(tuple(apply), tuple(skipped))
 
 
-def _lock(conn: Connection, bookings: Iterable[uuid.UUID], tables: Iterable[uuid.UUID]) -> None:
-    conn.execute(_q("lock_bookings"), {"ids": sorted(set(bookings))})
-    conn.execute(_q("lock_tables"), {"ids": sorted(set(tables))})
+_lock = bulk.lock
+ProgressFn = bulk.ProgressFn
+_no_progress = bulk.no_progress
 
 
-def _apply(conn: Connection, prof: profiles.Profile, selection: Selection) -> list[tuple[RowChange, tuple[str, ...]]]:
-    """Lock what the findings touch (bookings, then tables by id), repair each, and record row changes."""
-    checks: dict[str, Check] = {code: cls(prof.catalog) for code, cls in registry().items()}
-    scope = Scope()
-    for f in selection.apply:
-        scope = scope | f.scope()
-    _lock(conn, scope.bookings, scope.tables)
-    recorder = Recorder(conn, prof.catalog.relations, prof.name, prof.catalog.columns)
-    changes: list[tuple[RowChange, tuple[str, ...]]] = []
-    # one finding at a time keeps attribution exact; big repairs snapshot a chunk at once (fewer round trips)
-    size = 1 if len(selection.apply) <= _EXACT else _CHUNK
-    for start in range(0, len(selection.apply), size):
-        chunk = selection.apply[start:start + size]
-        chunk_scope = Scope()
-        for f in chunk:
-            chunk_scope = chunk_scope | f.scope()
-        before = recorder.snapshot(chunk_scope)
-        for f in chunk:
-            checks[f.code].repair(conn, f)
-        changes += [(c, _owners(c, chunk)) for c in recorder.diff(before, recorder.snapshot(chunk_scope))]
-    return changes
+class ChangeStream:
+    """A plan's changes, streamed from the database while its transaction is open: iterate for ``(RowChange,
+    finding ids)``, or :meth:`json_lines` for each change as a line of JSON the database built."""
+
+    def __init__(self, log: ChangeLog, total: int, progress: ProgressFn):
+        self.log, self.total, self.progress = log, total, progress
+
+    def __iter__(self) -> Iterator[tuple[RowChange, tuple[str, ...]]]:
+        return _counted(self.log.stream(), self.total, self.progress)
+
+    def json_lines(self) -> Iterator[str]:
+        return _counted(self.log.stream_json(), self.total, self.progress)
 
 
-_EXACT = 50
-_CHUNK = 250
-_ID_COLUMNS = ("id", "booking_id", "table_id", "resource_id", "hold_id", "allocation_id", "merge_group_id",
-               "merge_group_allocation_id")
+#: plan sink: called inside the plan's transaction with the plan (no changes kept) and its changes, streamed
+EmitFn = Callable[["Plan", ChangeStream], None]
 
 
-def _owners(change: RowChange, chunk: Sequence[Finding]) -> tuple[str, ...]:
-    """The findings of a chunk whose scope names one of the changed row's ids (all of them if none does)."""
-    if len(chunk) == 1:
-        return (chunk[0].id,)
-    values = {str(image.get(col)) for image in (change.before, change.after) if image for col in _ID_COLUMNS}
-    owners = []
-    for f in chunk:
-        scope = f.scope()
-        ids = {str(i) for i in scope.bookings | scope.tables | scope.holds | scope.allocations}
-        if ids & values:
-            owners.append(f.id)
-    return tuple(owners) or tuple(f.id for f in chunk)
+def _set_timeouts(conn: Connection, timeouts: Timeouts) -> None:
+    auto = timeouts.statement_timeout.strip().lower() == "auto"
+    conn.execute(_q("set_timeouts"), {"lock_timeout": timeouts.lock_timeout,
+                                      "statement_timeout": _AUTO_START if auto else timeouts.statement_timeout})
+
+
+#: the statement timeout until the planned work is known (detection, locks)
+_AUTO_START = "60s"
 
 
 def _begin(conn: Connection, timeouts: Timeouts, ctx: Context) -> None:
     """Timeouts first, then P's booking row (the allocator's first lock)."""
-    conn.execute(_q("set_timeouts"), {"lock_timeout": timeouts.lock_timeout,
-                                      "statement_timeout": timeouts.statement_timeout})
+    _set_timeouts(conn, timeouts)
     if ctx.booking_id is not None:
         _lock(conn, [ctx.booking_id], [])
 
@@ -215,7 +219,7 @@ def _timeouts_as_lock_errors(exc: TablemendError) -> TablemendError:
 
 
 #: a repair can expose another safe finding (clearing a cancelled booking's last table leaves its zone lock
-#: dangling); re-detect and repair until nothing new appears, at most this many rounds
+#: dangling, its ledger row without assignments); re-detect and repair until nothing new appears, at most this many
 _ROUNDS = 4
 
 
@@ -237,38 +241,95 @@ def _findings(conn: Connection, prof: profiles.Profile, ctx: Context, wanted: li
 
 
 def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_safe: bool,
-                include: Sequence[str], codes: Iterable[str] | None) -> Plan:
+                include: Sequence[str], codes: Iterable[str] | None, progress: ProgressFn = _no_progress,
+                limit: int | None = None, timeouts: Timeouts = Timeouts(),
+                on_estimate: Callable[[Estimate], None] | None = None
+                ) -> tuple[Selection, ChangeLog, Estimate | None]:
+    """Detect, select, repair (logging every changed row in the database), then repair what the repair exposed."""
     wanted = list(codes) if codes is not None else None
+    log = ChangeLog(conn, prof.catalog.relations, prof.name, prof.catalog.columns)
+    progress("finding", 0, None)
     selection = select(_findings(conn, prof, ctx, wanted, include), all_safe=all_safe, include=include)
     if ctx.booking_id is not None:
         # first look without locks, then lock what it names and look again: the repair works on locked rows
         _lock_for_booking(conn, ctx, selection)
         selection = select(_findings(conn, prof, ctx, wanted, include), all_safe=all_safe, include=include)
-    changes = _apply(conn, prof, selection)
+    if limit is not None:
+        selection = Selection(selection.apply[:limit], selection.skipped)
+    estimate = _estimate(conn, prof, selection, timeouts, progress)
+    if on_estimate is not None and estimate is not None:
+        on_estimate(estimate)
+    bulk.apply(conn, prof, selection.apply, log, progress)
     applied, skipped = list(selection.apply), list(selection.skipped)
-    for _ in range(_ROUNDS if all_safe and changes else 0):
-        seen = {f.id for f in applied} | {f.id for f, _ in skipped}
-        fresh = [f for f in detect(conn, prof, ctx, wanted) if f.id not in seen]
+    last = selection.apply
+    profile_codes = {c.code for c in for_profile(prof.name)}
+    for _ in range(_ROUNDS if all_safe and applied else 0):
+        seen = {f.id for f in applied}
+        again = bulk.exposed(last, wanted)
+        if again is not None:
+            again = [c for c in again if c in profile_codes]
+            if not again:  # (an empty list would mean every check to detect())
+                break
+        progress("finding what the repair exposed", 0, None)
+        fresh = [f for f in detect(conn, prof, ctx, again) if f.id not in seen]
         more = select(fresh, all_safe=True)
         if not more.apply:
             break
-        changes += _apply(conn, prof, more)
+        bulk.apply(conn, prof, more.apply, log, progress)
+        last = more.apply
         applied += more.apply
-        skipped += more.skipped
-    return Plan(prof.name, ctx, Selection(tuple(applied), tuple(skipped)), tuple(changes), prof.catalog)
+        # a finding skipped earlier and now safe is applied; keep the reason of those still left
+        done = {f.id for f in more.apply}
+        skipped = [(f, why) for f, why in skipped if f.id not in done]
+        skipped += [(f, why) for f, why in more.skipped if f.id not in {g.id for g, _ in skipped}]
+    return Selection(tuple(applied), tuple(skipped)), log, estimate
+
+
+def _estimate(conn: Connection, prof: profiles.Profile, selection: Selection, timeouts: Timeouts,
+              progress: ProgressFn) -> Estimate | None:
+    """The planned work's estimate; with ``statement_timeout = auto``, a timeout that fits it (see :mod:`costs`)."""
+    if not selection.apply:
+        return None
+    estimate = costs.estimate(conn, prof, selection.apply)
+    progress(f"estimated {estimate.seconds:,.0f}s for {len(selection.apply)} finding(s)", 0, None)
+    if timeouts.statement_timeout.strip().lower() == "auto":
+        with translated():
+            conn.execute(_q("set_timeouts"), {"lock_timeout": timeouts.lock_timeout,
+                                              "statement_timeout": f"{costs.fitting_timeout(estimate.seconds)}s"})
+    return estimate
 
 
 def plan(conn: Connection, ctx: Context, *, profile: str | None = None, all_safe: bool = True,
          include: Sequence[str] = (), codes: Iterable[str] | None = None,
-         timeouts: Timeouts = Timeouts()) -> Plan:
-    """The exact row changes a repair would make, computed in a transaction that is rolled back."""
+         timeouts: Timeouts = Timeouts(), progress: ProgressFn = _no_progress,
+         emit: EmitFn | None = None) -> Plan:
+    """The exact row changes a repair would make, computed in a transaction that is rolled back.
+
+    With ``emit`` the changes are not kept: ``emit(plan, changes)`` streams them from the database while the
+    transaction is still open (memory stays flat however many there are), and the returned plan has only their
+    count.
+    """
     try:
         with translated(), conn.transaction(force_rollback=True):
             _begin(conn, timeouts, ctx)
             prof = profiles.detect(conn, profile)
-            return _build_plan(conn, prof, ctx, all_safe=all_safe, include=include, codes=codes)
+            selection, log, estimate = _build_plan(conn, prof, ctx, all_safe=all_safe, include=include, codes=codes,
+                                         progress=progress, timeouts=timeouts)
+            total = log.count()
+            if emit is not None:
+                p = Plan(prof.name, ctx, selection, (), total, estimate, prof.catalog)
+                emit(p, ChangeStream(log, total, progress))
+                return p
+            return Plan(prof.name, ctx, selection, tuple(log.stream()), total, estimate, prof.catalog)
     except TablemendError as exc:
         raise _timeouts_as_lock_errors(exc) from exc.__cause__
+
+
+def _counted(changes: Iterator[T], total: int, progress: ProgressFn) -> Iterator[T]:
+    for n, change in enumerate(changes, start=1):
+        if n % 500 == 0 or n == total:
+            progress("writing changes", n, total)
+        yield change
 
 
 def call_allocator(conn: Connection, args: dict[str, Any]) -> AllocatorResult:
@@ -291,17 +352,18 @@ def allocator_args(ctx: Context, *, adjacency: bool = False, explicit_window: bo
     }
 
 
-def _journal(conn: Connection, prof: profiles.Profile, p: Plan, allocator: AllocatorResult | None, *,
-             plan_sha256: str | None = None) -> uuid.UUID:
+def _journal(conn: Connection, prof: profiles.Profile, p: Plan, log: ChangeLog,
+             allocator: AllocatorResult | None, *, plan_sha256: str | None = None) -> uuid.UUID:
     findings = [f.as_row() for f in p.selection.apply]
-    repair_id = journal.write(conn, kind="repair", profile=prof.name, changes=p.changes, findings=findings,
+    repair_id = journal.write(conn, kind="repair", profile=prof.name, changes=(), findings=findings,
                               booking_id=p.context.booking_id, plan_sha256=plan_sha256)
+    log.journal(repair_id)  # every change in one statement
     restaurant = p.context.restaurant_id or next((f.restaurant_id for f in p.selection.apply), None)
     if _events_possible(prof, restaurant):
         journal.emit_event(conn, event_type="doctor.repair.applied", restaurant_id=restaurant,
                            booking_id=p.context.booking_id,
                            context={"repair_id": str(repair_id), "findings": [f.id for f in p.selection.apply],
-                                    "changes": len(p.changes), "operator": journal.operator(),
+                                    "changes": p.count, "operator": journal.operator(),
                                     "retry": None if allocator is None else allocator.ok, "plan_sha256": plan_sha256})
     return repair_id
 
@@ -319,16 +381,58 @@ def _pause_for_tests(conn: Connection) -> None:
 
 def repair(conn: Connection, ctx: Context, *, profile: str | None = None, all_safe: bool = True,
            include: Sequence[str] = (), codes: Iterable[str] | None = None, retry: bool = False,
-           adjacency: bool = False, explicit_window: bool = True, timeouts: Timeouts = Timeouts()) -> RepairResult:
+           adjacency: bool = False, explicit_window: bool = True, timeouts: Timeouts = Timeouts(),
+           batch: int | None = None, progress: ProgressFn = _no_progress, collect: bool = True,
+           on_estimate: Callable[[Estimate], None] | None = None) -> RepairResult:
     """Apply the selected repairs in one journalled transaction; with ``retry`` also run the real assignment.
 
-    With ``retry`` the transaction commits only when the allocator succeeds (otherwise nothing is kept).
+    With ``retry`` the transaction commits only when the allocator succeeds (otherwise nothing is kept). With
+    ``batch`` N, at most N findings per transaction, each journalled (and undoable) on its own, until none is left;
+    ``collect=False`` keeps only the number of changes (the journal has them).
     """
+    if batch is not None and batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {batch}")
+    if batch is not None and retry:
+        raise UsageError("--batch and --retry do not go together: the retry needs the whole repair in its transaction")
+    results: list[RepairResult] = []
+    while True:
+        result = _repair_once(conn, ctx, profile=profile, all_safe=all_safe, include=include, codes=codes,
+                              retry=retry, adjacency=adjacency, explicit_window=explicit_window, timeouts=timeouts,
+                              limit=batch, progress=progress, collect=collect, on_estimate=on_estimate)
+        on_estimate = None  # said once, before the first batch
+        results.append(result)
+        if batch is None or result.repair_id is None or len(result.plan.selection.apply) < batch:
+            break
+        include = ()  # named findings were applied by the first batch
+    if len(results) == 1:
+        return results[0]
+    return _merged(results)
+
+
+def _merged(results: Sequence[RepairResult]) -> RepairResult:
+    ids = tuple(r.repair_id for r in results if r.repair_id is not None)
+    applied = tuple(f for r in results for f in r.plan.selection.apply)
+    last = results[-1].plan
+    changes = tuple(c for r in results for c in r.plan.changes)
+    p = Plan(last.profile, last.context, Selection(applied, last.selection.skipped), changes,
+             sum(r.plan.count for r in results), results[0].plan.estimate, last.catalog)
+    return RepairResult(ids[0] if ids else None, p, None, ids)
+
+
+def _repair_once(conn: Connection, ctx: Context, *, profile: str | None, all_safe: bool, include: Sequence[str],
+                 codes: Iterable[str] | None, retry: bool, adjacency: bool, explicit_window: bool,
+                 timeouts: Timeouts, limit: int | None, progress: ProgressFn, collect: bool,
+                 on_estimate: Callable[[Estimate], None] | None) -> RepairResult:
     try:
         with translated(), conn.transaction():
             _begin(conn, timeouts, ctx)
             prof = profiles.detect(conn, profile)
-            p = _build_plan(conn, prof, ctx, all_safe=all_safe, include=include, codes=codes)
+            selection, log, estimate = _build_plan(conn, prof, ctx, all_safe=all_safe, include=include, codes=codes,
+                                         progress=progress, limit=limit, timeouts=timeouts,
+                                         on_estimate=on_estimate)
+            total = log.count()
+            p = Plan(prof.name, ctx, selection, tuple(log.stream()) if collect else (), total, estimate,
+                     prof.catalog)
             allocator = None
             if retry:
                 allocator = call_allocator(conn, allocator_args(ctx, adjacency=adjacency,
@@ -336,15 +440,18 @@ def repair(conn: Connection, ctx: Context, *, profile: str | None = None, all_sa
                 if not allocator.ok:
                     raise RepairRefused(f"the assignment still fails after the repair: [{allocator.sqlstate}] "
                                         f"{allocator.message}; nothing was changed", details=allocator.details)
-            repair_id = _journal(conn, prof, p, allocator) if p.selection.apply else None
+            progress("journalling", 0, total)
+            repair_id = _journal(conn, prof, p, log, allocator) if p.selection.apply else None
+            progress("committing", total, total)
             _pause_for_tests(conn)
     except TablemendError as exc:
         raise _timeouts_as_lock_errors(exc) from exc.__cause__
-    return RepairResult(repair_id, p, allocator)
+    return RepairResult(repair_id, p, allocator, () if repair_id is None else (repair_id,))
 
 
 def verify(conn: Connection, ctx: Context, *, profile: str | None = None, include: Sequence[str] = (),
-           adjacency: bool = False, explicit_window: bool = True, timeouts: Timeouts = Timeouts()) -> VerifyResult:
+           adjacency: bool = False, explicit_window: bool = True, timeouts: Timeouts = Timeouts(),
+           progress: ProgressFn = _no_progress) -> VerifyResult:
     """In a rolled-back transaction: the allocator's answer now, then after the pending repair for P."""
     if ctx.booking_id is None or not ctx.table_ids:
         raise RepairRefused("verify needs --booking and a table set (--tables, or P's last request)")
@@ -353,49 +460,80 @@ def verify(conn: Connection, ctx: Context, *, profile: str | None = None, includ
         with translated(), conn.transaction(force_rollback=True):
             _begin(conn, timeouts, ctx)
             prof = profiles.detect(conn, profile)
+            progress("calling the allocator", 0, None)
             before = call_allocator(conn, args)
-            p = _build_plan(conn, prof, ctx, all_safe=True, include=include, codes=None)
+            selection, log, estimate = _build_plan(conn, prof, ctx, all_safe=True, include=include, codes=None,
+                                         progress=progress, timeouts=timeouts)
+            p = Plan(prof.name, ctx, selection, tuple(log.stream()), log.count(), estimate, prof.catalog)
+            progress("calling the allocator", 0, None)
             after = call_allocator(conn, args)
     except TablemendError as exc:
         raise _timeouts_as_lock_errors(exc) from exc.__cause__
     return VerifyResult(p, after, before)
 
 
-def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeouts()) -> uuid.UUID:
-    """Restore the before-images of one repair (a new journal entry); refuses, naming the row, on any conflict."""
+def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeouts(),
+         progress: ProgressFn = _no_progress) -> uuid.UUID:
+    """Restore the before-images of one repair (a new journal entry); refuses, naming the row, on any conflict.
+
+    Set-based (:mod:`restore`) when the replica role may be set, row by row with triggers otherwise. An entry of
+    indexes that ``repair --create-indexes`` built is undone by dropping them (concurrently).
+    """
+    from tablemend.doctor import indexes, restore
+
+    progress("reading the journal", 0, None)
+    with translated(), conn.transaction():
+        head = journal.read(conn, repair_id, with_changes=False)
+        index_only = head.kind == "repair" and head.undone_by is None and journal.only_indexes(conn, repair_id)
+    if index_only:
+        return indexes.drop(conn, journal.read(conn, repair_id))
     try:
         with translated(), conn.transaction():
-            conn.execute(_q("set_timeouts"), {"lock_timeout": timeouts.lock_timeout,
-                                              "statement_timeout": timeouts.statement_timeout})
-            entry = journal.read(conn, repair_id)
+            _set_timeouts(conn, timeouts)
+            entry = journal.read(conn, repair_id, with_changes=False)
             if entry.kind != "repair":
                 raise RepairNotFound(f"{repair_id} is an undo entry, not a repair")
             if entry.undone_by is not None:
                 raise RepairRefused(f"repair {repair_id} was already undone by {entry.undone_by}")
             prof = profiles.detect(conn)
-            bookings = [uuid.UUID(str(c.pk["id"])) for c in entry.changes if c.relation == "public.bookings"]
-            tables = [uuid.UUID(str(c.pk["id"])) for c in entry.changes if c.relation == "public.table_inventory"]
-            _lock(conn, bookings, tables)
             recorder = Recorder(conn, prof.catalog.relations, prof.name, prof.catalog.columns)
-            replica = _try_replica(conn)
-            for change in reversed(entry.changes):
-                recorder.undo(change)
-            for change in entry.changes:
-                recorder.check_references(change)
-            if replica:
+            bookings, tables = restore.fold(conn, repair_id)
+            _lock(conn, bookings, tables)
+            if _try_replica(conn):
+                progress("restoring rows", 0, None)
+                restore.restore(conn, recorder)
                 conn.execute(_q("origin_role"))
-            inverse = [(RowChange(c.relation, _INVERSE[c.op], c.pk, c.after, c.before), ("undo",))
-                       for c in reversed(entry.changes)]
-            undo_id = journal.write(conn, kind="undo", profile=prof.name, changes=inverse,
-                                    findings=entry.findings, booking_id=entry.booking_id, undoes=repair_id)
+                undo_id = journal.write(conn, kind="undo", profile=prof.name, changes=(),
+                                        findings=entry.findings, booking_id=entry.booking_id, undoes=repair_id)
+                count = restore.journal_inverse(conn, repair_id, undo_id)
+            else:
+                undo_id, count = _undo_row_by_row(conn, prof, recorder, repair_id, progress)
             if _events_possible(prof, entry.restaurant_id):
                 journal.emit_event(conn, event_type="doctor.repair.undone", restaurant_id=entry.restaurant_id,
                                    booking_id=entry.booking_id,
                                    context={"repair_id": str(repair_id), "undo_id": str(undo_id),
-                                            "changes": len(inverse), "operator": journal.operator()})
+                                            "changes": count, "operator": journal.operator()})
     except TablemendError as exc:
         raise _timeouts_as_lock_errors(exc) from exc.__cause__
     return undo_id
+
+
+def _undo_row_by_row(conn: Connection, prof: profiles.Profile, recorder: Recorder, repair_id: uuid.UUID,
+                     progress: ProgressFn) -> tuple[uuid.UUID, int]:
+    """Without the replica role: each inverse in reverse journal order, triggers firing."""
+    entry = journal.read(conn, repair_id)
+    total = len(entry.changes)
+    for n, change in enumerate(reversed(entry.changes), start=1):
+        recorder.undo(change)
+        if n % 200 == 0 or n == total:
+            progress("restoring rows", n, total)
+    for change in entry.changes:
+        recorder.check_references(change)
+    inverse = [(RowChange(c.relation, _INVERSE[c.op], c.pk, c.after, c.before), ("undo",))
+               for c in reversed(entry.changes)]
+    undo_id = journal.write(conn, kind="undo", profile=prof.name, changes=inverse, findings=entry.findings,
+                            booking_id=entry.booking_id, undoes=repair_id)
+    return undo_id, len(inverse)
 
 
 _INVERSE: dict[str, Op] = {"insert": "delete", "delete": "insert", "update": "update"}
@@ -417,6 +555,5 @@ def _try_replica(conn: Connection) -> bool:
 # the reviewed-plan layer (planfile.py) applies a plan file with the same steps
 begin = _begin
 lock_for = _lock_for_booking
-apply_findings = _apply
 journal_plan = _journal
 timeouts_as_lock_errors = _timeouts_as_lock_errors

@@ -25,3 +25,6 @@ ORDER BY a.booking_id, a.resource_id;
 
 -- name: repair
 DELETE FROM public.allocations WHERE id = %(allocation_id)s::uuid;
+
+-- name: bulk_repair
+DELETE FROM public.allocations a USING jsonb_to_recordset(%(keys)s::jsonb) AS k(allocation_id uuid) WHERE a.id = k.allocation_id;

@@ -40,3 +40,17 @@ SET slot_id = (
                        WHERE o.table_id = bta.table_id AND o.slot_id = s.id AND o.id <> bta.id))
 WHERE bta.booking_id = %(booking_id)s::uuid AND bta.table_id = %(table_id)s::uuid
   AND bta.slot_id = %(stale_slot_id)s::uuid;
+
+-- name: bulk_repair
+UPDATE public.booking_table_assignments bta
+SET slot_id = (
+    SELECT s.id FROM public.booking_slots s
+    JOIN public.bookings b ON b.id = bta.booking_id
+    JOIN public.restaurants r ON r.id = b.restaurant_id
+    WHERE s.restaurant_id = b.restaurant_id
+      AND s.slot_date = timezone(coalesce(nullif(r.timezone, ''), 'UTC'), bta.start_at)::date
+      AND s.slot_time = timezone(coalesce(nullif(r.timezone, ''), 'UTC'), bta.start_at)::time
+      AND NOT EXISTS (SELECT 1 FROM public.booking_table_assignments o
+                       WHERE o.table_id = bta.table_id AND o.slot_id = s.id AND o.id <> bta.id))
+FROM jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, table_id uuid, stale_slot_id uuid)
+WHERE bta.booking_id = k.booking_id AND bta.table_id = k.table_id AND bta.slot_id = k.stale_slot_id;

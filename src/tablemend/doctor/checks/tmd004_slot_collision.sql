@@ -28,3 +28,8 @@ ORDER BY bta.booking_id, bta.table_id;
 -- Slot ids are bookkeeping; the window is the occupancy. A NULL slot never collides.
 UPDATE public.booking_table_assignments SET slot_id = NULL
 WHERE booking_id = %(booking_id)s::uuid AND table_id = %(table_id)s::uuid AND slot_id = %(slot_id)s::uuid;
+
+-- name: bulk_repair
+UPDATE public.booking_table_assignments bta SET slot_id = NULL
+FROM jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, table_id uuid, slot_id uuid)
+WHERE bta.booking_id = k.booking_id AND bta.table_id = k.table_id AND bta.slot_id = k.slot_id;

@@ -28,3 +28,9 @@ UPDATE public.booking_table_assignments bta SET start_at = b.start_at, end_at = 
 FROM public.bookings b
 WHERE b.id = bta.booking_id AND bta.booking_id = %(booking_id)s::uuid AND bta.table_id = %(table_id)s::uuid
   AND (bta.start_at IS NULL OR bta.end_at IS NULL);
+
+-- name: bulk_repair
+UPDATE public.booking_table_assignments bta SET start_at = b.start_at, end_at = b.end_at
+FROM public.bookings b, jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, table_id uuid)
+WHERE b.id = bta.booking_id AND bta.booking_id = k.booking_id AND bta.table_id = k.table_id
+  AND (bta.start_at IS NULL OR bta.end_at IS NULL);

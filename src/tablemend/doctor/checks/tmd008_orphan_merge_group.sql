@@ -15,3 +15,7 @@ ORDER BY a.booking_id, a.id;
 
 -- name: repair
 DELETE FROM public.allocations WHERE id = %(allocation_id)s::uuid AND resource_type = 'merge_group';
+
+-- name: bulk_repair
+DELETE FROM public.allocations a USING jsonb_to_recordset(%(keys)s::jsonb) AS k(allocation_id uuid)
+WHERE a.id = k.allocation_id AND a.resource_type = 'merge_group';

@@ -32,3 +32,11 @@ SET assigned_zone_id = (SELECT CASE WHEN count(DISTINCT t.zone_id) = 1 THEN min(
                         FROM public.booking_table_assignments bta JOIN public.table_inventory t ON t.id = bta.table_id
                         WHERE bta.booking_id = b.id)
 WHERE b.id = %(booking_id)s::uuid AND b.assigned_zone_id = %(assigned_zone_id)s::uuid;
+
+-- name: bulk_repair
+UPDATE public.bookings b
+SET assigned_zone_id = (SELECT CASE WHEN count(DISTINCT t.zone_id) = 1 THEN min(t.zone_id::text)::uuid END
+                        FROM public.booking_table_assignments bta JOIN public.table_inventory t ON t.id = bta.table_id
+                        WHERE bta.booking_id = b.id)
+FROM jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, assigned_zone_id uuid)
+WHERE b.id = k.booking_id AND b.assigned_zone_id = k.assigned_zone_id;

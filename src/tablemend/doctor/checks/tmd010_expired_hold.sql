@@ -35,6 +35,16 @@ DELETE FROM public.table_hold_windows WHERE hold_id = %(hold_id)s::uuid;
 UPDATE public.table_holds SET status = 'expired' WHERE id = %(hold_id)s::uuid AND status = 'active'
   AND expires_at <= now();
 
+-- name: bulk_repair
+DELETE FROM public.table_hold_members m USING jsonb_to_recordset(%(keys)s::jsonb) AS k(hold_id uuid) WHERE m.hold_id = k.hold_id;
+
+-- name: bulk_repair_windows
+DELETE FROM public.table_hold_windows w USING jsonb_to_recordset(%(keys)s::jsonb) AS k(hold_id uuid) WHERE w.hold_id = k.hold_id;
+
+-- name: bulk_repair_status
+UPDATE public.table_holds h SET status = 'expired' FROM jsonb_to_recordset(%(keys)s::jsonb) AS k(hold_id uuid)
+WHERE h.id = k.hold_id AND h.status = 'active' AND h.expires_at <= now();
+
 -- name: detect__no_hold_status
 -- Before table_holds.status (M/20251117190000) a hold is in force until it expires: the same check on expiry alone.
 -- Holds that no longer hold (expired, or already confirmed / cancelled) but still have members or hold windows, or
@@ -62,4 +72,7 @@ WHERE h.expires_at <= now()
 ORDER BY h.id;
 
 -- name: repair_status__no_hold_status
+-- skip
+
+-- name: bulk_repair_status__no_hold_status
 -- skip

@@ -19,6 +19,9 @@ ORDER BY a.booking_id, a.resource_id;
 -- name: repair
 DELETE FROM public.allocations WHERE id = %(allocation_id)s::uuid AND shadow;
 
+-- name: bulk_repair
+DELETE FROM public.allocations a USING jsonb_to_recordset(%(keys)s::jsonb) AS k(allocation_id uuid) WHERE a.id = k.allocation_id AND a.shadow;
+
 -- name: detect__no_hold_status
 -- Before table_holds.status every unexpired hold is live.
 -- Shadow allocations mirror a hold member of the booking's own unexpired hold; without one they are leftovers.

@@ -19,3 +19,8 @@ ORDER BY c.booking_id, c.idempotency_key;
 -- name: repair
 DELETE FROM public.booking_confirmation_results
 WHERE booking_id = %(booking_id)s::uuid AND idempotency_key = %(idempotency_key)s;
+
+-- name: bulk_repair
+DELETE FROM public.booking_confirmation_results c
+USING jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, idempotency_key text)
+WHERE c.booking_id = k.booking_id AND c.idempotency_key = k.idempotency_key;

@@ -28,3 +28,8 @@ ORDER BY id;
 
 -- name: repair
 SELECT public.refresh_table_status(%(table_id)s::uuid);
+
+-- name: bulk_repair
+-- (one call per distinct table, in id order: the same locks in the same order as the allocator)
+SELECT public.refresh_table_status(k.table_id)
+FROM (SELECT DISTINCT k.table_id FROM jsonb_to_recordset(%(keys)s::jsonb) AS k(table_id uuid) ORDER BY k.table_id) k;

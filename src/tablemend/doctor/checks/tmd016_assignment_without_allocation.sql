@@ -33,3 +33,13 @@ DELETE FROM public.booking_table_assignments WHERE booking_id = %(booking_id)s::
 -- name: repair_allocation
 DELETE FROM public.allocations
 WHERE booking_id = %(booking_id)s::uuid AND resource_type = 'table' AND resource_id = %(table_id)s::uuid;
+
+-- name: bulk_repair
+DELETE FROM public.booking_table_assignments bta
+USING jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, table_id uuid)
+WHERE bta.booking_id = k.booking_id AND bta.table_id = k.table_id;
+
+-- name: bulk_repair_allocation
+DELETE FROM public.allocations a
+USING jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, table_id uuid)
+WHERE a.booking_id = k.booking_id AND a.resource_type = 'table' AND a.resource_id = k.table_id;

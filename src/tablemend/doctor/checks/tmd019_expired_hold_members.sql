@@ -20,3 +20,12 @@ WHERE restaurant_id = %(restaurant_id)s::uuid AND hold_id = %(hold_id)s::uuid;
 -- name: repair_status
 UPDATE public.table_holds SET status = 'expired', last_touched_at = now()
 WHERE restaurant_id = %(restaurant_id)s::uuid AND id = %(hold_id)s::uuid AND status = 'active';
+
+-- name: bulk_repair
+DELETE FROM public.table_hold_members m USING jsonb_to_recordset(%(keys)s::jsonb) AS k(restaurant_id uuid, hold_id uuid)
+WHERE m.restaurant_id = k.restaurant_id AND m.hold_id = k.hold_id;
+
+-- name: bulk_repair_status
+UPDATE public.table_holds h SET status = 'expired', last_touched_at = now()
+FROM jsonb_to_recordset(%(keys)s::jsonb) AS k(restaurant_id uuid, hold_id uuid)
+WHERE h.restaurant_id = k.restaurant_id AND h.id = k.hold_id AND h.status = 'active';

@@ -20,3 +20,10 @@ WHERE b.restaurant_id = %(restaurant_id)s::uuid AND b.id = %(booking_id)s::uuid
   AND b.assigned_zone_id = %(assigned_zone_id)s::uuid
   AND NOT EXISTS (SELECT 1 FROM public.booking_table_assignments a
                    WHERE a.restaurant_id = b.restaurant_id AND a.booking_id = b.id);
+
+-- name: bulk_repair
+UPDATE public.bookings b SET assigned_zone_id = NULL
+FROM jsonb_to_recordset(%(keys)s::jsonb) AS k(restaurant_id uuid, booking_id uuid, assigned_zone_id uuid)
+WHERE b.restaurant_id = k.restaurant_id AND b.id = k.booking_id AND b.assigned_zone_id = k.assigned_zone_id
+  AND NOT EXISTS (SELECT 1 FROM public.booking_table_assignments a
+                   WHERE a.restaurant_id = b.restaurant_id AND a.booking_id = b.id);

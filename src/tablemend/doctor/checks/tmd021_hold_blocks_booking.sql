@@ -33,6 +33,16 @@ DELETE FROM public.table_hold_windows WHERE hold_id = %(hold_id)s::uuid;
 -- name: repair_status
 UPDATE public.table_holds SET status = 'cancelled' WHERE id = %(hold_id)s::uuid AND status = 'active';
 
+-- name: bulk_repair
+DELETE FROM public.table_hold_members m USING jsonb_to_recordset(%(keys)s::jsonb) AS k(hold_id uuid) WHERE m.hold_id = k.hold_id;
+
+-- name: bulk_repair_windows
+DELETE FROM public.table_hold_windows w USING jsonb_to_recordset(%(keys)s::jsonb) AS k(hold_id uuid) WHERE w.hold_id = k.hold_id;
+
+-- name: bulk_repair_status
+UPDATE public.table_holds h SET status = 'cancelled' FROM jsonb_to_recordset(%(keys)s::jsonb) AS k(hold_id uuid)
+WHERE h.id = k.hold_id AND h.status = 'active';
+
 -- name: detect__no_hold_status
 -- Before table_holds.status every unexpired hold is live.
 -- An active, unexpired hold whose windows block assignments: in a scan, holds of bookings that were released
@@ -60,4 +70,7 @@ WHERE h.expires_at > now() AND w.expires_at > now()
 ORDER BY h.id, w.table_id;
 
 -- name: repair_status__no_hold_status
+-- skip
+
+-- name: bulk_repair_status__no_hold_status
 -- skip

@@ -72,6 +72,10 @@ FROM tablemend_doctor.journal j WHERE j.id = %(id)s;
 SELECT relation, op, pk, before, after, finding_ids
 FROM tablemend_doctor.journal_changes WHERE journal_id = %(id)s ORDER BY seq;
 
+-- name: only_indexes
+SELECT coalesce(bool_and(relation = 'tablemend_doctor.index'), false) AS only
+FROM tablemend_doctor.journal_changes WHERE journal_id = %(id)s;
+
 -- name: list_entries
 SELECT j.id, j.kind, j.undoes, j.created_at, j.operator, j.host, j.booking_id, j.plan_sha256,
        (SELECT count(*) FROM tablemend_doctor.journal_changes c WHERE c.journal_id = j.id) AS changes

@@ -1,0 +1,267 @@
+"""Doctor repair benchmark: ``python -m bench.repair [--dsn SERVER_DSN] [--sizes 100000,500000] [--keep]``.
+
+For each size it builds (or, with ``--keep``, reuses) an origin database with the origin's real triggers and foreign
+keys (``sync_table_hold_windows``, ``trg_allocations_refresh`` → ``refresh_table_status``, ``ON DELETE SET NULL`` on
+the unindexed ``booking_table_assignments.allocation_id``) and ``bench/origin_data.py``'s ~2 % drift, then times, in
+the same process and on the same warm cache, first without and then with the indexes TMD032 recommends:
+
+* ``plain``: the same row changes as plain set-based statements (each check's ``bulk_repair*`` statements keyed by
+  the findings the repair applies, in code order), triggers firing, no snapshot, no journal; rolled back;
+* ``repair``: ``tablemend.doctor.repair`` (detect, lock, repair, re-detect what it exposed, journal), committed;
+* ``undo``: ``tablemend.doctor.undo`` of that repair (the database is back where it was);
+* ``plan``: ``tablemend doctor plan --format json > /dev/null`` in a child process: wall time and peak RSS;
+* ``hold_member_delete_s``: one expired hold's ``DELETE FROM table_hold_members`` (rolled back).
+
+Progress goes to stderr; the last line on stdout is JSON: ``{"bench": "repair", "ratio": repair / plain with the
+indexes at the largest size, ...}``. Without ``--dsn`` the embedded cluster is used. The database
+``tablemend_bench_repair_<n>`` is dropped afterwards unless ``--keep`` (then a later run reuses it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, LiteralString
+
+from psycopg.types.json import Jsonb
+
+from bench import origin_data
+from tablemend import databases, db, sandbox, sqlfiles
+from tablemend.doctor import context, costs, indexes, profile, repairs, scan
+from tablemend.doctor.rules import Finding, registry
+from tablemend.errors import TablemendError
+
+DEFAULT_SIZES = (100_000, 500_000)
+_SQL = Path(__file__).with_name("repair.sql")
+
+
+def _query(name: str) -> LiteralString:
+    # shipped with the repository, never built from input
+    return sqlfiles.split_named(_SQL.read_text(encoding="utf-8"))[name]
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def db_name(n: int) -> str:
+    return f"tablemend_bench_repair_{n}"
+
+
+def _prepare(server: str, n: int, keep: bool) -> str:
+    """An origin database with n bookings of drifted data: reused when ``keep`` and it is there, else built."""
+    name = db_name(n)
+    dsn = databases.dsn_for(server, name)
+    if keep and databases.exists(server, name):
+        with db.connect(dsn, autocommit=True) as conn, db.translated():
+            row = conn.execute(_query("bookings")).fetchone()
+        if row and row["n"] == n:
+            _log(f"{n:>9} bookings: reusing database {name}")
+            return dsn
+    databases.ensure(server, name, reset=True)
+    with db.connect(dsn, autocommit=True) as conn:
+        sandbox.build_origin(conn)
+        start = time.perf_counter()
+        _log(f"{n:>9} bookings: generating (minutes at 500k) …")
+        origin_data.generate(conn, n)
+        _log(f"{n:>9} bookings: generated in {time.perf_counter() - start:.0f}s")
+    return dsn
+
+
+def plain(conn: db.Connection, findings: Sequence[Finding]) -> float:
+    """The repair's row changes as plain set-based statements (rolled back); seconds."""
+    checks = registry()
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for f in findings:
+        by_code.setdefault(f.code, []).append(json.loads(json.dumps(dict(f.key), default=str)))
+    start = time.perf_counter()
+    with db.translated(), conn.transaction(force_rollback=True):
+        conn.execute(_query("no_timeout"))
+        for code in sorted(by_code):
+            for name, statement in checks[code]().sql().items():
+                if name.startswith("bulk_repair"):
+                    conn.execute(statement, {"keys": Jsonb(by_code[code])})
+    return time.perf_counter() - start
+
+
+def hold_member_delete(conn: db.Connection) -> float | None:
+    """One expired hold's member delete (the origin's trigger deletes its shadow allocation), rolled back."""
+    with db.translated():
+        row = conn.execute(_query("expired_hold")).fetchone()
+    if row is None:
+        return None
+    start = time.perf_counter()
+    with db.translated(), conn.transaction(force_rollback=True):
+        conn.execute(_query("delete_hold_members"), {"hold_id": row["hold_id"]})
+    return time.perf_counter() - start
+
+
+class _Phases:
+    """Progress callback that adds up the repair's time in detection ("finding …") and in everything else."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+        self.current: tuple[str, float] | None = None
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None:
+        kind = "finding" if phase.startswith("finding") else "applying"
+        now = time.perf_counter()
+        if self.current is not None and self.current[0] != kind:
+            self.totals[self.current[0]] = self.totals.get(self.current[0], 0.0) + now - self.current[1]
+            self.current = (kind, now)
+        elif self.current is None:
+            self.current = (kind, now)
+
+    def done(self) -> dict[str, float]:
+        if self.current is not None:
+            self.totals[self.current[0]] = self.totals.get(self.current[0], 0.0) + time.perf_counter() - self.current[1]
+            self.current = None
+        return self.totals
+
+
+def plan_child(dsn: str) -> tuple[float, int]:
+    """``tablemend doctor plan --format json`` in a child process: wall seconds and peak RSS (KiB)."""
+    exe = os.path.join(os.path.dirname(sys.executable), "tablemend")
+    start = time.perf_counter()
+    with (open(os.devnull, "wb") as sink, tempfile.TemporaryFile() as err,
+          subprocess.Popen([exe, "doctor", "plan", "--dsn", dsn, "--format", "json"], stdout=sink,
+                           stderr=err) as child):
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
+        child.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - start
+        err.seek(0)
+        message = err.read().decode()
+    if child.returncode != 0:
+        raise RuntimeError(f"doctor plan failed: {message}")
+    return elapsed, usage.ru_maxrss
+
+
+def round_trip(dsn: str, label: str) -> dict[str, Any]:
+    """plan, plain, repair, undo on the database as it is (undo puts it back)."""
+    out: dict[str, Any] = {}
+    with db.connect(dsn, autocommit=True) as conn:
+        out["hold_member_delete_s"] = hold_member_delete(conn)
+        _log(f"  [{label}] one hold-member delete: {out['hold_member_delete_s']}s; planning …")
+        out["plan_s"], out["plan_peak_rss_kib"] = plan_child(dsn)
+        _log(f"  [{label}] plan {out['plan_s']:.1f}s, peak RSS {out['plan_peak_rss_kib'] // 1024} MiB; "
+             "repair …")
+        ctx = context(conn)
+        phases = _Phases()
+        start = time.perf_counter()
+        result = repairs.repair(conn, ctx, collect=False, progress=phases)  # default options: auto timeout
+        out["repair_s"] = time.perf_counter() - start
+        out["repair_detect_s"] = phases.done().get("finding", 0.0)
+        out["repair_apply_s"] = out["repair_s"] - out["repair_detect_s"]
+        out["findings"] = len(result.plan.selection.apply)
+        out["changes"] = result.plan.count
+        estimate = result.plan.estimate
+        out["estimate_s"] = round(estimate.seconds, 1) if estimate else None
+        _log(f"  [{label}] repair {out['repair_s']:.1f}s ({out['findings']} findings, {out['changes']} changes, "
+             f"estimated {out['estimate_s']}s); undo …")
+        assert result.repair_id is not None
+        start = time.perf_counter()
+        repairs.undo(conn, result.repair_id, timeouts=repairs.Timeouts(statement_timeout="0"))
+        out["undo_s"] = time.perf_counter() - start
+        _log(f"  [{label}] undo {out['undo_s']:.1f}s; plain statements …")
+        out["plain_s"] = plain(conn, result.plan.selection.apply)
+        out["ratio"] = round(out["repair_s"] / out["plain_s"], 2) if out["plain_s"] else None
+        out["plan_vs_repair"] = round(out["plan_s"] / out["repair_s"], 2) if out["repair_s"] else None
+        out["ratio_without_detection"] = (round(out["repair_apply_s"] / out["plain_s"], 2) if out["plain_s"]
+                                          else None)
+        _log(f"  [{label}] plain {out['plain_s']:.1f}s: repair / plain = {out['ratio']} (the repair spent "
+             f"{out['repair_detect_s']:.1f}s finding, {out['repair_apply_s']:.1f}s repairing and journalling: "
+             f"{out['ratio_without_detection']}x plain)")
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def run_size(server: str, n: int, keep: bool, *, unindexed: bool = True) -> dict[str, Any]:
+    dsn = _prepare(server, n, keep)
+    result: dict[str, Any] = {"bookings": n}
+    with db.connect(dsn, autocommit=True) as conn:
+        result["traps"] = [t.constraint for t in costs.traps(conn)]
+        if unindexed:
+            result["without_indexes"] = round_trip(dsn, "no index")
+        else:  # only what the doctor estimates from the findings
+            prof = profile.detect(conn)
+            found = repairs.select(scan(conn), all_safe=True).apply
+            result["without_indexes"] = {"estimate_s": round(costs.estimate(conn, prof, found).seconds, 1),
+                                         "hold_member_delete_s": None}
+    with db.connect(dsn, autocommit=True) as conn:
+        entry = indexes.create(conn)
+    try:
+        result["with_indexes"] = round_trip(dsn, "indexes")
+    finally:
+        if entry is not None:
+            with db.connect(dsn, autocommit=True) as conn:
+                repairs.undo(conn, entry.journal_id)
+    return result
+
+
+def _row(r: dict[str, Any], key: str) -> str:
+    x = r[key]
+    return (f"{r['bookings']:>8} {key:<16} {x['findings']:>8} {x['changes']:>8} {x['plain_s']:>8.1f} "
+            f"{x['repair_s']:>8.1f} {x['ratio']:>6} {x['undo_s']:>8.1f} {x['plan_s']:>8.1f} "
+            f"{x['plan_peak_rss_kib'] // 1024:>8} {x['hold_member_delete_s'] or 0:>9.3f}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.repair", description=__doc__.splitlines()[0])
+    parser.add_argument("--dsn", help="server to create the databases on (default: embedded cluster)")
+    parser.add_argument("--sizes", help="comma-separated booking counts (default 100000,500000)")
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the generated databases")
+    parser.add_argument("--generate-only", action="store_true", help="build the databases (with --keep) and stop")
+    parser.add_argument("--unindexed-up-to", type=int, default=200_000,
+                        help="measure without the indexes only up to this size (default 200000: above it a repair "
+                        "without them runs for tens of minutes; the doctor's estimate is reported instead)")
+    args = parser.parse_args(argv)
+    if args.generate_only:
+        server = db.resolve_dsn(args.dsn)
+        for n in (tuple(int(s) for s in args.sizes.split(",")) if args.sizes else DEFAULT_SIZES):
+            _prepare(server, n, keep=True)
+        return 0
+    sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else DEFAULT_SIZES
+    server = db.resolve_dsn(args.dsn)
+    results: list[dict[str, Any]] = []
+    for n in sizes:
+        try:
+            results.append(run_size(server, n, args.keep, unindexed=n <= args.unindexed_up_to))
+        finally:
+            if not args.keep:
+                databases.drop(server, db_name(n))
+    header = (f"{'bookings':>8} {'indexes':<16} {'findings':>8} {'changes':>8} {'plain_s':>8} {'repair_s':>8} "
+              f"{'ratio':>6} {'undo_s':>8} {'plan_s':>8} {'plan_MiB':>8} {'hold_del_s':>9}")
+    _log(header)
+    for r in results:
+        if "repair_s" in r["without_indexes"]:
+            _log(_row(r, "without_indexes"))
+        else:
+            _log(f"{r['bookings']:>8} without_indexes  not run; the doctor estimates the repair at "
+                 f"{r['without_indexes']['estimate_s']}s")
+        _log(_row(r, "with_indexes"))
+    last = results[-1]
+    print(json.dumps({"bench": "repair", "ratio": last["with_indexes"]["ratio"],
+                      "ratio_without_indexes": last["without_indexes"].get("ratio"), "bookings": last["bookings"],
+                      "plan_peak_rss_kib": max(r[k]["plan_peak_rss_kib"] for r in results
+                                               for k in ("with_indexes", "without_indexes")
+                                               if "plan_peak_rss_kib" in r[k]),
+                      "sizes": results}))
+    return 0
+
+
+def _cli() -> int:
+    try:
+        return main()
+    except TablemendError as exc:
+        _log(f"error [{exc.sqlstate}]: {exc.message}")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(_cli())

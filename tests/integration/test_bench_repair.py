@@ -1,0 +1,26 @@
+"""The repair benchmark's round trip at a tiny size: plan, repair, undo and the plain statements run, report the
+fields the benchmark prints, and leave the drift as it was (speed is not asserted here)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bench import origin_data
+from bench.repair import round_trip
+
+from tablemend import db
+from tablemend.doctor import scan
+
+
+def test_round_trip_reports_and_restores(origin_dsn: str) -> None:
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        origin_data.generate(conn, 2_000)
+        before = Counter(f.id for f in scan(conn))
+    result = round_trip(origin_dsn, "test")
+    for field in ("plan_s", "plan_peak_rss_kib", "repair_s", "repair_detect_s", "undo_s", "plain_s", "ratio",
+                  "estimate_s", "hold_member_delete_s"):
+        assert result[field] is not None, field
+    assert result["findings"] > sum(origin_data.expected_findings(2_000).values()) // 2
+    assert result["changes"] >= result["findings"] > 0
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        assert Counter(f.id for f in scan(conn)) == before
