@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -20,8 +20,6 @@ from tablemend.clitools import (
     OutputFormat,
     console,
     dumps,
-    dumps_line,
-    dumps_plain,
     err_console,
     escape,
     handle_errors,
@@ -34,8 +32,15 @@ from tablemend.clitools import (
 from tablemend.doctor import costs, indexes, journal, planfile, repairs
 from tablemend.doctor import explainer as explain_mod
 from tablemend.doctor import profile as profiles
-from tablemend.doctor.changes import RowChange
-from tablemend.doctor.cli_plan import repair_plan_file, write_file
+from tablemend.doctor.cli_plan import (
+    FINDING_COLUMNS,
+    TABLE_LIMIT,
+    emit_plan,
+    print_plan,
+    repair_plan_file,
+    warn_slow,
+    write_file,
+)
 from tablemend.doctor.rules import Check, Context, Finding, Level
 from tablemend.doctor.scanner import checks as applicable_checks
 from tablemend.doctor.scanner import context, not_applicable, scan
@@ -73,7 +78,6 @@ StatementTimeout = Annotated[str, typer.Option("--statement-timeout", envvar="TA
                                                help="Give up (changing nothing) when a statement takes longer; "
                                                "auto fits the planned work (at least 60s).")]
 
-_COLUMNS = ("id", "level", "safety", "detail")
 
 
 def doctor_command(fn: Callable[P, R]) -> Callable[P, R]:
@@ -219,7 +223,6 @@ def _note_variants(prof: profiles.Profile, codes: Sequence[str] | None, selected
 
 
 #: a readable table stops here; JSON streams every finding
-_TABLE_LIMIT = 500
 
 
 def _stream_json(findings: Iterator[Finding]) -> Level | None:
@@ -245,11 +248,11 @@ def _print_table(findings: Iterator[Finding], title: str) -> Level | None:
     more = 0
     for f in findings:
         worst = f.level if worst is None or f.level.rank > worst.rank else worst
-        if len(rows) < _TABLE_LIMIT:
+        if len(rows) < TABLE_LIMIT:
             rows.append(f.as_row())
         else:
             more += 1
-    render_rows(rows, OutputFormat.table, title=title, columns=_COLUMNS)
+    render_rows(rows, OutputFormat.table, title=title, columns=FINDING_COLUMNS)
     if more:
         err_console.print(f"… and {more} more finding(s); use --format json for all of them")
     return worst
@@ -310,78 +313,6 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
 # --- plan / repair ----------------------------------------------------------------------------------------------
 
 
-def _change_row(change: RowChange, ids: Sequence[str]) -> dict[str, Any]:
-    return {**change.as_row(), "findings": list(ids)}
-
-
-def _change_rows(p: repairs.Plan) -> list[dict[str, Any]]:
-    return [_change_row(change, ids) for change, ids in p.changes]
-
-
-def _estimate_row(p: repairs.Plan) -> dict[str, Any] | None:
-    e = p.estimate
-    if e is None:
-        return None
-    return {"seconds": round(e.seconds, 1), "findings": e.findings,
-            "without_indexes_s": [{"constraint": t.constraint, "relation": t.relation, "columns": list(t.columns),
-                                   "adds_s": round(s, 1), "index_sql": t.index_sql} for t, s in e.traps]}
-
-
-def _warn_slow(p: repairs.Plan) -> None:
-    """Say (stderr) when a repair will be slow and why, with the index that fixes it."""
-    e = p.estimate
-    if e is None:
-        return
-    if e.seconds >= _SLOW_S:
-        err_console.print(f"note: estimated ~{e.seconds:,.0f}s for {e.findings} finding(s) "
-                          f"(statement timeout auto: {costs.fitting_timeout(e.seconds)}s)", highlight=False)
-    for trap, seconds in e.traps:
-        if seconds >= _SLOW_S:
-            err_console.print(f"note: the repair will be slow: foreign key {trap.constraint} on {trap.relation} "
-                              f"({', '.join(trap.columns)}) has no index, adding ~{seconds:,.0f}s (TMD032); "
-                              f"create it first with --create-indexes or: {trap.index_sql}", highlight=False,
-                              soft_wrap=True)
-
-
-#: an unindexed foreign key worth a note when it adds this many seconds to a repair
-_SLOW_S = 10.0
-
-
-def _print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
-    _emit_plan(p, iter(p.changes), fmt)
-
-
-def _emit_plan(p: repairs.Plan, changes: Iterable[tuple[RowChange, tuple[str, ...]]], fmt: OutputFormat) -> None:
-    """Write the plan as its changes stream out of the database (JSON: every change; table: the first ones)."""
-    if fmt is OutputFormat.json:
-        head = {"apply": [f.as_row() for f in p.selection.apply],
-                "skipped": [{**f.as_row(), "reason": why} for f, why in p.selection.skipped],
-                "estimate": _estimate_row(p)}
-        text = dumps_plain(head)
-        write_out(text[:-2] + ',\n  "changes": [')
-        # one change per line; streamed from the database as JSON text when it can (no parsing and re-encoding)
-        lines = (changes.json_lines() if isinstance(changes, repairs.ChangeStream)
-                 else (dumps_line(_change_row(change, ids)) for change, ids in changes))
-        for n, line in enumerate(lines):
-            write_out(("," if n else "") + "\n    " + line)
-        write_out("\n  ]\n}\n" if p.count else "]\n}\n")
-        return
-    render_rows([f.as_row() for f in p.selection.apply], fmt, title="findings to repair", columns=_COLUMNS)
-    if p.selection.skipped:
-        render_rows([{"id": f.id, "safety": f.safety.value, "reason": why, "detail": f.detail}
-                     for f, why in p.selection.skipped], fmt, title="left alone")
-    rows: list[dict[str, Any]] = []
-    for change, ids in changes:
-        if len(rows) == _TABLE_LIMIT:
-            break
-        c = _change_row(change, ids)
-        rows.append({"relation": c["relation"], "op": c["op"], "pk": c["pk"], "changed": ", ".join(c["changed"]),
-                     "findings": ", ".join(c["findings"])})
-    render_rows(rows, fmt, title="row changes")
-    if p.count > len(rows):
-        err_console.print(f"… and {p.count - len(rows)} more row change(s); use --format json for all of them")
-
-
 @doctor_app.command("plan")
 @doctor_command
 def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: RestaurantOption = None,
@@ -408,7 +339,7 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
                    profile=profile)
 
         def emit(p: repairs.Plan, changes: repairs.ChangeStream) -> None:
-            _warn_slow(p)
+            warn_slow(p)
             if out is not None:
                 text = planfile.dumps(planfile.document(dataclasses.replace(p, changes=tuple(changes))))
                 write_file(out, text)
@@ -417,7 +348,7 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
             if sql:
                 write_out(p.sql())
             else:
-                _emit_plan(p, changes, fmt)
+                emit_plan(p, changes, fmt)
 
         repairs.plan(conn, ctx, profile=profile, include=include or (), progress=progress, emit=emit)
 
@@ -479,8 +410,8 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                                     hint="review with `tablemend doctor plan`, then pass --yes")
             preview = repairs.plan(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
                                    timeouts=timeouts, progress=progress)
-            _print_plan(preview, OutputFormat.table)
-            _warn_slow(preview)
+            print_plan(preview, OutputFormat.table)
+            warn_slow(preview)
             if not typer.confirm(f"apply {preview.count} row change(s)?", default=False):
                 raise RepairRefused("not confirmed; nothing was changed")
         index_entry = None
@@ -491,7 +422,7 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                 err_console.print(f"created index {name}", highlight=False)
 
         def said(estimate: costs.Estimate) -> None:
-            _warn_slow(repairs.Plan("", ctx, repairs.Selection((), ()), (), 0, estimate))
+            warn_slow(repairs.Plan("", ctx, repairs.Selection((), ()), (), 0, estimate))
 
         result = repairs.repair(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
                                 retry=retry, adjacency=adjacency, explicit_window=start is not None,

@@ -1,12 +1,27 @@
-"""``tablemend doctor plan --out`` / ``repair --plan``: reading and writing reviewed-plan files (CLI layer only)."""
+"""``tablemend doctor plan`` / ``repair``: showing a plan (streamed), the slow-repair notes, and reading and writing
+reviewed-plan files (``plan --out`` / ``repair --plan``). CLI layer only."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import typer
 
 from tablemend import db
-from tablemend.clitools import OutputFormat, console, is_interactive, render_json, render_rows
-from tablemend.doctor import planfile, repairs
+from tablemend.clitools import (
+    OutputFormat,
+    console,
+    dumps_line,
+    dumps_plain,
+    err_console,
+    is_interactive,
+    render_json,
+    render_rows,
+    write_out,
+)
+from tablemend.doctor import costs, planfile, repairs
+from tablemend.doctor.changes import RowChange
 from tablemend.errors import PlanFileInvalid, RepairRefused, UsageError
 
 
@@ -48,3 +63,81 @@ def repair_plan_file(dsn: str | None, path: str, *, yes: bool, timeouts: repairs
         return
     console.print(f"repair {repair_id}: {len(loaded.changes)} row change(s) of plan {path} "
                   f"(sha256 {loaded.sha256})", highlight=False, soft_wrap=True)
+
+
+#: a finding as a table row
+FINDING_COLUMNS = ("id", "level", "safety", "detail")
+#: rows a table shows before it says how many more there are
+TABLE_LIMIT = 500
+
+
+def _change_row(change: RowChange, ids: Sequence[str]) -> dict[str, Any]:
+    return {**change.as_row(), "findings": list(ids)}
+
+
+def _change_rows(p: repairs.Plan) -> list[dict[str, Any]]:
+    return [_change_row(change, ids) for change, ids in p.changes]
+
+
+def _estimate_row(p: repairs.Plan) -> dict[str, Any] | None:
+    e = p.estimate
+    if e is None:
+        return None
+    return {"seconds": round(e.seconds, 1), "findings": e.findings,
+            "without_indexes_s": [{"constraint": t.constraint, "relation": t.relation, "columns": list(t.columns),
+                                   "adds_s": round(s, 1), "index_sql": t.index_sql} for t, s in e.traps]}
+
+
+def warn_slow(p: repairs.Plan) -> None:
+    """Say (stderr) when a repair will be slow and why, with the index that fixes it."""
+    e = p.estimate
+    if e is None:
+        return
+    if e.seconds >= _SLOW_S:
+        err_console.print(f"note: estimated ~{e.seconds:,.0f}s for {e.findings} finding(s) "
+                          f"(statement timeout auto: {costs.fitting_timeout(e.seconds)}s)", highlight=False)
+    for trap, seconds in e.traps:
+        if seconds >= _SLOW_S:
+            err_console.print(f"note: the repair will be slow: foreign key {trap.constraint} on {trap.relation} "
+                              f"({', '.join(trap.columns)}) has no index, adding ~{seconds:,.0f}s (TMD032); "
+                              f"create it first with --create-indexes or: {trap.index_sql}", highlight=False,
+                              soft_wrap=True)
+
+
+#: an unindexed foreign key worth a note when it adds this many seconds to a repair
+_SLOW_S = 10.0
+
+
+def print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
+    emit_plan(p, iter(p.changes), fmt)
+
+
+def emit_plan(p: repairs.Plan, changes: Iterable[tuple[RowChange, tuple[str, ...]]], fmt: OutputFormat) -> None:
+    """Write the plan as its changes stream out of the database (JSON: every change; table: the first ones)."""
+    if fmt is OutputFormat.json:
+        head = {"apply": [f.as_row() for f in p.selection.apply],
+                "skipped": [{**f.as_row(), "reason": why} for f, why in p.selection.skipped],
+                "estimate": _estimate_row(p)}
+        text = dumps_plain(head)
+        write_out(text[:-2] + ',\n  "changes": [')
+        # one change per line; streamed from the database as JSON text when it can (no parsing and re-encoding)
+        lines = (changes.json_lines() if isinstance(changes, repairs.ChangeStream)
+                 else (dumps_line(_change_row(change, ids)) for change, ids in changes))
+        for n, line in enumerate(lines):
+            write_out(("," if n else "") + "\n    " + line)
+        write_out("\n  ]\n}\n" if p.count else "]\n}\n")
+        return
+    render_rows([f.as_row() for f in p.selection.apply], fmt, title="findings to repair", columns=FINDING_COLUMNS)
+    if p.selection.skipped:
+        render_rows([{"id": f.id, "safety": f.safety.value, "reason": why, "detail": f.detail}
+                     for f, why in p.selection.skipped], fmt, title="left alone")
+    rows: list[dict[str, Any]] = []
+    for change, ids in changes:
+        if len(rows) == TABLE_LIMIT:
+            break
+        c = _change_row(change, ids)
+        rows.append({"relation": c["relation"], "op": c["op"], "pk": c["pk"], "changed": ", ".join(c["changed"]),
+                     "findings": ", ".join(c["findings"])})
+    render_rows(rows, fmt, title="row changes")
+    if p.count > len(rows):
+        err_console.print(f"… and {p.count - len(rows)} more row change(s); use --format json for all of them")
