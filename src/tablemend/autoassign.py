@@ -12,6 +12,7 @@ The same enumeration as the SQL (:func:`connected_sets`) is kept in Python for t
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -183,6 +184,82 @@ def ranked(floor: Floor, party: int, sets: Iterable[tuple[int, ...]]) -> list[tu
     return out
 
 
+_Spans = dict[uuid.UUID, list[tuple[dt.datetime, dt.datetime, uuid.UUID | None]]]
+
+
+def _occupancy(state: Mapping[str, Any]) -> tuple[dict[uuid.UUID, _Booking], _Spans, _Spans]:
+    """Bookings with their tables, and per table the assignment and active-hold windows (with their booking)."""
+    bookings: dict[uuid.UUID, _Booking] = {}
+    busy: _Spans = defaultdict(list)
+    for a in state["assignments"]:
+        bid, tid = uuid.UUID(str(a["booking_id"])), uuid.UUID(str(a["table_id"]))
+        b = bookings.setdefault(bid, _Booking(bid, int(a["party_size"]), str(a["status"]), _ts(a["start_at"]),
+                                              _ts(a["end_at"])))
+        b.tables.add(tid)
+        busy[tid].append((_ts(a["start_at"]), _ts(a["end_at"]), bid))
+    held: _Spans = defaultdict(list)
+    for h in state["holds"]:
+        owner = None if h.get("booking_id") is None else uuid.UUID(str(h["booking_id"]))
+        held[uuid.UUID(str(h["table_id"]))].append((_ts(h["start_at"]), _ts(h["end_at"]), owner))
+    return bookings, busy, held
+
+
+def _in_scope(floor: Floor, state: Mapping[str, Any]) -> list[bool]:
+    zone = None if state.get("zone_id") is None else uuid.UUID(str(state["zone_id"]))
+    seating = state.get("seating_type")
+    return [t.assignable and (zone is None or t.zone_id == zone) and (seating is None or t.seating_type == seating)
+            for t in floor.tables]
+
+
+def floor_from_state(state: Mapping[str, Any]) -> tuple[Floor, list[bool]]:
+    """The floor of a ``repack_state`` document, and per position whether quote_tables would consider the table:
+    assignable, in the requested zone / seating, and neither occupied by another booking nor held by another
+    booking's active hold over the requested window."""
+    tables = [Table(uuid.UUID(str(t["id"])), str(t["number"]), uuid.UUID(str(t["zone_id"])), int(t["capacity"]),
+                    int(t["min_party_size"]), t["max_party_size"], bool(t["movable"]), bool(t["assignable"]),
+                    t.get("seating_type")) for t in state["tables"]]
+    zones = [(uuid.UUID(str(z["id"])), str(z["name"]), int(z["sort_order"])) for z in state["zones"]]
+    edges = [(uuid.UUID(str(a)), uuid.UUID(str(b))) for a, b in state["adjacency"]]
+    floor = Floor.build(tables, zones, edges)
+    start, end = _ts(state["start_at"]), _ts(state["end_at"])
+    me = None if state.get("booking_id") is None else uuid.UUID(str(state["booking_id"]))
+    _, busy, held = _occupancy(state)
+    free = [ok and not any(_overlaps(start, end, s, e) and o != me for s, e, o in busy[t.id])
+            and not any(_overlaps(start, end, s, e) and (me is None or o != me) for s, e, o in held[t.id])
+            for ok, t in zip(_in_scope(floor, state), floor.tables, strict=True)]
+    return floor, free
+
+
+def naive_sets(floor: Floor, party: int, allowed: Sequence[bool], *, max_tables: int = MAX_TABLES,
+               counter: list[int] | None = None) -> Iterator[tuple[int, ...]]:
+    """The baseline: every subset of up to ``max_tables`` tables, each tested (allowed, one zone, movable when
+    combined, connected through its own tables, admits the party). ``counter[0]`` counts the subsets tested."""
+    tested = 0
+    nbs = {i: set(v) for i, v in floor.neighbours.items()}
+    for size in range(1, max_tables + 1):
+        for combo in itertools.combinations(range(len(floor.tables)), size):
+            tested += 1
+            if not all(allowed[i] for i in combo):
+                continue
+            ts = [floor.tables[i] for i in combo]
+            if not sum(t.min_party_size for t in ts) <= party <= sum(t.most for t in ts):
+                continue
+            if size > 1:
+                if len({t.zone_id for t in ts}) > 1 or not all(t.movable for t in ts):
+                    continue
+                members, seen, todo = set(combo), {combo[0]}, [combo[0]]
+                while todo:
+                    for u in nbs.get(todo.pop(), ()):
+                        if u in members and u not in seen:
+                            seen.add(u)
+                            todo.append(u)
+                if len(seen) < size:
+                    continue
+            yield combo
+    if counter is not None:
+        counter[0] += tested
+
+
 # --- re-pack ----------------------------------------------------------------------------------------------------------
 
 
@@ -296,38 +373,18 @@ def propose_repack(state: Mapping[str, Any]) -> RepackPlan:
     wins, then the better-ranked target. A set no booking blocks is a plan with no moves. No plan:
     :class:`~tablemend.errors.RepackNotFound`; no set could ever seat the party: PartyTooLarge.
     """
+    floor, _ = floor_from_state(state)
     party = int(state["party_size"])
     start, end = _ts(state["start_at"]), _ts(state["end_at"])
     rid = uuid.UUID(str(state["restaurant_id"]))
     me = None if state.get("booking_id") is None else uuid.UUID(str(state["booking_id"]))
-    zone_filter = None if state.get("zone_id") is None else uuid.UUID(str(state["zone_id"]))
-    seating = state.get("seating_type")
-    tables = [Table(uuid.UUID(str(t["id"])), str(t["number"]), uuid.UUID(str(t["zone_id"])), int(t["capacity"]),
-                    int(t["min_party_size"]), t["max_party_size"], bool(t["movable"]), bool(t["assignable"]),
-                    t.get("seating_type")) for t in state["tables"]]
-    zones = [(uuid.UUID(str(z["id"])), str(z["name"]), int(z["sort_order"])) for z in state["zones"]]
-    edges = [(uuid.UUID(str(a)), uuid.UUID(str(b))) for a, b in state["adjacency"]]
-    floor = Floor.build(tables, zones, edges)
     pos = {t.id: i for i, t in enumerate(floor.tables)}
-
-    bookings: dict[uuid.UUID, _Booking] = {}
-    busy: dict[uuid.UUID, list[tuple[dt.datetime, dt.datetime, uuid.UUID | None]]] = defaultdict(list)
-    for a in state["assignments"]:
-        bid, tid = uuid.UUID(str(a["booking_id"])), uuid.UUID(str(a["table_id"]))
-        b = bookings.setdefault(bid, _Booking(bid, int(a["party_size"]), str(a["status"]), _ts(a["start_at"]),
-                                              _ts(a["end_at"])))
-        b.tables.add(tid)
-        busy[tid].append((_ts(a["start_at"]), _ts(a["end_at"]), bid))
-    held: dict[uuid.UUID, list[tuple[dt.datetime, dt.datetime, uuid.UUID | None]]] = defaultdict(list)
-    for h in state["holds"]:
-        owner = None if h.get("booking_id") is None else uuid.UUID(str(h["booking_id"]))
-        held[uuid.UUID(str(h["table_id"]))].append((_ts(h["start_at"]), _ts(h["end_at"]), owner))
+    bookings, busy, held = _occupancy(state)
 
     def held_by_other(tid: uuid.UUID, s: dt.datetime, e: dt.datetime, who: uuid.UUID | None) -> bool:
         return any(_overlaps(s, e, hs, he) and (who is None or owner != who) for hs, he, owner in held[tid])
 
-    allowed = [t.assignable and (zone_filter is None or t.zone_id == zone_filter)
-               and (seating is None or t.seating_type == seating) for t in floor.tables]
+    allowed = _in_scope(floor, state)
     counter = [0]
     targets = ranked(floor, party, connected_sets(floor, party, allowed, counter=counter))
     if not targets:
