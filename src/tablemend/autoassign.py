@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -231,31 +232,36 @@ def floor_from_state(state: Mapping[str, Any]) -> tuple[Floor, list[bool]]:
 
 
 def naive_sets(floor: Floor, party: int, allowed: Sequence[bool], *, max_tables: int = MAX_TABLES,
-               counter: list[int] | None = None) -> Iterator[tuple[int, ...]]:
+               counter: list[int] | None = None, deadline: float | None = None) -> Iterator[tuple[int, ...]]:
     """The baseline: every subset of up to ``max_tables`` tables, each tested (allowed, one zone, movable when
-    combined, connected through its own tables, admits the party). ``counter[0]`` counts the subsets tested."""
+    combined, connected through its own tables, admits the party). ``counter[0]`` counts the subsets tested; with
+    ``deadline`` (a ``time.perf_counter()`` value) it stops early."""
     tested = 0
     nbs = {i: set(v) for i, v in floor.neighbours.items()}
-    for size in range(1, max_tables + 1):
-        for combo in itertools.combinations(range(len(floor.tables)), size):
-            tested += 1
-            if not all(allowed[i] for i in combo):
+    combos = itertools.chain.from_iterable(itertools.combinations(range(len(floor.tables)), size)
+                                           for size in range(1, max_tables + 1))
+    for combo in combos:
+        tested += 1
+        if deadline is not None and not tested % 4096 and time.perf_counter() > deadline:
+            break
+        size = len(combo)
+        if not all(allowed[i] for i in combo):
+            continue
+        ts = [floor.tables[i] for i in combo]
+        if not sum(t.min_party_size for t in ts) <= party <= sum(t.most for t in ts):
+            continue
+        if size > 1:
+            if len({t.zone_id for t in ts}) > 1 or not all(t.movable for t in ts):
                 continue
-            ts = [floor.tables[i] for i in combo]
-            if not sum(t.min_party_size for t in ts) <= party <= sum(t.most for t in ts):
+            members, seen, todo = set(combo), {combo[0]}, [combo[0]]
+            while todo:
+                for u in nbs.get(todo.pop(), ()):
+                    if u in members and u not in seen:
+                        seen.add(u)
+                        todo.append(u)
+            if len(seen) < size:
                 continue
-            if size > 1:
-                if len({t.zone_id for t in ts}) > 1 or not all(t.movable for t in ts):
-                    continue
-                members, seen, todo = set(combo), {combo[0]}, [combo[0]]
-                while todo:
-                    for u in nbs.get(todo.pop(), ()):
-                        if u in members and u not in seen:
-                            seen.add(u)
-                            todo.append(u)
-                if len(seen) < size:
-                    continue
-            yield combo
+        yield combo
     if counter is not None:
         counter[0] += tested
 

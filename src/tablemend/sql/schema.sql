@@ -2280,94 +2280,10 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 -- Auto-assign (docs/auto-assign.md): rank the table sets that can seat a party over a window (quote_tables), hold the
 -- best free one race-free (hold_best_tables), and re-pack a window: the state a re-pack plan reads and its fingerprint
 -- (repack_state), and applying a plan in one journalled transaction (apply_repack_plan).
--- Error codes: TAV20-TAV24 (validation), TAC20-TAC23 (no tables / stale plan); docs/auto-assign.md lists them.
+-- Error codes: TAV20-TAV24 (validation), TAC20-TAC23 (no tables, stale plan; TAC24 "no re-pack plan" is raised by the
+-- client search); docs/auto-assign.md lists them.
 
 -- --- candidate sets ---------------------------------------------------------------------------------------------------
-
--- Every table set that may seat p_party_size over p_window, in rank order, before the minimality filter.
--- A set is one assignable table (active, in service, in p_zone_id / with p_seating_type when given), or a connected
--- group of 2-4 movable tables of one zone (edges in either direction, connectivity only through members). It admits
--- the party when the party can be split over its tables with every table inside its own limits:
---     sum(min_party_size) <= party <= sum(LEAST(capacity, COALESCE(max_party_size, capacity))).
--- With p_free_only, tables occupied over the window by another live booking, or covered by an active, unexpired hold
--- of another booking (any hold when p_booking_id is NULL), are left out.
--- Sets are grown by the ESU rule (Wernicke 2006): from each root, extend only with neighbours of higher index that are
--- not already adjacent to the set, so each connected set is produced exactly once; a set that already seats the party
--- (its maximum reaches the party) or whose minimums exceed it is not grown further.
--- Rank: spare seats, then table count, then members' positions, where a table's position orders zones by
--- (sort_order, name, id) and tables within a zone by table_number, shorter first, then in byte order (T2 before T10):
--- i.e. zone order, then table numbers.
-CREATE FUNCTION autoassign_sets(p_restaurant_id uuid, p_party_size integer, p_window tstzrange, p_zone_id uuid,
-                                p_seating_type text, p_booking_id uuid, p_free_only boolean)
-RETURNS TABLE(members integer[], table_ids uuid[], table_numbers text[], zone_id uuid, zone_name text,
-              zone_order smallint, seats integer, spare_seats integer, table_count integer)
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp
-BEGIN ATOMIC
-    WITH RECURSIVE busy AS (
-        SELECT a.table_id FROM booking_table_assignments a
-        WHERE p_free_only AND a.restaurant_id = p_restaurant_id AND a.assignment_window && p_window
-          AND a.booking_id IS DISTINCT FROM p_booking_id
-        UNION
-        SELECT m.table_id FROM table_hold_members m
-        JOIN table_holds h ON h.restaurant_id = m.restaurant_id AND h.id = m.hold_id
-        WHERE p_free_only AND m.restaurant_id = p_restaurant_id AND m.hold_window && p_window
-          AND h.status = 'active' AND h.expires_at > now()
-          AND (p_booking_id IS NULL OR h.booking_id IS DISTINCT FROM p_booking_id)
-    ), t AS (
-        SELECT (row_number() OVER (ORDER BY z.sort_order, z.name, z.id, length(t.table_number),
-                                             t.table_number COLLATE "C", t.id))::integer
-                   AS i,
-               t.id, t.table_number, t.zone_id, z.name AS zone_name, z.sort_order, t.capacity,
-               t.min_party_size AS lo, LEAST(t.capacity, COALESCE(t.max_party_size, t.capacity)) AS hi,
-               t.mobility = 'movable' AS movable
-        FROM table_inventory t
-        JOIN zones z ON z.restaurant_id = t.restaurant_id AND z.id = t.zone_id
-        WHERE t.restaurant_id = p_restaurant_id AND t.active AND t.status <> 'out_of_service'
-          AND (p_zone_id IS NULL OR t.zone_id = p_zone_id)
-          AND (p_seating_type IS NULL OR t.seating_type = p_seating_type)
-          AND t.id NOT IN (SELECT busy.table_id FROM busy)
-    ), adj AS (
-        SELECT e.i, array_agg(e.j ORDER BY e.j) AS nb
-        FROM (SELECT ta.i, tb.i AS j
-              FROM table_adjacencies x
-              JOIN t ta ON ta.id = x.table_a
-              JOIN t tb ON tb.id = x.table_b
-              WHERE x.restaurant_id = p_restaurant_id AND ta.zone_id = tb.zone_id AND ta.movable AND tb.movable
-              UNION
-              SELECT tb.i, ta.i
-              FROM table_adjacencies x
-              JOIN t ta ON ta.id = x.table_a
-              JOIN t tb ON tb.id = x.table_b
-              WHERE x.restaurant_id = p_restaurant_id AND ta.zone_id = tb.zone_id AND ta.movable AND tb.movable) e
-        GROUP BY e.i
-    ), grow(members, ext, closed, root, n, seats, lo, hi) AS (
-        SELECT ARRAY[t.i], ARRAY(SELECT u FROM unnest(adj.nb) AS u WHERE u > t.i ORDER BY u),
-               ARRAY[t.i] || COALESCE(adj.nb, '{}'), t.i, 1, t.capacity, t.lo, t.hi
-        FROM t LEFT JOIN adj ON adj.i = t.i
-        WHERE t.lo <= p_party_size
-        UNION ALL
-        SELECT g.members || w.i,
-               g.ext[(x.k + 1)::integer:] || ARRAY(SELECT u FROM unnest(wa.nb) AS u WHERE u > g.root AND u <> ALL (g.closed)),
-               g.closed || wa.nb, g.root, g.n + 1, g.seats + w.capacity, g.lo + w.lo, g.hi + w.hi
-        FROM grow g
-        CROSS JOIN LATERAL unnest(g.ext) WITH ORDINALITY AS x(w, k)
-        JOIN t w ON w.i = x.w
-        JOIN adj wa ON wa.i = x.w
-        WHERE g.n < 4 AND g.hi < p_party_size AND g.lo + w.lo <= p_party_size
-    ), fits AS (
-        SELECT ARRAY(SELECT u FROM unnest(g.members) AS u ORDER BY u) AS members, g.root, g.n, g.seats
-        FROM grow g
-        WHERE g.hi >= p_party_size
-    )
-    SELECT f.members,
-           ARRAY(SELECT t.id FROM unnest(f.members) WITH ORDINALITY AS u(i, o) JOIN t ON t.i = u.i ORDER BY u.o),
-           ARRAY(SELECT t.table_number FROM unnest(f.members) WITH ORDINALITY AS u(i, o) JOIN t ON t.i = u.i
-                 ORDER BY u.o),
-           r.zone_id, r.zone_name, r.sort_order, f.seats, f.seats - p_party_size, f.n
-    FROM fits f
-    JOIN t r ON r.i = f.root
-    ORDER BY f.seats, f.n, f.members;
-END;
 
 -- Why a candidate ranks after the one before it (NULL for the first): the first rank key that differs.
 CREATE FUNCTION autoassign_reason(p_rank integer, p_seats integer, p_party_size integer, p_count integer,
@@ -2469,7 +2385,8 @@ BEGIN
                   HINT = 'Choose another zone, or bring its tables back into service.';
     END IF;
     SELECT count(*) INTO v_fitting
-    FROM autoassign_sets(p_restaurant_id, p_party_size, p_window, p_zone_id, p_seating_type, p_booking_id, false);
+    FROM autoassign_candidates(p_restaurant_id, p_party_size, p_window, p_zone_id, p_seating_type, p_booking_id, NULL,
+                               false);
     IF v_fitting = 0 THEN
         IF v_min IS NOT NULL AND p_party_size < v_min THEN
             RAISE EXCEPTION 'no table seats a party as small as %', p_party_size
@@ -2492,31 +2409,118 @@ BEGIN
 END
 $$;
 
--- The ranked, minimal candidates: a set is dropped when it contains a better-ranked candidate (which always ranks
--- earlier: fewer seats and fewer tables), so no candidate is a fitting set plus tables it does not need.
+-- The ranked, minimal candidates for p_party_size over p_window (all of them when p_limit is NULL).
+-- A set is one assignable table (active, in service, in p_zone_id / with p_seating_type when given), or a connected
+-- group of 2-4 movable tables of one zone (edges in either direction, connectivity only through members). It admits
+-- the party when the party can be split over its tables with every table inside its own limits:
+--     sum(min_party_size) <= party <= sum(LEAST(capacity, COALESCE(max_party_size, capacity))).
+-- With p_free_only, tables occupied over the window by another live booking, or covered by an active, unexpired hold
+-- of another booking (any hold when p_booking_id is NULL), are left out.
+-- Sets are grown by the ESU rule (Wernicke 2006): from each root, extend only with neighbours of higher position that
+-- are not already adjacent to the set, so each connected set is produced exactly once; a set that already seats the
+-- party (its maximum reaches the party) or whose minimums exceed it is not grown further. The floor is read once into
+-- arrays indexed by position, so the recursion joins nothing.
+-- Rank: spare seats, then table count, then members' positions, where a table's position orders zones by
+-- (sort_order, name, id) and tables within a zone by table_number, shorter first, then in byte order (T2 before T10):
+-- i.e. zone order, then table numbers. A set is dropped when it contains a better-ranked candidate (which always
+-- ranks earlier: fewer seats and fewer tables), so no candidate is a fitting set plus tables it does not need.
 CREATE FUNCTION autoassign_candidates(p_restaurant_id uuid, p_party_size integer, p_window tstzrange, p_zone_id uuid,
-                                      p_seating_type text, p_booking_id uuid, p_limit integer)
+                                      p_seating_type text, p_booking_id uuid, p_limit integer,
+                                      p_free_only boolean DEFAULT true)
 RETURNS TABLE(rank integer, table_ids uuid[], table_numbers text[], zone_id uuid, zone_name text,
               zone_order smallint, seats integer, spare_seats integer, table_count integer, reason text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
+    v_ids uuid[];
+    v_numbers text[];
+    v_zones uuid[];
+    v_zone_names text[];
+    v_zone_orders smallint[];
+    v_cap integer[];
+    v_lo integer[];
+    v_hi integer[];
+    v_movable boolean[];
+    v_nb text[];
     v_set record;
     v_kept text[] := '{}';
     v_k text;
+    v_u integer;
     v_skip boolean;
     v_prev_spare integer;
     v_prev_count integer;
     v_prev_order smallint;
     v_prev_zone text;
 BEGIN
+    SELECT array_agg(f.id), array_agg(f.table_number), array_agg(f.zone_id), array_agg(f.zone_name),
+           array_agg(f.sort_order), array_agg(f.capacity), array_agg(f.lo), array_agg(f.hi), array_agg(f.movable)
+    INTO v_ids, v_numbers, v_zones, v_zone_names, v_zone_orders, v_cap, v_lo, v_hi, v_movable
+    FROM (SELECT t.id, t.table_number, t.zone_id, z.name AS zone_name, z.sort_order, t.capacity,
+                 t.min_party_size AS lo, LEAST(t.capacity, COALESCE(t.max_party_size, t.capacity)) AS hi,
+                 t.mobility = 'movable' AS movable
+          FROM table_inventory t
+          JOIN zones z ON z.restaurant_id = t.restaurant_id AND z.id = t.zone_id
+          WHERE t.restaurant_id = p_restaurant_id AND t.active AND t.status <> 'out_of_service'
+            AND (p_zone_id IS NULL OR t.zone_id = p_zone_id)
+            AND (p_seating_type IS NULL OR t.seating_type = p_seating_type)
+            AND NOT (p_free_only AND EXISTS (
+                SELECT 1 FROM booking_table_assignments a
+                WHERE a.restaurant_id = p_restaurant_id AND a.assignment_window && p_window
+                  AND a.booking_id IS DISTINCT FROM p_booking_id AND a.table_id = t.id))
+            AND NOT (p_free_only AND EXISTS (
+                SELECT 1 FROM table_hold_members m
+                JOIN table_holds h ON h.restaurant_id = m.restaurant_id AND h.id = m.hold_id
+                WHERE m.restaurant_id = p_restaurant_id AND m.hold_window && p_window AND m.table_id = t.id
+                  AND h.status = 'active' AND h.expires_at > now()
+                  AND (p_booking_id IS NULL OR h.booking_id IS DISTINCT FROM p_booking_id)))
+          ORDER BY z.sort_order, z.name, z.id, length(t.table_number), t.table_number COLLATE "C", t.id) f;
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+    -- neighbours by position: movable tables of one zone, each edge read in both directions (the restaurant's edges
+    -- are read once and hash-joined to the positions; a generic plan otherwise probes the edges per pair of tables)
+    WITH p AS MATERIALIZED (
+        SELECT u.id, u.i::integer AS i FROM unnest(v_ids) WITH ORDINALITY AS u(id, i)
+    ), e AS MATERIALIZED (
+        SELECT x.table_a, x.table_b FROM table_adjacencies x WHERE x.restaurant_id = p_restaurant_id
+    ), pairs AS (
+        SELECT pa.i, pb.i AS j
+        FROM e JOIN p pa ON pa.id = e.table_a JOIN p pb ON pb.id = e.table_b
+        WHERE v_zones[pa.i] = v_zones[pb.i] AND v_movable[pa.i] AND v_movable[pb.i]
+    )
+    SELECT array_agg(COALESCE(n.nb, '{}')::text ORDER BY g.i) INTO v_nb
+    FROM generate_series(1, cardinality(v_ids)) AS g(i)
+    LEFT JOIN (
+        SELECT s.i, array_agg(DISTINCT s.j ORDER BY s.j) AS nb
+        FROM (SELECT pairs.i, pairs.j FROM pairs UNION ALL SELECT pairs.j, pairs.i FROM pairs) s
+        GROUP BY s.i
+    ) n ON n.i = g.i;
+
     rank := 0;
     FOR v_set IN
-        SELECT s.* FROM autoassign_sets(p_restaurant_id, p_party_size, p_window, p_zone_id, p_seating_type,
-                                        p_booking_id, true) AS s
+        WITH RECURSIVE grow(members, ext, closed, root, n, seats, lo, hi) AS (
+            SELECT ARRAY[g.i], ARRAY(SELECT u FROM unnest(v_nb[g.i]::integer[]) AS u WHERE u > g.i ORDER BY u),
+                   g.i || v_nb[g.i]::integer[], g.i, 1, v_cap[g.i], v_lo[g.i], v_hi[g.i]
+            FROM generate_series(1, cardinality(v_ids)) AS g(i)
+            WHERE v_lo[g.i] <= p_party_size
+            UNION ALL
+            SELECT g.members || x.w,
+                   g.ext[(x.k + 1)::integer:]
+                       || ARRAY(SELECT u FROM unnest(v_nb[x.w]::integer[]) AS u
+                                WHERE u > g.root AND u <> ALL (g.closed)),
+                   g.closed || v_nb[x.w]::integer[], g.root, g.n + 1, g.seats + v_cap[x.w], g.lo + v_lo[x.w],
+                   g.hi + v_hi[x.w]
+            FROM grow g
+            CROSS JOIN LATERAL unnest(g.ext) WITH ORDINALITY AS x(w, k)
+            WHERE g.n < 4 AND g.hi < p_party_size AND g.lo + v_lo[x.w] <= p_party_size
+        )
+        SELECT ARRAY(SELECT u FROM unnest(g.members) AS u ORDER BY u) AS members, g.root, g.n, g.seats
+        FROM grow g
+        WHERE g.hi >= p_party_size
+        ORDER BY g.seats, g.n, 1
     LOOP
         v_skip := false;
-        IF v_set.table_count > 1 THEN
+        IF v_set.n > 1 THEN
             FOREACH v_k IN ARRAY v_kept LOOP
                 IF v_set.members @> v_k::integer[] THEN
                     v_skip := true;
@@ -2527,22 +2531,25 @@ BEGIN
         CONTINUE WHEN v_skip;
         v_kept := v_kept || v_set.members::text;
         rank := rank + 1;
-        table_ids := v_set.table_ids;
-        table_numbers := v_set.table_numbers;
-        zone_id := v_set.zone_id;
-        zone_name := v_set.zone_name;
-        zone_order := v_set.zone_order;
+        table_ids := '{}';
+        table_numbers := '{}';
+        FOREACH v_u IN ARRAY v_set.members LOOP  -- plain expressions: no query per candidate
+            table_ids := table_ids || v_ids[v_u];
+            table_numbers := table_numbers || v_numbers[v_u];
+        END LOOP;
+        zone_id := v_zones[v_set.root];
+        zone_name := v_zone_names[v_set.root];
+        zone_order := v_zone_orders[v_set.root];
         seats := v_set.seats;
-        spare_seats := v_set.spare_seats;
-        table_count := v_set.table_count;
-        reason := autoassign_reason(rank, v_set.seats, p_party_size, v_set.table_count, v_set.zone_name,
-                                    v_set.zone_order, v_set.table_numbers, v_prev_spare, v_prev_count, v_prev_order,
-                                    v_prev_zone);
+        spare_seats := v_set.seats - p_party_size;
+        table_count := v_set.n;
+        reason := autoassign_reason(rank, seats, p_party_size, table_count, zone_name, zone_order, table_numbers,
+                                    v_prev_spare, v_prev_count, v_prev_order, v_prev_zone);
         RETURN NEXT;
-        v_prev_spare := v_set.spare_seats;
-        v_prev_count := v_set.table_count;
-        v_prev_order := v_set.zone_order;
-        v_prev_zone := v_set.zone_name;
+        v_prev_spare := spare_seats;
+        v_prev_count := table_count;
+        v_prev_order := zone_order;
+        v_prev_zone := zone_name;
         EXIT WHEN p_limit IS NOT NULL AND rank >= p_limit;
     END LOOP;
 END
@@ -2891,12 +2898,12 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION autoassign_sets(uuid, integer, tstzrange, uuid, text, uuid, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION autoassign_reason(integer, integer, integer, integer, text, smallint, text[], integer, integer,
                                          smallint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION autoassign_check_request(uuid, integer, timestamptz, timestamptz, uuid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION autoassign_raise_no_tables(uuid, integer, tstzrange, uuid, text, uuid, integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION autoassign_candidates(uuid, integer, tstzrange, uuid, text, uuid, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION autoassign_candidates(uuid, integer, tstzrange, uuid, text, uuid, integer, boolean)
+    FROM PUBLIC;
 REVOKE ALL ON FUNCTION quote_tables(uuid, integer, timestamptz, timestamptz, uuid, text, integer, uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hold_best_tables(uuid, integer, timestamptz, timestamptz, timestamptz, uuid, uuid, text, uuid)
     FROM PUBLIC;
