@@ -39,8 +39,10 @@ def _window(start: str | None, end: str | None) -> tuple[dt.datetime | None, dt.
     return parse_instant(start, "--start"), parse_instant(end, "--end")
 
 
-def _plain(value: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("+".join(v) if k.endswith("numbers") else list(v)) if isinstance(v, tuple) else v
+def _plain(value: dict[str, Any], fmt: OutputFormat) -> dict[str, Any]:
+    """Tuples as lists; in a table, table numbers joined as T3+T4."""
+    joined = fmt is not OutputFormat.json
+    return {k: ("+".join(v) if joined and k.endswith("numbers") else list(v)) if isinstance(v, tuple) else v
             for k, v in value.items()}
 
 
@@ -72,7 +74,7 @@ def quote_cmd(
     with _allocator(dsn) as alloc:
         found = alloc.quote(restaurant, party, start_at, end_at, zone_id=zone, seating=seating, limit=limit,
                             booking_id=booking)
-    render_rows([_plain(asdict(c)) for c in found], fmt, title=f"party of {party}", columns=_CANDIDATE_COLUMNS
+    render_rows([_plain(asdict(c), fmt) for c in found], fmt, title=f"party of {party}", columns=_CANDIDATE_COLUMNS
                 if fmt is OutputFormat.table else None)
 
 
@@ -101,7 +103,7 @@ def hold_best_cmd(
     with _allocator(dsn) as alloc:
         made = alloc.hold_best_tables(restaurant, party, start_at, end_at, booking_id=booking, zone_id=zone,
                                       seating=seating, ttl=dt.timedelta(seconds=ttl))
-    _show_one(_plain(asdict(made)), fmt)
+    _show_one(_plain(asdict(made), fmt), fmt)
 
 
 @repack_app.command("propose")
@@ -168,4 +170,4 @@ def repack_apply(
                          hint="Pass a file written by tablemend repack propose --out.") from None
     with _allocator(dsn) as alloc:
         done = alloc.apply_repack(plan, ttl=dt.timedelta(seconds=ttl))
-    _show_one(_plain(asdict(done)), fmt)
+    _show_one(_plain(asdict(done), fmt), fmt)

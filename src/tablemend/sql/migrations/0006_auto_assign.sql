@@ -126,7 +126,7 @@ BEGIN
         USING ERRCODE = 'TAC21',
               DETAIL = format('%s reason=everything_taken fitting_sets=%s lost_to_concurrent_holds=%s', v_where,
                               v_fitting, p_lost),
-              HINT = 'Try another window or zone, or ask for a re-pack (tablemend repack).';
+              HINT = 'Try another window or zone, or ask for a re-pack (tablemend repack propose).';
 END
 $$;
 
