@@ -6,30 +6,6 @@
 
 -- --- candidate sets ---------------------------------------------------------------------------------------------------
 
--- Why a candidate ranks after the one before it (NULL for the first): the first rank key that differs.
-CREATE FUNCTION autoassign_reason(p_rank integer, p_seats integer, p_party_size integer, p_count integer,
-                                  p_zone_name text, p_zone_order smallint, p_numbers text[],
-                                  p_prev_spare integer, p_prev_count integer, p_prev_zone_order smallint,
-                                  p_prev_zone_name text)
-RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public, pg_temp
-RETURN format('%s seats for %s (%s spare), %s table%s, zone %s (order %s), tables %s: %s',
-              p_seats, p_party_size, p_seats - p_party_size, p_count, CASE WHEN p_count = 1 THEN '' ELSE 's' END,
-              p_zone_name, p_zone_order, array_to_string(p_numbers, '+'),
-              CASE
-                  WHEN p_rank = 1 THEN 'best: fewest spare seats, then fewest tables, then zone order, then table number'
-                  WHEN p_seats - p_party_size > p_prev_spare
-                      THEN format('after #%s: more spare seats (%s > %s)', p_rank - 1, p_seats - p_party_size,
-                                  p_prev_spare)
-                  WHEN p_count > p_prev_count
-                      THEN format('after #%s: same spare seats, more tables (%s > %s)', p_rank - 1, p_count,
-                                  p_prev_count)
-                  WHEN p_zone_order > p_prev_zone_order OR p_zone_name IS DISTINCT FROM p_prev_zone_name
-                      THEN format('after #%s: same spare seats and tables, later zone (%s after %s)', p_rank - 1,
-                                  p_zone_name, p_prev_zone_name)
-                  ELSE format('after #%s: same spare seats, tables and zone, later table numbers', p_rank - 1)
-              END);
-
 -- Request checks shared by quote_tables, hold_best_tables and repack_state; raises, changes nothing.
 CREATE FUNCTION autoassign_check_request(p_restaurant_id uuid, p_party_size integer, p_start_at timestamptz,
                                          p_end_at timestamptz, p_zone_id uuid, p_seating_type text)
@@ -264,8 +240,24 @@ BEGIN
         seats := v_set.seats;
         spare_seats := v_set.seats - p_party_size;
         table_count := v_set.n;
-        reason := autoassign_reason(rank, seats, p_party_size, table_count, zone_name, zone_order, table_numbers,
-                                    v_prev_spare, v_prev_count, v_prev_order, v_prev_zone);
+        -- why it ranks here: its key, and the first key on which it loses to the candidate before it
+        reason := format('%s seats for %s (%s spare), %s table%s, zone %s (order %s), tables %s: ', seats,
+                         p_party_size, spare_seats, table_count, CASE WHEN table_count = 1 THEN '' ELSE 's' END,
+                         zone_name, zone_order, array_to_string(table_numbers, '+'))
+                  || CASE
+                         WHEN rank = 1
+                             THEN 'best: fewest spare seats, then fewest tables, then zone order, then table number'
+                         WHEN spare_seats > v_prev_spare
+                             THEN format('after #%s: more spare seats (%s > %s)', rank - 1, spare_seats,
+                                         v_prev_spare)
+                         WHEN table_count > v_prev_count
+                             THEN format('after #%s: same spare seats, more tables (%s > %s)', rank - 1,
+                                         table_count, v_prev_count)
+                         WHEN zone_order > v_prev_order OR zone_name IS DISTINCT FROM v_prev_zone
+                             THEN format('after #%s: same spare seats and tables, later zone (%s after %s)',
+                                         rank - 1, zone_name, v_prev_zone)
+                         ELSE format('after #%s: same spare seats, tables and zone, later table numbers', rank - 1)
+                     END;
         RETURN NEXT;
         v_prev_spare := spare_seats;
         v_prev_count := table_count;
@@ -298,7 +290,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, p
 AS $$
 DECLARE
     v_window tstzrange;
-    v_found boolean := false;
+    v_found bigint;
 BEGIN
     PERFORM autoassign_check_request(p_restaurant_id, p_party_size, p_start_at, p_end_at, p_zone_id, p_seating_type);
     IF p_limit IS NULL OR p_limit < 1 OR p_limit > 100 THEN
@@ -308,14 +300,11 @@ BEGIN
                   HINT = 'Pass a limit from 1 to 100.';
     END IF;
     v_window := tstzrange(p_start_at, p_end_at, '[)');
-    FOR rank, table_ids, table_numbers, zone_id, zone_name, zone_order, seats, spare_seats, table_count, reason IN
+    RETURN QUERY
         SELECT * FROM autoassign_candidates(p_restaurant_id, p_party_size, v_window, p_zone_id, p_seating_type,
-                                            p_booking_id, p_limit)
-    LOOP
-        v_found := true;
-        RETURN NEXT;
-    END LOOP;
-    IF NOT v_found THEN
+                                            p_booking_id, p_limit);
+    GET DIAGNOSTICS v_found = ROW_COUNT;
+    IF v_found = 0 THEN
         PERFORM autoassign_raise_no_tables(p_restaurant_id, p_party_size, v_window, p_zone_id, p_seating_type,
                                            p_booking_id);
     END IF;
@@ -619,8 +608,6 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION autoassign_reason(integer, integer, integer, integer, text, smallint, text[], integer, integer,
-                                         smallint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION autoassign_check_request(uuid, integer, timestamptz, timestamptz, uuid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION autoassign_raise_no_tables(uuid, integer, tstzrange, uuid, text, uuid, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION autoassign_candidates(uuid, integer, tstzrange, uuid, text, uuid, integer, boolean)
