@@ -120,7 +120,8 @@ def test_a_stale_plan_is_refused_and_changes_nothing(tm_conn: Connection, alloc:
     assert alloc.apply_repack(plan).moved_bookings == 1
 
 
-@pytest.mark.parametrize("change", ["restaurant", "not_json", "no_moves", "bad_id", "party_moves_itself"])
+@pytest.mark.parametrize("change", ["restaurant", "not_json", "no_moves", "bad_id", "party_moves_itself",
+                                    "to_target", "from_wrong", "to_too_small", "seated"])
 def test_a_malformed_plan_is_a_typed_error(tm_conn: Connection, alloc: Allocator, change: str) -> None:
     f = d.floor(tm_conn, tables=2, capacity=2)
     d.table(tm_conn, f.restaurant_id, f.zone_id, "T3", capacity=2)
@@ -135,8 +136,21 @@ def test_a_malformed_plan_is_a_typed_error(tm_conn: Connection, alloc: Allocator
         del doc["moves"]
     elif change == "bad_id":
         doc["moves"][0]["to_table_ids"] = ["T3"]
-    else:
+    elif change == "party_moves_itself":
         doc["booking_id"] = doc["moves"][0]["booking_id"]
+    # edited plans: the database is still as the plan read it (the fingerprint matches), the moves are not
+    elif change == "to_target":
+        doc["moves"][0]["to_table_ids"] = [str(f.by_number["T2"])]
+    elif change == "from_wrong":
+        doc["moves"][0]["from_table_ids"] = [str(f.by_number["T2"])]
+    elif change == "to_too_small":
+        tm_conn.execute("UPDATE table_inventory SET max_party_size = 1 WHERE table_number = 'T3'")
+        doc["fingerprint"] = tm_conn.execute("SELECT repack_fingerprint(%s, %s, %s) AS f",
+                                             (f.restaurant_id, doc["span_start"], doc["span_end"])).fetchone()["f"]
+    else:
+        tm_conn.execute("UPDATE bookings SET status = 'checked_in' WHERE id = %s", (x,))
+        doc["fingerprint"] = tm_conn.execute("SELECT repack_fingerprint(%s, %s, %s) AS f",
+                                             (f.restaurant_id, doc["span_start"], doc["span_end"])).fetchone()["f"]
     before = d.snapshot(tm_conn)
     with pytest.raises(errors.InvalidRepackPlan), db.translated():
         tm_conn.execute("SELECT * FROM apply_repack_plan(%s, %s::jsonb, now() + interval '1 minute')",

@@ -527,6 +527,10 @@ DECLARE
     v_movers uuid[];
     v_touched uuid[];
     v_n integer := 0;
+    v_mover uuid;
+    v_mb bookings;
+    v_to uuid[];
+    v_problem text;
 BEGIN
     IF p_restaurant_id IS NULL THEN
         PERFORM invalid_argument('a restaurant id is required', 'restaurant_id=NULL', 'Pass p_restaurant_id.');
@@ -589,6 +593,38 @@ BEGIN
                                   v_given, v_now_fp, iso_window(tstzrange(v_span_start, v_span_end, '[)'))),
                   HINT = 'Propose a new plan and review it.';
     END IF;
+    -- the database is as the plan read it; the plan itself must still be one the search could have made (an edited
+    -- plan is refused, so apply never moves a booking where a proposal would not)
+    FOR v_move IN SELECT m FROM jsonb_array_elements(p_plan -> 'moves') AS m LOOP
+        v_mover := (v_move ->> 'booking_id')::uuid;
+        v_to := ARRAY(SELECT DISTINCT x::uuid FROM jsonb_array_elements_text(v_move -> 'to_table_ids') AS x ORDER BY 1);
+        v_problem := NULL;
+        SELECT b.* INTO v_mb FROM bookings b WHERE b.restaurant_id = p_restaurant_id AND b.id = v_mover;
+        IF NOT FOUND OR v_mb.status NOT IN ('pending', 'pending_allocation', 'confirmed') THEN
+            v_problem := 'booking_not_movable';
+        ELSIF ARRAY(SELECT DISTINCT x::uuid FROM jsonb_array_elements_text(v_move -> 'from_table_ids') AS x ORDER BY 1)
+              IS DISTINCT FROM ARRAY(SELECT a.table_id FROM booking_table_assignments a
+                                     WHERE a.restaurant_id = p_restaurant_id AND a.booking_id = v_mover ORDER BY 1) THEN
+            v_problem := 'from_tables_differ';
+        ELSIF cardinality(v_to) = 0 OR v_to && v_target THEN
+            v_problem := 'destination_overlaps_target';
+        ELSIF NOT (SELECT count(*) = cardinality(v_to) AND count(DISTINCT t.zone_id) = 1
+                          AND min(t.zone_id::text)::uuid = v_mb.assigned_zone_id
+                          AND bool_and(t.active AND t.status <> 'out_of_service')
+                          AND (cardinality(v_to) = 1 OR bool_and(t.mobility = 'movable'))
+                          AND sum(t.min_party_size) <= v_mb.party_size
+                          AND v_mb.party_size <= sum(LEAST(t.capacity, COALESCE(t.max_party_size, t.capacity)))
+                   FROM table_inventory t WHERE t.restaurant_id = p_restaurant_id AND t.id = ANY (v_to)) THEN
+            v_problem := 'destination_does_not_fit';
+        END IF;
+        IF v_problem IS NOT NULL THEN
+            RAISE EXCEPTION 're-pack plan moves booking % where no proposal would (%)', v_mover, v_problem
+                USING ERRCODE = 'TAV24',
+                      DETAIL = format('restaurant_id=%s booking_id=%s reason=%s to_table_ids=%s', p_restaurant_id,
+                                      v_mover, v_problem, array_to_string(v_to, ',')),
+                      HINT = 'Pass a plan as proposed by tablemend repack (its JSON unchanged).';
+        END IF;
+    END LOOP;
     FOR v_move IN SELECT m FROM jsonb_array_elements(p_plan -> 'moves') AS m LOOP
         PERFORM 1 FROM assign_tables_atomic_v2(
             (v_move ->> 'booking_id')::uuid,
