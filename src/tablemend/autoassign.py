@@ -11,6 +11,7 @@ The same enumeration as the SQL (:func:`connected_sets`) is kept in Python for t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -442,8 +443,7 @@ def propose_repack(state: Mapping[str, Any]) -> RepackPlan:
             f"no re-pack frees a table set for a party of {party}",
             details=f"restaurant_id={rid} party_size={party} target_sets={len(targets)} sets_examined={counter[0]}",
             hint="Every set that fits is blocked by a seated party or a hold, or its bookings have nowhere to go.")
-    plan = best[2]
-    return RepackPlan(**{**plan.__dict__, "sets_examined": counter[0]})
+    return dataclasses.replace(best[2], sets_examined=counter[0])
 
 
 def _place(movers: Sequence[_Booking], options: Sequence[list[tuple[int, ...]]]) -> list[tuple[int, ...]] | None:

@@ -2397,7 +2397,8 @@ $$;
 -- party (its maximum reaches the party) or whose minimums exceed it is not grown further. The floor is read once into
 -- arrays indexed by position, so the recursion joins nothing.
 -- Rank: spare seats, then table count, then members' positions, where a table's position orders zones by
--- (sort_order, name, id) and tables within a zone by table_number, shorter first, then in byte order (T2 before T10):
+-- (sort_order, name in byte order, id) and tables within a zone by table_number, shorter first, then in byte order
+-- (T2 before T10):
 -- i.e. zone order, then table numbers. A set is dropped when it contains a better-ranked candidate (which always
 -- ranks earlier: fewer seats and fewer tables), so no candidate is a fitting set plus tables it does not need.
 CREATE FUNCTION autoassign_candidates(p_restaurant_id uuid, p_party_size integer, p_window tstzrange, p_zone_id uuid,
@@ -2449,7 +2450,8 @@ BEGIN
                 WHERE m.restaurant_id = p_restaurant_id AND m.hold_window && p_window AND m.table_id = t.id
                   AND h.status = 'active' AND h.expires_at > now()
                   AND (p_booking_id IS NULL OR h.booking_id IS DISTINCT FROM p_booking_id)))
-          ORDER BY z.sort_order, z.name, z.id, length(t.table_number), t.table_number COLLATE "C", t.id) f;
+          ORDER BY z.sort_order, z.name COLLATE "C", z.id, length(t.table_number), t.table_number COLLATE "C",
+                   t.id) f;
     IF v_ids IS NULL THEN
         RETURN;
     END IF;
