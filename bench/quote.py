@@ -112,10 +112,14 @@ def measure_size(alloc: Allocator, conn: db.Connection, rid: uuid.UUID, tables: 
     # server time alone: the candidate search (what quote_tables runs after validation), one call after another
     # inside one statement, so no round trip is counted
     parties = [PARTIES[n % len(PARTIES)] for n in range(quotes)]
-    began = time.perf_counter()
-    conn.execute("SELECT count(*) FROM unnest(%s::int[]) AS p(party), LATERAL (SELECT * FROM autoassign_candidates("
-                 "%s, p.party, tstzrange(%s, %s), NULL, NULL, NULL, 5)) q", (parties, rid, START, END)).fetchone()
-    server_ms = (time.perf_counter() - began) * 1000 / len(parties)
+    with conn.transaction():  # the settings quote_tables runs with (its SET clauses)
+        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        conn.execute("SET LOCAL enable_indexscan = off")
+        began = time.perf_counter()
+        conn.execute("SELECT count(*) FROM unnest(%s::int[]) AS p(party), LATERAL (SELECT * FROM"
+                     " autoassign_candidates(%s, p.party, tstzrange(%s, %s), NULL, NULL, NULL, 5)) q",
+                     (parties, rid, START, END)).fetchone()
+        server_ms = (time.perf_counter() - began) * 1000 / len(parties)
     for n in range(quotes):
         party = PARTIES[n % len(PARTIES)]
         began = time.perf_counter()
