@@ -2655,8 +2655,10 @@ BEGIN
                                          jsonb_build_object('source', 'hold_best_tables', 'rank', v_c.rank,
                                                             'party_size', v_party, 'reason', v_c.reason));
         EXCEPTION
-            WHEN SQLSTATE 'TAC01' OR SQLSTATE 'TAC02' OR exclusion_violation THEN
-                v_lost := v_lost + 1;  -- taken since our snapshot: the savepoint is gone, with its locks
+            WHEN SQLSTATE 'TAC01' OR SQLSTATE 'TAC02' OR exclusion_violation
+                 OR SQLSTATE 'TAV03' OR SQLSTATE 'TAV05' THEN
+                -- taken (or deleted / taken out of service) since our snapshot: the savepoint is gone, with its locks
+                v_lost := v_lost + 1;
                 CONTINUE;
         END;
         rank := v_c.rank;
