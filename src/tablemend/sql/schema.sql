@@ -2285,6 +2285,22 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
 -- --- candidate sets ---------------------------------------------------------------------------------------------------
 
+-- The caller's restaurant scope (migration 0003): unscoped service logins are refused (TAF01), another restaurant than
+-- the scope is TAF03. Every public function of this file starts with it.
+CREATE FUNCTION autoassign_require_scope(p_function text, p_restaurant_id uuid) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    v_scope uuid := require_scope(p_function);
+BEGIN
+    IF v_scope IS NOT NULL AND p_restaurant_id IS NOT NULL AND p_restaurant_id <> v_scope THEN
+        RAISE EXCEPTION 'restaurant % is outside the caller''s scope', p_restaurant_id
+            USING ERRCODE = 'TAF03',
+                  DETAIL = format('restaurant_id=%s scope_restaurant_id=%s', p_restaurant_id, v_scope),
+                  HINT = 'Set tablemend.restaurant_id to the restaurant you act for.';
+    END IF;
+END
+$$;
+
 -- Request checks shared by quote_tables, hold_best_tables and repack_state; raises, changes nothing.
 CREATE FUNCTION autoassign_check_request(p_restaurant_id uuid, p_party_size integer, p_start_at timestamptz,
                                          p_end_at timestamptz, p_zone_id uuid, p_seating_type text)
@@ -2573,6 +2589,7 @@ DECLARE
     v_window tstzrange;
     v_found bigint;
 BEGIN
+    PERFORM autoassign_require_scope('quote_tables', p_restaurant_id);
     PERFORM autoassign_check_request(p_restaurant_id, p_party_size, p_start_at, p_end_at, p_zone_id, p_seating_type);
     IF p_limit IS NULL OR p_limit < 1 OR p_limit > 100 THEN
         RAISE EXCEPTION 'invalid limit %', COALESCE(p_limit::text, 'NULL')
@@ -2626,6 +2643,7 @@ DECLARE
     v_c record;
     v_lost integer := 0;
 BEGIN
+    PERFORM autoassign_require_scope('hold_best_tables', p_restaurant_id);
     IF p_booking_id IS NOT NULL THEN
         IF p_restaurant_id IS NULL THEN
             PERFORM invalid_argument('a restaurant id is required', 'restaurant_id=NULL', 'Pass p_restaurant_id.');
@@ -2733,6 +2751,7 @@ DECLARE
     v_span_start timestamptz;
     v_span_end timestamptz;
 BEGIN
+    PERFORM autoassign_require_scope('repack_state', p_restaurant_id);
     PERFORM autoassign_check_request(p_restaurant_id, p_party_size, p_start_at, p_end_at, p_zone_id, p_seating_type);
     v_window := tstzrange(p_start_at, p_end_at, '[)');
     SELECT LEAST(p_start_at, min(a.start_at)), GREATEST(p_end_at, max(a.end_at)) INTO v_span_start, v_span_end
@@ -2815,6 +2834,7 @@ DECLARE
     v_to uuid[];
     v_problem text;
 BEGIN
+    PERFORM autoassign_require_scope('apply_repack_plan', p_restaurant_id);
     IF p_restaurant_id IS NULL THEN
         PERFORM invalid_argument('a restaurant id is required', 'restaurant_id=NULL', 'Pass p_restaurant_id.');
     END IF;
@@ -2927,6 +2947,7 @@ BEGIN
 END
 $$;
 
+REVOKE ALL ON FUNCTION autoassign_require_scope(text, uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION autoassign_check_request(uuid, integer, timestamptz, timestamptz, uuid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION autoassign_raise_no_tables(uuid, integer, tstzrange, uuid, text, uuid, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION autoassign_candidates(uuid, integer, tstzrange, uuid, text, uuid, integer, boolean)
