@@ -591,10 +591,7 @@ class Allocator:
         """
         params = _auto_params(restaurant_id, party_size, start_at, end_at, zone_id, seating, booking_id,
                               window_required=booking_id is None)
-        _aware(expires_at, "expires_at")
-        if ttl <= dt.timedelta(0):
-            raise InvalidArgument("a hold must expire in the future", details=f"restaurant_id={params['restaurant_id']}"
-                                  f" ttl={ttl}", hint="Pass a positive ttl.")
+        check_hold_expiry(expires_at, ttl, subject=f"restaurant_id={params['restaurant_id']}")
         row = self._one("hold_best", {**params, "expires_at": expires_at, "ttl": ttl,
                                       "created_by": _optional_uuid(created_by, "created_by")}, "autoassign.sql")
         return best_hold_from_row(row)
@@ -629,7 +626,7 @@ class Allocator:
 
         RepackPlanStale when anything the plan read has changed since.
         """
-        _aware(expires_at, "expires_at")
+        check_hold_expiry(expires_at, ttl, subject=f"restaurant_id={plan.restaurant_id}")
         row = self._one("apply_repack", {
             "restaurant_id": plan.restaurant_id, "plan": json.dumps(plan.to_json()), "expires_at": expires_at,
             "ttl": ttl, "assigned_by": _optional_uuid(assigned_by, "assigned_by"),

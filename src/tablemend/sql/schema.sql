@@ -2657,11 +2657,7 @@ BEGIN
         END IF;
     END IF;
     PERFORM autoassign_check_request(p_restaurant_id, v_party, v_start, v_end, p_zone_id, p_seating_type);
-    IF p_expires_at IS NULL OR p_expires_at <= now() THEN
-        PERFORM invalid_argument('a hold must expire in the future',
-                                 format('restaurant_id=%s expires_at=%s', p_restaurant_id, iso(p_expires_at)),
-                                 'Pass an expiry later than now.');
-    END IF;
+    PERFORM check_hold_expiry(p_expires_at, format('restaurant_id=%s', p_restaurant_id));  -- 0003's bounds
     v_window := tstzrange(v_start, v_end, '[)');
     FOR v_c IN
         SELECT c.* FROM autoassign_candidates(p_restaurant_id, v_party, v_window, p_zone_id, p_seating_type,
@@ -2874,11 +2870,7 @@ BEGIN
                                   COALESCE(p_plan ->> 'restaurant_id', 'NULL')),
                   HINT = 'Pass a plan as proposed by tablemend repack (its JSON unchanged).';
     END;
-    IF p_expires_at IS NULL OR p_expires_at <= now() THEN
-        PERFORM invalid_argument('a hold must expire in the future',
-                                 format('restaurant_id=%s expires_at=%s', p_restaurant_id, iso(p_expires_at)),
-                                 'Pass an expiry later than now.');
-    END IF;
+    PERFORM check_hold_expiry(p_expires_at, format('restaurant_id=%s', p_restaurant_id));  -- 0003's bounds
     -- lock order: bookings (id order), then every table the plan touches (id order)
     PERFORM 1 FROM bookings b
     WHERE b.restaurant_id = p_restaurant_id AND (b.id = ANY (v_movers) OR b.id = v_booking)
