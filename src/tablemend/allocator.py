@@ -28,6 +28,15 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from tablemend import db, limits, sqlfiles
+from tablemend.autoassign import (
+    BestHold,
+    Candidate,
+    RepackPlan,
+    RepackResult,
+    best_hold_from_row,
+    candidates_from_rows,
+    propose_repack,
+)
 from tablemend.db import Connection
 from tablemend.errors import (
     AllocatorConflict,
@@ -392,8 +401,8 @@ class Allocator:
         with db.translated(), self._pool.connection() as conn:
             yield conn
 
-    def _rows(self, name: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        query: LiteralString = sqlfiles.query(name, "allocator.sql")
+    def _rows(self, name: str, params: Mapping[str, Any], file: str = "allocator.sql") -> list[dict[str, Any]]:
+        query: LiteralString = sqlfiles.query(name, file)
         try:
             with self._conn() as conn:
                 return list(conn.execute(query, params).fetchall())
@@ -425,8 +434,8 @@ class Allocator:
         except TablemendError as failed:
             _log.warning("could not record the %s conflict of %s: %s", exc.sqlstate, operation, failed.message)
 
-    def _one(self, name: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        rows = self._rows(name, params)
+    def _one(self, name: str, params: Mapping[str, Any], file: str = "allocator.sql") -> dict[str, Any]:
+        rows = self._rows(name, params, file)
         if len(rows) != 1:  # every query here returns exactly one row or raises
             raise RuntimeError(f"allocator query {name} returned {len(rows)} rows")
         return rows[0]
@@ -557,6 +566,84 @@ class Allocator:
         r = rows[0]
         return BookingState(r["booking_id"], r["restaurant_id"], r["start_at"], r["end_at"], r["party_size"],
                             r["status"], r["assigned_zone_id"], tuple(r["table_ids"]))
+
+
+    # --- auto-assign (tablemend.autoassign, docs/auto-assign.md) ----------------------------------------------------
+
+    def quote(self, restaurant_id: IdLike, party_size: int, start_at: dt.datetime, end_at: dt.datetime, *,
+              zone_id: IdLike | None = None, seating: str | None = None, limit: int = 5,
+              booking_id: IdLike | None = None) -> tuple[Candidate, ...]:
+        """Ranked table sets free over ``[start_at, end_at)`` that seat the party (reads only).
+
+        No free set raises PartyTooLarge, NoFreeTables or ZoneClosed, naming why.
+        """
+        params = _auto_params(restaurant_id, party_size, start_at, end_at, zone_id, seating, booking_id)
+        return candidates_from_rows(self._rows("quote", {**params, "limit": limit}, "autoassign.sql"))
+
+    def hold_best_tables(self, restaurant_id: IdLike, party_size: int | None = None,
+                         start_at: dt.datetime | None = None, end_at: dt.datetime | None = None, *,
+                         booking_id: IdLike | None = None, zone_id: IdLike | None = None, seating: str | None = None,
+                         expires_at: dt.datetime | None = None, ttl: dt.timedelta = DEFAULT_HOLD_TTL,
+                         created_by: IdLike | None = None) -> BestHold:
+        """Hold the best free candidate in one transaction; concurrent callers never get the same table.
+
+        With ``booking_id``, a missing party size or window is the booking's own.
+        """
+        params = _auto_params(restaurant_id, party_size, start_at, end_at, zone_id, seating, booking_id,
+                              window_required=booking_id is None)
+        check_hold_expiry(expires_at, ttl, subject=f"restaurant_id={params['restaurant_id']}")
+        row = self._one("hold_best", {**params, "expires_at": expires_at, "ttl": ttl,
+                                      "created_by": _optional_uuid(created_by, "created_by")}, "autoassign.sql")
+        return best_hold_from_row(row)
+
+    def propose_repack(self, restaurant_id: IdLike | None = None, party_size: int | None = None,
+                       start_at: dt.datetime | None = None, end_at: dt.datetime | None = None, *,
+                       booking_id: IdLike | None = None, zone_id: IdLike | None = None,
+                       seating: str | None = None) -> RepackPlan:
+        """A plan of moves of other live, not-yet-seated bookings that frees a set for the party (changes nothing).
+
+        With ``booking_id``, the restaurant, party size and window default to the booking's.
+        """
+        bid = _optional_uuid(booking_id, "booking_id")
+        if bid is not None:
+            rows = self._rows("booking_request", {"booking_id": bid}, "autoassign.sql")
+            if not rows:
+                raise _booking_not_found(bid)
+            own = rows[0]
+            restaurant_id = restaurant_id if restaurant_id is not None else own["restaurant_id"]
+            party_size = party_size if party_size is not None else own["party_size"]
+            if start_at is None and end_at is None:
+                start_at, end_at = own["start_at"], own["end_at"]
+        if restaurant_id is None:
+            raise UsageError("a restaurant id (or a booking) is required")
+        params = _auto_params(restaurant_id, party_size, start_at, end_at, zone_id, seating, bid)
+        state = self._one("repack_state", params, "autoassign.sql")["state"]
+        return propose_repack(state)
+
+    def apply_repack(self, plan: RepackPlan, *, expires_at: dt.datetime | None = None,
+                     ttl: dt.timedelta = DEFAULT_HOLD_TTL, assigned_by: IdLike | None = None) -> RepackResult:
+        """Apply a proposed plan in one transaction: the moves, then a hold on the freed set (journalled).
+
+        RepackPlanStale when anything the plan read has changed since.
+        """
+        check_hold_expiry(expires_at, ttl, subject=f"restaurant_id={plan.restaurant_id}")
+        row = self._one("apply_repack", {
+            "restaurant_id": plan.restaurant_id, "plan": json.dumps(plan.to_json()), "expires_at": expires_at,
+            "ttl": ttl, "assigned_by": _optional_uuid(assigned_by, "assigned_by"),
+            "booking_id": plan.booking_id}, "autoassign.sql")
+        return RepackResult(row["hold_id"], tuple(row["table_ids"]), row["moved_bookings"], row["fingerprint"])
+
+
+def _auto_params(restaurant_id: IdLike, party_size: int | None, start_at: dt.datetime | None,
+                 end_at: dt.datetime | None, zone_id: IdLike | None, seating: str | None, booking_id: IdLike | None,
+                 *, window_required: bool = True) -> dict[str, Any]:
+    rid = parse_uuid(restaurant_id, "restaurant_id")
+    check_window(start_at, end_at, required=window_required, subject=f"restaurant_id={rid}")
+    if party_size is not None and (isinstance(party_size, bool) or not isinstance(party_size, int)):
+        raise UsageError(f"invalid party size {party_size!r}: not an integer")
+    return {"restaurant_id": rid, "party_size": party_size, "start_at": start_at, "end_at": end_at,
+            "zone_id": _optional_uuid(zone_id, "zone_id"), "seating": seating,
+            "booking_id": _optional_uuid(booking_id, "booking_id")}
 
 
 def _booking_not_found(booking_id: uuid.UUID) -> BookingNotFound:

@@ -184,6 +184,14 @@ app.add_typer(hold_app, name="hold")
 app.add_typer(booking_app, name="booking")
 app.command("sample")(sample_cmd)
 
+# --- auto-assign: quote / hold best / repack ------------------------------------------------------------------------
+
+from tablemend.cli_autoassign import hold_best_cmd, quote_cmd, repack_app  # noqa: E402
+
+app.command("quote")(quote_cmd)
+hold_app.command("best")(hold_best_cmd)
+app.add_typer(repack_app, name="repack")
+
 
 def main() -> NoReturn:
     """Console entry point. Typer's boxed usage errors (unknown option, missing argument, bad value) become one

@@ -299,6 +299,50 @@ class ZoneLocked(AllocatorConflict, sqlstate="TAC09"):
     """
 
 
+# --- auto-assign (sql/migrations/0006_auto_assign.sql, tablemend.autoassign) ---
+
+
+class InvalidPartySize(AllocatorValidationError, sqlstate="TAV20"):
+    """The party size is missing, below 1 or above 1000."""
+
+
+class InvalidLimit(AllocatorValidationError, sqlstate="TAV21"):
+    """The candidate limit is missing or outside 1..100."""
+
+
+class UnknownZone(AllocatorValidationError, sqlstate="TAV22"):
+    """The zone is not a zone of the restaurant."""
+
+
+class UnknownRestaurant(AllocatorValidationError, sqlstate="TAV23"):
+    """No restaurant with that id."""
+
+
+class InvalidRepackPlan(AllocatorValidationError, sqlstate="TAV24"):
+    """A re-pack plan document is malformed or belongs to another restaurant."""
+
+
+class PartyTooLarge(AllocatorConflict, sqlstate="TAC20"):
+    """No table or connected group of up to 4 tables fits the party even with every table free (DETAIL ``reason=``
+    party_too_large, or party_too_small when it is below every table's min_party_size)."""
+
+
+class NoFreeTables(AllocatorConflict, sqlstate="TAC21"):
+    """Table sets that fit the party exist, but every one is occupied or held over the window."""
+
+
+class ZoneClosed(AllocatorConflict, sqlstate="TAC22"):
+    """The requested zone has no assignable table (none active and in service, or none with the seating)."""
+
+
+class RepackPlanStale(AllocatorConflict, sqlstate="TAC23"):
+    """A re-pack plan read rows that have changed since it was proposed; nothing was applied."""
+
+
+class RepackNotFound(AllocatorConflict, sqlstate="TAC24"):
+    """No re-pack plan frees a table set for the party (every fitting set is blocked by something that cannot move)."""
+
+
 class LedgerInconsistent(AllocatorConflict, sqlstate="TAI01"):
     """An idempotency ledger row does not describe its booking's current assignment (refused at commit)."""
 

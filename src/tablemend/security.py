@@ -37,6 +37,8 @@ SEARCH_PATH = "pg_catalog, public, pg_temp"
 SERVICE_FUNCTIONS: tuple[str, ...] = (
     "assign_tables_atomic_v2", "unassign_tables_atomic", "create_table_hold", "extend_table_hold",
     "release_table_hold", "confirm_hold_assignment", "set_booking_status", "move_booking",
+    # auto-assign (migration 0006, docs/auto-assign.md)
+    "quote_tables", "hold_best_tables", "repack_state", "apply_repack_plan",
 )
 #: Schemas whose objects tablemend owns (``public`` holds the allocator, ``tablemend`` the migration bookkeeping).
 SCHEMAS: tuple[str, ...] = ("public", "tablemend")
