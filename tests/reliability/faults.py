@@ -3,21 +3,29 @@ repairs and undos terminated at random points, and a check that a journal entry'
 
 from __future__ import annotations
 
+import contextlib
 import random
+import shutil
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from psycopg import sql
 
-from tablemend import db
+from tablemend import Allocator, db
 from tablemend.doctor import journal, repair, scan, undo
 from tablemend.doctor.rules import Context, Level
+from tablemend.embedded import EmbeddedCluster
 from tablemend.errors import TablemendError
+from tablemend.migrations import migrate
 from tests.integration.test_allocator_concurrency import INVARIANTS
 from tests.integration.test_doctor_states import checksums
+from tests.reliability import workload as w
+from tests.reliability.history import History
 
 #: what the killer looks for in pg_stat_activity.query: the allocator's calls and the move's statements
 TARGETS = ("%assign_tables_atomic_v2%", "%confirm_hold_assignment%", "%move_booking%", "%UPDATE bookings%")
@@ -169,3 +177,60 @@ def repair_undo_trials(dsn: str, trials: int, seed: int) -> dict[str, int]:
                 undo(admin, new[0])
                 assert checksums(admin) == before
     return counts
+
+
+# --- the server stopped immediately -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def private_cluster() -> Iterator[EmbeddedCluster]:
+    """A durable embedded cluster of its own (outside pytest's tmp dir, whose 0700 root the server user cannot
+    traverse), stopped and removed afterwards. Never the shared test server."""
+    home = Path(tempfile.mkdtemp(prefix="tm-reliability-crash-", dir="/tmp"))
+    cluster = EmbeddedCluster(home / "pg", durable=True)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _restart_on_same_port(cluster: EmbeddedCluster) -> None:
+    """pg_ctl start directly: EmbeddedCluster.start() moves to another port after a crash (the xfail test in
+    test_faults.py), and the clients' pool must find the server where it was."""
+    cluster._pg_ctl("start", "-w", "-t", "60", "-l", str(cluster.logfile))
+
+
+def crash_run(*, cycles: int, clients: int, ops: int, seed: int) -> tuple[History, dict[str, Any]]:
+    """Clients through one Allocator pool while the server is stopped with `pg_ctl stop -m immediate` and restarted
+    ``cycles`` times; returns the history (final reads included) and the broken invariants afterwards."""
+    with private_cluster() as cluster:
+        with db.connect(cluster.url(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE reliability_crash")
+        dsn = cluster.url("reliability_crash")
+        with db.connect(dsn) as conn:
+            migrate(conn)
+        with db.connect(dsn, autocommit=True) as conn:
+            world = w.setup_tablemend(conn, restaurants=1, bookings=12, seed=seed)
+        history = History()
+        done = threading.Event()
+        rng = random.Random(seed)
+
+        def crash() -> None:
+            for _ in range(cycles):
+                if done.wait(rng.uniform(0.5, 1.5)):
+                    return
+                cluster._pg_ctl("stop", "-m", "immediate", "-w")
+                time.sleep(0.5)
+                _restart_on_same_port(cluster)
+
+        with Allocator.open(dsn, min_size=clients, max_size=clients, record_conflicts=False, timeout=20) as alloc:
+            crasher = threading.Thread(target=crash)
+            crasher.start()
+            w.run_threads(lambda i: w.tablemend_client(world, alloc, history, i, ops, seed * 100 + i), clients,
+                          timeout=900)
+            done.set()
+            crasher.join(120)
+            w.final_reads(world, alloc, history)
+        return history, broken_invariants(dsn)

@@ -5,19 +5,11 @@ holds, no repair is half-applied and no journal entry lacks its change."""
 
 from __future__ import annotations
 
-import contextlib
-import random
-import shutil
-import tempfile
 import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tablemend import Allocator, db, sandbox
-from tablemend.embedded import EmbeddedCluster
 from tablemend.migrations import migrate
 from tests.reliability import faults as f
 from tests.reliability import history as h
@@ -27,17 +19,6 @@ CLIENTS = 6
 OPS = 120
 
 
-def _abandoning_client(world: w.World, dsn: str, history: h.History, stop: threading.Event, seed: int) -> int:
-    """Now and then starts an assign in an explicit transaction and drops the socket before COMMIT."""
-    rng = random.Random(seed)
-    dropped = 0
-    while not stop.wait(rng.uniform(0.01, 0.05)):
-        r = rng.choice(world.restaurants)
-        w.abandon(dsn, history, 77, rng.choice(r.bookings), rng.sample(r.zones[0], rng.choice((1, 2))))
-        dropped += 1
-    return dropped
-
-
 def test_terminated_backends_and_dropped_clients_leave_a_clean_history(tm_dsn: str) -> None:
     with db.connect(tm_dsn, autocommit=True) as conn:
         world = w.setup_tablemend(conn, restaurants=2, bookings=16, seed=3)
@@ -45,7 +26,7 @@ def test_terminated_backends_and_dropped_clients_leave_a_clean_history(tm_dsn: s
     killer = f.Killer(tm_dsn, seed=3)
     stop = threading.Event()
     dropped: list[int] = []
-    dropper = threading.Thread(target=lambda: dropped.append(_abandoning_client(world, tm_dsn, history, stop, 4)))
+    dropper = threading.Thread(target=lambda: dropped.append(w.dropping_client(world, tm_dsn, history, stop, 4)))
     with Allocator.open(tm_dsn, min_size=CLIENTS, max_size=CLIENTS, record_conflicts=False) as alloc:
         killer.start()
         dropper.start()
@@ -70,69 +51,25 @@ def test_repair_and_undo_terminated_at_random_points_are_all_or_nothing(origin_d
     assert counts["repair_killed"] + counts["undo_killed"] > 0, counts
 
 
-@contextlib.contextmanager
-def _private_cluster() -> Iterator[EmbeddedCluster]:
-    """A durable embedded cluster of this test alone (outside pytest's tmp dir, whose 0700 root the server user cannot
-    traverse), stopped and removed afterwards."""
-    home = Path(tempfile.mkdtemp(prefix="tm-reliability-crash-", dir="/tmp"))
-    cluster = EmbeddedCluster(home / "pg", durable=True)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _restart_on_same_port(cluster: EmbeddedCluster) -> None:
-    """pg_ctl start directly: EmbeddedCluster.start() moves to another port after a crash (see the xfail below),
-    and the clients' pool must find the server where it was."""
-    cluster._pg_ctl("start", "-w", "-t", "60", "-l", str(cluster.logfile))
-
-
 @pytest.mark.slow
 def test_server_stopped_immediately_mid_run_and_restarted() -> None:
     """Clients run, the server gets `pg_ctl stop -m immediate`, comes back with crash recovery, clients carry on.
     Calls in flight lose their answer (indeterminate in the history); nothing acknowledged is lost."""
-    with _private_cluster() as cluster:
-        with db.connect(cluster.url(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE reliability_crash")
-        dsn = cluster.url("reliability_crash")
-        with db.connect(dsn) as conn:
-            migrate(conn)
-        with db.connect(dsn, autocommit=True) as conn:
-            world = w.setup_tablemend(conn, restaurants=1, bookings=12, seed=8)
-        history = h.History()
-        restarted = threading.Event()
-
-        def crash() -> None:
-            time.sleep(1.0)
-            cluster._pg_ctl("stop", "-m", "immediate", "-w")
-            time.sleep(0.5)
-            _restart_on_same_port(cluster)
-            restarted.set()
-
-        with Allocator.open(dsn, min_size=4, max_size=4, record_conflicts=False, timeout=20) as alloc:
-            crasher = threading.Thread(target=crash)
-            crasher.start()
-            w.run_threads(lambda i: w.tablemend_client(world, alloc, history, i, 300, 500 + i), 4, timeout=600)
-            crasher.join(60)
-            assert restarted.is_set()
-            w.final_reads(world, alloc, history)
-        report = h.check(history.ops, faults=True)
-        lost = [op for op in history.ops if op.outcome == "info"]
-        assert lost, "no call was in flight when the server stopped"
-        after = [op for op in history.ops if op.outcome == "ok" and op.invoke > max(o.complete for o in lost)]
-        assert after, "nothing succeeded after the restart"
-        assert not report.anomalies, "\n".join(h.summary(report))
-        assert not f.broken_invariants(dsn)
+    history, broken = f.crash_run(cycles=1, clients=4, ops=300, seed=8)
+    report = h.check(history.ops, faults=True)
+    lost = [op for op in history.ops if op.outcome == "info"]
+    assert lost, "no call was in flight when the server stopped"
+    after = [op for op in history.ops if op.outcome == "ok" and op.invoke > max(o.complete for o in lost)]
+    assert after, "nothing succeeded after the restart"
+    assert not report.anomalies, "\n".join(h.summary(report))
+    assert not broken
 
 
 @pytest.mark.xfail(strict=True, reason="EmbeddedCluster.start() tests its port with a bind() without SO_REUSEADDR; "
                    "after an immediate stop the old port has TIME_WAIT sockets, so the cluster moves to a new port and "
                    "every client holding the old URL (a pool) can never reconnect")
 def test_embedded_cluster_restarts_on_its_port_after_an_immediate_stop() -> None:
-    with _private_cluster() as cluster:
+    with f.private_cluster() as cluster:
         before = cluster.url()
         with db.connect(before, autocommit=True) as conn:
             conn.execute("CREATE DATABASE reliability_port")

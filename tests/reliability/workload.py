@@ -326,3 +326,14 @@ def abandon(dsn: str, history: History, client: int, booking: uuid.UUID, tables:
     finally:
         conn.pgconn.finish()  # the socket goes away mid-transaction; the server must roll back
         History.fail(op, ABORTED, "connection dropped before COMMIT")
+
+
+def dropping_client(world: World, dsn: str, history: History, stop: threading.Event, seed: int) -> int:
+    """Now and then starts an assign in an explicit transaction and drops the socket before COMMIT."""
+    rng = random.Random(seed)
+    dropped = 0
+    while not stop.wait(rng.uniform(0.01, 0.05)):
+        r = rng.choice(world.restaurants)
+        abandon(dsn, history, 77, rng.choice(r.bookings), rng.sample(r.zones[0], rng.choice((1, 2))))
+        dropped += 1
+    return dropped
