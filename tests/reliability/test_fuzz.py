@@ -31,7 +31,7 @@ from tests.reliability import workload as w
 
 settings.register_profile("ci", max_examples=40, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("long", max_examples=900, deadline=None, database=None,
+settings.register_profile("long", max_examples=1800, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("TABLEMEND_FUZZ_PROFILE", "ci"))
 

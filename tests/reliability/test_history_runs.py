@@ -21,7 +21,7 @@ def test_allocator_history_has_no_anomaly(tm_dsn: str) -> None:
     assert not report.anomalies, "\n".join(h.summary(report))
     # the run really collided and really succeeded, so the checks had something to judge
     assert counts.get("assign:ok", 0) > 50 and counts.get("assign:TAC01", 0) > 10, counts
-    assert report.claims > 100 and report.reads_checked > 10 and report.replays_checked > 5, list(h.summary(report))
+    assert report.claims > 40 and report.reads_checked > 10 and report.replays_checked > 0, list(h.summary(report))
 
 
 def test_a_double_booking_written_around_the_allocator_is_caught_with_its_witness(tm_dsn: str) -> None:
