@@ -209,3 +209,48 @@ def test_allocator_methods(fuzz_db: tuple[str, w.World, db.Connection]) -> None:
             _judge(conn, calls[which])
 
         run()
+
+
+# --- inputs found by probing past the generators: refused, but untyped (known bugs, xfail strict) -------------------
+
+
+def _refused_typed_without_change(dsn: str, call: Any) -> None:
+    with db.connect(dsn, autocommit=True) as conn:
+        before = _checksum(conn)
+        with pytest.raises(TablemendError) as caught:
+            call()
+        assert _checksum(conn) == before
+    err = caught.value
+    assert for_sqlstate(err.sqlstate) is not None, f"untyped refusal [{err.sqlstate}] {type(err).__name__}: {err}"
+
+
+def _one_of_each(dsn: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    with db.connect(dsn, autocommit=True) as conn:
+        floor = w.d.floor(conn, tables=1)
+        return floor.restaurant_id, floor.tables[0], w.d.booking(conn, floor.restaurant_id)
+
+
+@pytest.mark.xfail(strict=True, reason="a NUL byte in the idempotency key reaches psycopg, which refuses to send it: "
+                   "DatabaseError with the base class's placeholder code TM000 instead of InvalidArgument (TAV09)")
+def test_a_key_with_a_nul_byte_is_refused_typed(tm_dsn: str) -> None:
+    _restaurant, table, booking = _one_of_each(tm_dsn)
+    with Allocator.open(tm_dsn, record_conflicts=False) as alloc:
+        _refused_typed_without_change(tm_dsn, lambda: alloc.assign(booking, [table], key="req\x00-1"))
+
+
+@pytest.mark.xfail(strict=True, reason="hold metadata with a NUL character: the server refuses the jsonb (\\u0000) "
+                   "with raw 22P05, an untyped DatabaseError")
+def test_hold_metadata_with_a_nul_character_is_refused_typed(tm_dsn: str) -> None:
+    restaurant, table, booking = _one_of_each(tm_dsn)
+    with Allocator.open(tm_dsn, record_conflicts=False) as alloc:
+        _refused_typed_without_change(tm_dsn, lambda: alloc.create_hold(
+            restaurant, [table], w.d.at(12), w.d.at(13), booking_id=booking, metadata={"note": "a\x00b"}))
+
+
+@pytest.mark.xfail(strict=True, reason="a hold TTL past timestamptz's range (now() + interval overflows) is raw 22008 "
+                   "'timestamp out of range', an untyped DatabaseError, for create_hold and extend_hold alike")
+def test_a_hold_ttl_out_of_range_is_refused_typed(tm_dsn: str) -> None:
+    restaurant, table, booking = _one_of_each(tm_dsn)
+    with Allocator.open(tm_dsn, record_conflicts=False) as alloc:
+        _refused_typed_without_change(tm_dsn, lambda: alloc.create_hold(
+            restaurant, [table], w.d.at(12), w.d.at(13), booking_id=booking, ttl=dt.timedelta(days=999_999_999)))
