@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--skip", action="append", default=[], choices=["history", "faults", "fuzz", "origin"])
     args = parser.parse_args(argv)
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)  # every injected fault would print a reconnect line
     templates = TemplateFactory(_admin_dsn())
     result: dict[str, Any] = {"clients": args.clients}
     try:
