@@ -74,3 +74,24 @@ def test_the_origin_functions_show_their_known_anomalies(origin_dsn: str) -> Non
     assert codes & {"40P01", "P0001", "23505", "23P01"}, codes
     replays = [a for a in report.anomalies if a.kind == "ack-mismatch" and not a.witness[0].rows]
     assert replays, "no silent empty replay"
+
+
+def test_an_assignment_deleted_around_the_allocator_is_a_lost_write(tm_dsn: str) -> None:
+    """An acknowledged assignment that disappears without any recorded removal (a DELETE behind the allocator's
+    back): the final read of the booking disagrees with its last write, and the witness is that pair."""
+    world, history = w.run_tablemend(tm_dsn, clients=4, ops=40, seed=12)
+    with db.connect(tm_dsn, autocommit=True) as conn, Allocator.open(tm_dsn, record_conflicts=False) as alloc:
+        r = world.restaurants[0]
+        table = d.table(conn, r.id, _zone(conn, r.zones[0][0]), "X1")
+        victim = d.booking(conn, r.id, d.at(12))
+        r.bookings.append(victim)
+        with w.Recorder(history, 99).call("assign", victim, {"table_ids": [table], "key": None,
+                                                             "require_adjacency": False, "start_at": None,
+                                                             "end_at": None}) as acked:
+            acked.rows = h.rows_of(alloc.assign(victim, [table]), victim)
+        conn.execute("DELETE FROM booking_table_assignments WHERE booking_id = %s", (victim,))  # not in the history
+        w.final_reads(world, alloc, history)
+    report = h.check(history.ops)
+    assert [a.kind for a in report.anomalies] == ["lost-write"], "\n".join(h.summary(report))
+    first, read = report.anomalies[0].witness
+    assert first is acked and read.kind == "read" and read.booking_id == victim and not read.rows
