@@ -412,14 +412,13 @@ def _check_replays(done: Sequence[Op], writes: dict[uuid.UUID, _Writes], empty: 
 
 
 def rows_of(records: Iterable[Any], booking_id: uuid.UUID | None = None) -> tuple[Row, ...]:
-    """:class:`Row` values from allocator results (``Assignment``) or dict rows with the same fields."""
+    """:class:`Row` values, sorted by table, from allocator results (``Assignment``, with ``booking_id`` given) or
+    dict rows with ``booking_id, table_id, start_at, end_at, merge_group_id``."""
     out: list[Row] = []
     for r in records:
-        get: Callable[[str], Any] = r.__getitem__ if isinstance(r, dict) else lambda name, r=r: getattr(r, name)
-        bid = booking_id if booking_id is not None else get("booking_id")
-        merge = get("merge_group_id") if (isinstance(r, dict) and "merge_group_id" in r) or hasattr(
-            r, "merge_group_id") else None
-        out.append(Row(bid, get("table_id"), get("start_at"), get("end_at"), merge))
+        fields = r if isinstance(r, dict) else vars(r)
+        bid = booking_id if booking_id is not None else fields["booking_id"]
+        out.append(Row(bid, fields["table_id"], fields["start_at"], fields["end_at"], fields.get("merge_group_id")))
     return tuple(sorted(out, key=lambda x: x.table_id))
 
 
