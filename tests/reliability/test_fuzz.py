@@ -254,3 +254,17 @@ def test_a_hold_ttl_out_of_range_is_refused_typed(tm_dsn: str) -> None:
     with Allocator.open(tm_dsn, record_conflicts=False) as alloc:
         _refused_typed_without_change(tm_dsn, lambda: alloc.create_hold(
             restaurant, [table], w.d.at(12), w.d.at(13), booking_id=booking, ttl=dt.timedelta(days=999_999_999)))
+
+
+@pytest.mark.xfail(strict=True, reason="assign_tables_atomic_v2 accepts an unbounded window ('-infinity', 'infinity'): "
+                   "the table is taken forever, and the function's own result cannot be read by the Python client "
+                   "(psycopg DataError after the commit); expected InvalidWindow (TAV02) and no change")
+def test_an_unbounded_window_is_refused(tm_dsn: str) -> None:
+    _restaurant, table, booking = _one_of_each(tm_dsn)
+    with db.connect(tm_dsn, autocommit=True) as conn:
+        before = _checksum(conn)
+        with pytest.raises(TablemendError) as caught, db.translated():
+            conn.execute("SELECT a.table_id FROM assign_tables_atomic_v2(%s, %s, NULL, false, NULL,"
+                         " '-infinity', 'infinity') AS a", (booking, [table])).fetchall()
+        after = _checksum(conn)
+    assert caught.value.sqlstate == "TAV02" and after == before, (caught.value.sqlstate, caught.value)
