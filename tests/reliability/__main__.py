@@ -8,7 +8,8 @@ Runs, on the test server of tests/conftest.py (``TABLEMEND_TEST_DSN``, or the em
 2. faults: a second history run with backends terminated inside assign / confirm / move and clients dropping their
    connection mid-transaction; doctor repair and undo terminated at random points (``--repair-trials``); the server
    stopped immediately and restarted ``--crashes`` times (a private embedded cluster);
-3. bad input: tests/reliability/test_fuzz.py under the ``long`` hypothesis profile (in a pytest subprocess);
+3. bad input: tests/reliability/test_fuzz.py with ``TABLEMEND_FUZZ_PROFILE=long`` (1,800 examples per test, in a
+   pytest subprocess);
 4. the origin sandbox's functions under the same checker, for comparison.
 
 Prints the figures as it goes and ends with one JSON line; exits 1 when anything but the origin had an anomaly.

@@ -29,11 +29,9 @@ from tests.conftest import TemplateFactory, _build_tablemend
 from tests.reliability import faults as f
 from tests.reliability import workload as w
 
-settings.register_profile("ci", max_examples=40, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("long", max_examples=1800, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("TABLEMEND_FUZZ_PROFILE", "ci"))
+#: 40 examples per test in CI; the long form sets TABLEMEND_FUZZ_PROFILE=long (per test, not a global profile)
+FUZZ = settings(max_examples=1800 if os.environ.get("TABLEMEND_FUZZ_PROFILE") == "long" else 40, deadline=None,
+                database=None, suppress_health_check=[HealthCheck.too_slow])
 
 TRIED = {"inputs": 0, "refused": 0}
 
@@ -114,6 +112,7 @@ def _arrays(world: w.World) -> st.SearchStrategy[list[uuid.UUID | None] | None]:
 def test_assign_tables_atomic_v2(fuzz_db: tuple[str, w.World, db.Connection]) -> None:
     _dsn, world, conn = fuzz_db
 
+    @FUZZ
     @given(_ids(world), _arrays(world), keys, flags, st.one_of(st.none(), st.uuids()), instants, instants)
     def run(booking: Any, tables: Any, key: Any, adjacency: Any, by: Any, start: Any, end: Any) -> None:
         _judge(conn, _sql(conn, "SELECT * FROM assign_tables_atomic_v2(%s, %s::uuid[], %s, %s, %s, %s, %s)",
@@ -125,6 +124,7 @@ def test_assign_tables_atomic_v2(fuzz_db: tuple[str, w.World, db.Connection]) ->
 def test_unassign_tables_atomic(fuzz_db: tuple[str, w.World, db.Connection]) -> None:
     _dsn, world, conn = fuzz_db
 
+    @FUZZ
     @given(_ids(world), _arrays(world))
     def run(booking: Any, tables: Any) -> None:
         _judge(conn, _sql(conn, "SELECT * FROM unassign_tables_atomic(%s, %s::uuid[])", (booking, tables)))
@@ -135,6 +135,7 @@ def test_unassign_tables_atomic(fuzz_db: tuple[str, w.World, db.Connection]) -> 
 def test_create_table_hold(fuzz_db: tuple[str, w.World, db.Connection]) -> None:
     _dsn, world, conn = fuzz_db
 
+    @FUZZ
     @given(_ids(world), _arrays(world), instants, instants, instants, _ids(world),
            st.one_of(st.none(), st.uuids()), st.sampled_from([None, "{}", '{"a": 1}', "[]", "null"]))
     def run(restaurant: Any, tables: Any, start: Any, end: Any, expires: Any, booking: Any, by: Any,
@@ -148,6 +149,7 @@ def test_create_table_hold(fuzz_db: tuple[str, w.World, db.Connection]) -> None:
 def test_hold_lifecycle_functions(fuzz_db: tuple[str, w.World, db.Connection]) -> None:
     _dsn, world, conn = fuzz_db
 
+    @FUZZ
     @given(st.sampled_from(["extend", "release", "confirm"]), _ids(world), _ids(world), instants, keys, flags,
            st.one_of(st.none(), st.uuids()))
     def run(which: str, hold: Any, booking: Any, expires: Any, key: Any, adjacency: Any, by: Any) -> None:
@@ -166,6 +168,7 @@ def test_hold_lifecycle_functions(fuzz_db: tuple[str, w.World, db.Connection]) -
 def test_set_booking_status(fuzz_db: tuple[str, w.World, db.Connection]) -> None:
     _dsn, world, conn = fuzz_db
 
+    @FUZZ
     @given(_ids(world), st.one_of(st.none(), st.sampled_from(BOOKING_STATUSES)))
     def run(booking: Any, status: Any) -> None:
         _judge(conn, _sql(conn, "SELECT set_booking_status(%s, %s::booking_status)", (booking, status)))
@@ -188,6 +191,7 @@ def test_allocator_methods(fuzz_db: tuple[str, w.World, db.Connection]) -> None:
     ttls = st.timedeltas(min_value=dt.timedelta(days=-2), max_value=dt.timedelta(days=2))
     with Allocator.open(dsn, max_size=1, record_conflicts=False) as alloc:
 
+        @FUZZ
         @given(st.sampled_from(["assign", "unassign", "hold", "extend", "release", "confirm", "status", "move",
                                 "booking"]), some_id, some_ids, some_id, py_instants, py_instants,
                st.one_of(keys, st.text(max_size=5)), st.booleans(), ttls,
