@@ -58,11 +58,11 @@ def test_server_stopped_immediately_mid_run_and_restarted() -> None:
     history, broken = f.crash_run(cycles=1, clients=4, ops=300, seed=8)
     report = h.check(history.ops, faults=True)
     lost = [op for op in history.ops if op.outcome == "info"]
-    assert lost, "no call was in flight when the server stopped"
+    assert lost, f"no call was in flight when the server stopped: {history.counts()}"
     after = [op for op in history.ops if op.outcome == "ok" and op.invoke > max(o.complete for o in lost)]
-    assert after, "nothing succeeded after the restart"
+    assert after, f"nothing succeeded after the restart: {history.counts()}"
     assert not report.anomalies, "\n".join(h.summary(report))
-    assert not broken
+    assert not broken, broken
 
 
 @pytest.mark.xfail(strict=True, reason="EmbeddedCluster.start() tests its port with a bind() without SO_REUSEADDR; "

@@ -43,9 +43,14 @@ STATUSES = ("confirmed",) * 6 + ("pending", "checked_in", "cancelled", "no_show"
 
 
 def lost(exc: TablemendError) -> bool:
-    """The call lost its answer (connection gone, backend terminated, server stopping): it may have committed."""
+    """The call lost its answer (connection gone, backend terminated, server stopping): it may have committed.
+
+    An error raised by the driver itself carries no server SQLSTATE (the base class's ``TM000``); it is counted as
+    indeterminate too, which is sound (an unsent statement changed nothing) and, in a run without faults, is still an
+    anomaly (``indeterminate``)."""
     state = exc.sqlstate or ""
-    return isinstance(exc, ConnectionFailed) or state.startswith(("08", "57P")) or exc.sqlstate is None
+    return (isinstance(exc, ConnectionFailed) or state.startswith(("08", "57P"))
+            or exc.sqlstate in (None, TablemendError.sqlstate))
 
 
 @dataclass
