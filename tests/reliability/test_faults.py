@@ -5,6 +5,7 @@ holds, no repair is half-applied and no journal entry lacks its change."""
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -43,11 +44,15 @@ def test_terminated_backends_and_dropped_clients_leave_a_clean_history(tm_dsn: s
     assert not f.broken_invariants(tm_dsn)
 
 
+# The doctor's streamed reads (server-side cursors) are left open when their backend is terminated; psycopg warns when
+# they are garbage-collected, in whichever test runs then. Collected here, inside this test, and ignored (reported).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_repair_and_undo_terminated_at_random_points_are_all_or_nothing(origin_dsn: str) -> None:
     with db.connect(origin_dsn, autocommit=True) as conn:
         for state in ("D1", "D1b", "leftover-allocation", "orphan-merge-groups", "ledger-replay-empty"):
             sandbox.seed_state(conn, state)
     counts = f.repair_undo_trials(origin_dsn, trials=6, seed=13)
+    gc.collect()
     assert counts["repair_killed"] + counts["undo_killed"] > 0, counts
 
 
