@@ -239,6 +239,25 @@ def _iso(value: dt.datetime | None) -> str:
         return value.isoformat()
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _metadata_json(metadata: Mapping[str, Any] | None, restaurant_id: uuid.UUID) -> str:
+    """Hold metadata as JSON text; jsonb cannot hold a NUL character, so one is refused here, typed."""
+    if _has_nul(metadata):
+        raise InvalidArgument("hold metadata must not contain a NUL character",
+                              details=f"restaurant_id={restaurant_id} field=metadata",
+                              hint="Remove the NUL character from the metadata's keys and values.")
+    return json.dumps(dict(metadata or {}), default=str)
+
+
 def _key(value: str | None, booking_id: uuid.UUID | None) -> str | None:
     if value is not None and len(value) > limits.IDEMPOTENCY_KEY_MAX_LENGTH:
         raise IdempotencyKeyTooLong(
@@ -246,6 +265,10 @@ def _key(value: str | None, booking_id: uuid.UUID | None) -> str | None:
             details=f"booking_id={booking_id} field=idempotency_key length={len(value)} "
             f"max_length={limits.IDEMPOTENCY_KEY_MAX_LENGTH}",
             hint="Use a shorter key, such as a UUID.")
+    if value is not None and "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse it before the driver does
+        raise InvalidArgument("an idempotency key must not contain a NUL character",
+                              details=f"booking_id={booking_id} field=idempotency_key",
+                              hint="Use printable characters, such as a UUID.")
     if value is not None and not value.strip():
         raise InvalidArgument("an idempotency key must not be blank",
                               details=f"booking_id={booking_id} idempotency_key='{value}'",
@@ -501,7 +524,7 @@ class Allocator:
         row = self._one("create_hold", {
             "restaurant_id": rid, "table_ids": ids, "start_at": start_at, "end_at": end_at,
             "expires_at": expires_at, "ttl": ttl, "booking_id": bid,
-            "created_by": _optional_uuid(created_by, "created_by"), "metadata": json.dumps(dict(metadata or {})),
+            "created_by": _optional_uuid(created_by, "created_by"), "metadata": _metadata_json(metadata, rid),
         })
         return Hold(row["hold_id"], rid, tuple(sorted(set(ids))), start_at, end_at, row["expires_at"], bid)
 

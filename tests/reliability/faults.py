@@ -197,8 +197,8 @@ def private_cluster() -> Iterator[EmbeddedCluster]:
 
 
 def _restart_on_same_port(cluster: EmbeddedCluster) -> None:
-    """pg_ctl start directly: EmbeddedCluster.start() moves to another port after a crash (the xfail test in
-    test_faults.py), and the clients' pool must find the server where it was."""
+    """pg_ctl start directly, so the run does not also depend on EmbeddedCluster.start()'s recovery (tested on its own
+    in test_faults.py): the clients' pool must find the server where it was."""
     cluster._pg_ctl("start", "-w", "-t", "60", "-l", str(cluster.logfile))
 
 

@@ -70,9 +70,6 @@ def test_server_stopped_immediately_mid_run_and_restarted() -> None:
     assert not broken, broken
 
 
-@pytest.mark.xfail(strict=True, reason="EmbeddedCluster.start() tests its port with a bind() without SO_REUSEADDR; "
-                   "after an immediate stop the old port has TIME_WAIT sockets, so the cluster moves to a new port and "
-                   "every client holding the old URL (a pool) can never reconnect")
 def test_embedded_cluster_restarts_on_its_port_after_an_immediate_stop() -> None:
     with f.private_cluster() as cluster:
         before = cluster.url()

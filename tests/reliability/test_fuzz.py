@@ -215,7 +215,7 @@ def test_allocator_methods(fuzz_db: tuple[str, w.World, db.Connection]) -> None:
         run()
 
 
-# --- inputs found by probing past the generators: refused, but untyped (known bugs, xfail strict) -------------------
+# --- inputs found by probing past the generators (each was refused untyped before its fix) -----------------------
 
 
 def _refused_typed_without_change(dsn: str, call: Any) -> None:
@@ -234,16 +234,12 @@ def _one_of_each(dsn: str) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
         return floor.restaurant_id, floor.tables[0], w.d.booking(conn, floor.restaurant_id)
 
 
-@pytest.mark.xfail(strict=True, reason="a NUL byte in the idempotency key reaches psycopg, which refuses to send it: "
-                   "DatabaseError with the base class's placeholder code TM000 instead of InvalidArgument (TAV09)")
 def test_a_key_with_a_nul_byte_is_refused_typed(tm_dsn: str) -> None:
     _restaurant, table, booking = _one_of_each(tm_dsn)
     with Allocator.open(tm_dsn, record_conflicts=False) as alloc:
         _refused_typed_without_change(tm_dsn, lambda: alloc.assign(booking, [table], key="req\x00-1"))
 
 
-@pytest.mark.xfail(strict=True, reason="hold metadata with a NUL character: the server refuses the jsonb (\\u0000) "
-                   "with raw 22P05, an untyped DatabaseError")
 def test_hold_metadata_with_a_nul_character_is_refused_typed(tm_dsn: str) -> None:
     restaurant, table, booking = _one_of_each(tm_dsn)
     with Allocator.open(tm_dsn, record_conflicts=False) as alloc:
@@ -261,9 +257,6 @@ def test_a_hold_ttl_out_of_range_is_refused_typed(tm_dsn: str) -> None:
         _refused_typed_without_change(tm_dsn, lambda: alloc.extend_hold(hold.hold_id, ttl=huge))
 
 
-@pytest.mark.xfail(strict=True, reason="assign_tables_atomic_v2 accepts an unbounded window ('-infinity', 'infinity'): "
-                   "the table is taken forever, and the function's own result cannot be read by the Python client "
-                   "(psycopg DataError after the commit); expected InvalidWindow (TAV02) and no change")
 def test_an_unbounded_window_is_refused(tm_dsn: str) -> None:
     _restaurant, table, booking = _one_of_each(tm_dsn)
     with db.connect(tm_dsn, autocommit=True) as conn:
@@ -272,4 +265,5 @@ def test_an_unbounded_window_is_refused(tm_dsn: str) -> None:
             conn.execute("SELECT a.table_id FROM assign_tables_atomic_v2(%s, %s, NULL, false, NULL,"
                          " '-infinity', 'infinity') AS a", (booking, [table])).fetchall()
         after = _checksum(conn)
-    assert caught.value.sqlstate == "TAV02" and after == before, (caught.value.sqlstate, caught.value)
+    # refused by 0003's bounds (TAV10: out of range), before anything is written
+    assert caught.value.sqlstate == "TAV10" and after == before, (caught.value.sqlstate, caught.value)
