@@ -11,9 +11,8 @@ through the index (a bitmap scan) after provoking the bug, and says ``affected``
 verdict is cached per server build (``version()``) and probe text: in this process, and in
 ``tablemend.server_checks`` where ``migrate`` / ``tablemend db check`` recorded it.
 
-The workaround is ``enable_indexscan = off`` (bitmap scans stay) in the public allocator functions' ``SET`` clauses
-and, inside the pool's multi-statement transactions, ``SET LOCAL``; :func:`apply_workaround` turns it on exactly
-when the verdict is not ``fixed``.
+The workaround is ``enable_indexscan = off`` (bitmap scans stay) in the public allocator functions' ``SET`` clauses;
+:func:`apply_workaround` turns it on exactly when the verdict is not ``fixed``.
 """
 
 from __future__ import annotations
@@ -248,12 +247,6 @@ def apply_workaround(conn: Connection, check: ServerCheck) -> dict[str, bool]:
         conn.execute(_q("workaround_lock"))
         conn.execute(_q("workaround_on" if check.workaround else "workaround_off"))
         return workaround_state(conn)
-
-
-def local_workaround(conn: Connection) -> None:
-    """``SET LOCAL enable_indexscan = off`` for the current transaction (the pool, on a server not known fixed)."""
-    with translated():
-        conn.execute(_q("local_workaround"))
 
 
 def require_probe(conn: Connection) -> ServerCheck:

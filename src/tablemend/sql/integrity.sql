@@ -99,7 +99,7 @@ FROM pg_proc p
 WHERE p.pronamespace = 'public'::regnamespace
   AND p.proname = ANY (ARRAY['assign_tables_atomic_v2', 'unassign_tables_atomic', 'create_table_hold',
                              'extend_table_hold', 'release_table_hold', 'confirm_hold_assignment',
-                             'set_booking_status'])
+                             'set_booking_status', 'move_booking'])
 ORDER BY p.proname;
 
 -- name: workaround_on
@@ -111,7 +111,7 @@ BEGIN
              WHERE p.pronamespace = 'public'::regnamespace
                AND p.proname = ANY (ARRAY['assign_tables_atomic_v2', 'unassign_tables_atomic', 'create_table_hold',
                                           'extend_table_hold', 'release_table_hold', 'confirm_hold_assignment',
-                                          'set_booking_status'])
+                                          'set_booking_status', 'move_booking'])
     LOOP
         EXECUTE format('ALTER FUNCTION %s SET enable_indexscan = off', f);
     END LOOP;
@@ -127,16 +127,12 @@ BEGIN
              WHERE p.pronamespace = 'public'::regnamespace
                AND p.proname = ANY (ARRAY['assign_tables_atomic_v2', 'unassign_tables_atomic', 'create_table_hold',
                                           'extend_table_hold', 'release_table_hold', 'confirm_hold_assignment',
-                                          'set_booking_status'])
+                                          'set_booking_status', 'move_booking'])
     LOOP
         EXECUTE format('ALTER FUNCTION %s RESET enable_indexscan', f);
     END LOOP;
 END
 $$;
-
--- name: local_workaround
--- the pool's multi-statement transactions (a move fires the bookings triggers outside the public functions)
-SELECT set_config('enable_indexscan', 'off', true);
 
 -- name: workaround_lock
 SELECT pg_advisory_xact_lock(7261533004);
