@@ -17,16 +17,20 @@ The workaround is ``enable_indexscan = off`` (bitmap scans stay) in the public a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import enum
 import hashlib
 import json
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
 import psycopg
+from psycopg import sql
+from psycopg.sql import Composable
 
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
@@ -227,6 +231,35 @@ def cached(conn: Connection) -> ServerCheck | None:
     with _cache_lock:
         hit = _cache.get(key)
     return hit if hit is not None else _from_table(conn, key, str(info["server_version"]))
+
+
+@contextlib.contextmanager
+def planner(conn: Connection, mode: str) -> Iterator[None]:
+    """Inside the caller's transaction: read only sequentially (``heap``) or only through bitmap index scans
+    (``bitmap``), then put the planner settings back as they were."""
+    if mode not in ("heap", "bitmap"):
+        raise ValueError(mode)
+    with translated():
+        saved = conn.execute(_q("planner_get")).fetchone()
+        conn.execute(_q("heap_only" if mode == "heap" else "bitmap_only"))
+    try:
+        yield
+    finally:
+        with translated():
+            conn.execute(_q("planner_restore"), saved)
+
+
+def plan_uses_index(conn: Connection, query: Composable | LiteralString, params: Mapping[str, Any],
+                    index: str) -> bool:
+    """Whether EXPLAIN of ``query`` reads the index named ``index`` with a bitmap index scan."""
+    explain = sql.SQL("EXPLAIN (FORMAT JSON, COSTS OFF) {}").format(
+        query if isinstance(query, Composable) else sql.SQL(query))
+    with translated():
+        row = conn.execute(explain, params).fetchone()
+    assert row is not None
+    value = next(iter(row.values()))
+    return _uses_index(_plan_nodes(json.loads(value) if isinstance(value, str) else value), "Bitmap Index Scan",
+                       index)
 
 
 # --- the workaround -----------------------------------------------------------------------------------------------

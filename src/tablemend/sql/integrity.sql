@@ -136,3 +136,14 @@ $$;
 
 -- name: workaround_lock
 SELECT pg_advisory_xact_lock(7261533004);
+
+-- name: planner_get
+SELECT current_setting('enable_seqscan') AS enable_seqscan, current_setting('enable_indexscan') AS enable_indexscan,
+       current_setting('enable_bitmapscan') AS enable_bitmapscan,
+       current_setting('enable_indexonlyscan') AS enable_indexonlyscan;
+
+-- name: planner_restore
+SELECT set_config('enable_seqscan', %(enable_seqscan)s, true),
+       set_config('enable_indexscan', %(enable_indexscan)s, true),
+       set_config('enable_bitmapscan', %(enable_bitmapscan)s, true),
+       set_config('enable_indexonlyscan', %(enable_indexonlyscan)s, true);
