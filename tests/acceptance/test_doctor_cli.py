@@ -22,7 +22,7 @@ def test_scan_repair_verify_undo(origin_dsn: str) -> None:
 
     scanned = run("doctor", "scan", "--dsn", origin_dsn, "--format", "json")
     assert scanned.returncode == 1, scanned.stderr
-    rows = json.loads(scanned.stdout)
+    rows = [r for r in json.loads(scanned.stdout) if r["code"] != "TMD022"]  # TMD022: the server, not the data
     assert [r["code"] for r in rows] == ["TMD001"]
     assert rows[0]["booking"] == str(case.blocking_booking_ids[0]) and rows[0]["remediation"]
 
