@@ -32,8 +32,8 @@ def test_run_reports_every_field_and_seats_every_booking(tm_dsn: str) -> None:
                             " WHERE start_at >= '2040-01-01'").fetchone()
         baseline = conn.execute("SELECT count(*) AS n FROM bench_baseline").fetchone()
     assert rows is not None and baseline is not None
-    # plus the workaround cells at 2 clients: on and off, 8 bookings each, 1- and 2-table
-    assert rows["n"] == 2 * (8 * 1 + 8 * 2) + 2 * (8 * 1 + 8 * 2)
+    # plus the workaround cells at 2 clients: on, off, off, on, 8 bookings each, 1- and 2-table
+    assert rows["n"] == 2 * (8 * 1 + 8 * 2) + 4 * (8 * 1 + 8 * 2)
     # per operation the assign's rows plus its ledger row; the warm-up wrote 40 single-table operations too
     assert baseline["n"] == 40 * 2 + 2 * (8 * 2 + 8 * 3)
 
