@@ -3,9 +3,8 @@
 The GiST rescan bug (docs/allocator.md §7) marks live entries of an exclusion index dead; the table still has the
 rows, the index no longer returns them, and the exclusion constraint no longer sees them. :func:`compare` counts each
 occupancy table's rows per restaurant twice with the same query text: sequentially, and forced through the index (a
-bitmap scan, which never marks entries dead itself; EXPLAIN confirms the index was used). amcheck is not used: its GiST
-check (where a server has one) verifies structure and that every heap row has an entry, not that no entry is marked
-dead.
+bitmap scan, which never marks entries dead itself; EXPLAIN confirms the index was used). amcheck is not used: the
+servers tablemend runs on have no GiST check in it (18.6 has bt_index_check and gin_index_check only).
 
 The repair is :func:`rebuild`, an *action* outside the repair transaction, journalled as an ``action`` entry that has
 no undo (a rebuild changes no row): ``REINDEX INDEX CONCURRENTLY`` for a plain GiST index; for an exclusion
