@@ -120,6 +120,6 @@ def test_db_check_probes_records_and_sets_the_workaround(tm_dsn: str) -> None:
     expected = MEASURED[version]
     assert checked.returncode == (1 if expected.value == "affected" else 0), checked.stderr
     assert body["gist_rescan"]["verdict"] == expected.value and body["gist_rescan"]["cached"] is False
-    assert set(body["functions"].values()) == {expected.value == "affected"} and len(body["functions"]) == 7
+    assert set(body["functions"].values()) == {expected.value == "affected"} and len(body["functions"]) == 8
     text = run("db", "check", "--dsn", tm_dsn)
     assert f"gist rescan: {expected.value}" in text.stdout and "workaround:" in text.stdout
