@@ -12,13 +12,15 @@ VALUES (%(restaurant)s, gen_random_uuid(), %(table)s, gen_random_uuid(), %(start
 RETURNING id;
 
 -- name: fill_function
--- enough rows of another restaurant, on day 2, to split the index's single-page root mid-statement
+-- enough rows of another restaurant, on day 2, to split the index's single-page root mid-statement; table ids in
+-- insertion order (random ones would make the page split, and so what the stale offset hits, vary between runs)
 CREATE FUNCTION tm_test_fill(p_restaurant uuid, n integer) RETURNS integer
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     PERFORM set_config('session_replication_role', 'replica', true);
     INSERT INTO booking_table_assignments (restaurant_id, booking_id, table_id, zone_id, start_at, end_at)
-    SELECT p_restaurant, gen_random_uuid(), gen_random_uuid(), gen_random_uuid(),
+    SELECT p_restaurant, gen_random_uuid(), ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid,
+           gen_random_uuid(),
            timestamptz '2030-06-02 00:00+00' + g * interval '1 minute',
            timestamptz '2030-06-02 01:00+00' + g * interval '1 minute'
     FROM generate_series(1, n) AS g;

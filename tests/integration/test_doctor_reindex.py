@@ -38,7 +38,9 @@ def _insert(conn: db.Connection, restaurant: uuid.UUID, table: uuid.UUID, start:
 
 def _damage_by_rescan(conn: db.Connection) -> tuple[uuid.UUID, uuid.UUID]:
     """spec/gist-rescan-kill.sql's pattern on booking_table_assignments: returns (restaurant, filled restaurant)."""
-    restaurant, other, table = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    # fixed ids: the page split (so what the stale offset hits) depends on them
+    restaurant, other = uuid.UUID(int=0xA1 << 64), uuid.UUID(int=0xB2 << 64)
+    table = uuid.UUID(int=0xC3 << 64)
     with conn.transaction() as aborted:  # the first entry of the root page: a row dead to everyone
         conn.execute(SQL["replica"])
         conn.execute(SQL["assignment"], {"restaurant": restaurant, "table": table, "start_at": d.at(10),
