@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,10 +23,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, LiteralString, Self
 
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from tablemend import db, limits, sqlfiles
+from tablemend import db, integrity, limits, sqlfiles
 from tablemend.autoassign import (
     BestHold,
     Candidate,
@@ -328,24 +326,15 @@ def check_move_input(booking_id: IdLike, start_at: dt.datetime | None, end_at: d
 
 #: Generic plans for the PL/pgSQL statements: their queries are key lookups whose plan never depends on the values,
 #: and the default (a custom plan per call, because the array parameters make the generic estimate look worse)
-#: re-plans every statement on every call, over a third of an assign's server time. The public SQL functions set it
-#: themselves too; the session setting also covers the triggers a plain UPDATE fires (a move).
-#: No plain index scans (bitmap scans stay): a plain GiST scan that is rescanned (the inner side of a nested loop) can
-#: mark live entries of the exclusion index dead, after which lookups and the constraint itself miss those rows
-#: (seen on PostgreSQL 15 and 18 under the concurrency test; docs/allocator.md §7). The public functions set it too.
-_ALLOCATOR_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_generic_plan", "enable_indexscan": "off"}
+#: re-plans every statement on every call, over a third of an assign's server time. The public SQL functions (the move
+#: included) set it in their SET clauses, and so, on a server with the GiST rescan bug, enable_indexscan = off
+#: (tablemend.integrity). Nothing is set for the session: through a transaction-mode pooler it would not stick.
 
 
 def _pool_kwargs() -> dict[str, Any]:
-    """The same session as :func:`tablemend.db.connect` (UTC, no server-side prepared statements, dict rows)."""
-    settings = {**db.SESSION_SETTINGS, **_ALLOCATOR_SETTINGS}
-    return {
-        "autocommit": True,
-        "row_factory": dict_row,
-        "prepare_threshold": None,
-        "connect_timeout": int(os.environ.get("TABLEMEND_CONNECT_TIMEOUT", "10")),
-        "options": " ".join(f"-c {key}={value}" for key, value in settings.items()),
-    }
+    """The same connections as :func:`tablemend.db.connect` (no startup options, no server-side prepared statements,
+    dict rows, UTC timestamps via the pool's ``configure``), autocommit: one statement is one transaction."""
+    return {"autocommit": True, **db.connect_kwargs()}
 
 
 def _require_schema(conn: db.Connection, dsn: str) -> None:
@@ -369,10 +358,14 @@ class Allocator:
     context manager), or wrap a pool you own with ``Allocator(pool)``.
     """
 
-    def __init__(self, pool: ConnectionPool[Any], *, owns_pool: bool = False, record_conflicts: bool = True) -> None:
+    def __init__(self, pool: ConnectionPool[Any], *, owns_pool: bool = False, record_conflicts: bool = True,
+                 workaround: bool = True) -> None:
         self._pool = pool
         self._owns_pool = owns_pool
         self._record_conflicts = record_conflicts
+        #: whether the server needs the GiST rescan workaround, as :meth:`open` read it (the functions carry the
+        #: setting; :mod:`tablemend.integrity`)
+        self.workaround = workaround
 
     @classmethod
     def open(cls, dsn: str | None = None, *, min_size: int = 1, max_size: int = 4, timeout: float = 30.0,
@@ -389,12 +382,17 @@ class Allocator:
         real = db.resolve_dsn(dsn)
         # one direct connection first: an unreachable server fails at once with libpq's reason, not a pool timeout;
         # it also checks the schema, since the origin's database has functions of the same names that would write
+        # and it reads the server's GiST rescan verdict (recorded by migrate, else probed once per process)
         with db.connect(real, autocommit=True) as conn:
             _require_schema(conn, real)
+            workaround = integrity.server_check(conn).workaround
+            if workaround and not all(integrity.workaround_state(conn).values()):
+                _log.warning("the server has (or may have) the GiST rescan bug but some allocator functions run "
+                             "without enable_indexscan = off: run `tablemend db check` (docs/allocator.md §7)")
         kwargs = _pool_kwargs()
         pool: ConnectionPool[Any] = ConnectionPool(
             real, min_size=min_size, max_size=max_size, kwargs=kwargs, timeout=timeout, open=False,
-            name="tablemend-allocator",
+            name="tablemend-allocator", configure=db.configure,
         )
         try:
             with db.translated():
@@ -402,7 +400,7 @@ class Allocator:
         except ConnectionFailed as exc:
             pool.close()
             raise ConnectionFailed(f"cannot connect to {db.describe_dsn(real)}: {exc.message}") from exc
-        return cls(pool, owns_pool=True, record_conflicts=record_conflicts)
+        return cls(pool, owns_pool=True, record_conflicts=record_conflicts, workaround=workaround)
 
     def close(self) -> None:
         if self._owns_pool:

@@ -406,3 +406,21 @@ def for_constraint(sqlstate: str | None, constraint: str | None) -> type[Tableme
     if sqlstate is None or constraint is None:
         return None
     return _BY_CONSTRAINT.get((sqlstate, constraint))
+
+
+# --- server integrity (tablemend.integrity, the doctor's index rebuild) ----------------------------------------------
+
+
+class ServerProbeFailed(TablemendError, sqlstate="TMU10"):
+    """The GiST rescan self-test could not run (no TEMPORARY privilege, read-only server, unexpected plan)."""
+
+    http_status = 503
+    exit_code = 2
+
+
+class IndexRebuildRefused(DoctorError, sqlstate="TMD82"):
+    """A damaged index was not rebuilt: live rows already overlap (the rebuild would fail); they are named."""
+
+
+class IndexRebuildFailed(DoctorError, sqlstate="TMD83"):
+    """REINDEX INDEX CONCURRENTLY failed; the half-built copy was dropped and the old index is unchanged."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tablemend import db
+from tablemend import db, integrity
 from tablemend.clitools import (
     DsnOption,
     FormatOption,
@@ -27,7 +27,7 @@ from tablemend.clitools import (
     render_rows,
     write_out,
 )
-from tablemend.doctor import costs, indexes, journal, repairs
+from tablemend.doctor import costs, indexes, journal, reindex, repairs
 from tablemend.doctor import explainer as explain_mod
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import RowChange
@@ -175,7 +175,9 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         if fmt is OutputFormat.json:
             worst = _stream_json(findings)
         else:
-            worst = _print_table(findings, f"doctor scan ({prof.name})")
+            server = integrity.cached(conn)  # the scan probed before its snapshot; TMD022 when affected
+            verdict = f"; GiST rescan self-test: {server.verdict.value}" if server is not None else ""
+            worst = _print_table(findings, f"doctor scan ({prof.name}{verdict})")
     if worst is not None and worst.rank >= threshold.rank:
         raise typer.Exit(1)
 
@@ -430,10 +432,21 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         def said(estimate: costs.Estimate) -> None:
             _warn_slow(repairs.Plan("", ctx, repairs.Selection((), ()), (), 0, estimate))
 
+        # damaged occupancy indexes first, outside any transaction: the row checks read through them
+        actions = reindex.rebuild_selected(conn, ctx, profile=profile, all_safe=all_safe, include=include or ())
+        for action in actions:
+            err_console.print(f"rebuilt {action.index} (action {action.action_id}): {action.lost_before} lost "
+                              f"entries before, {action.lost_after} after; live overlaps after: "
+                              f"{len(action.overlaps)}", highlight=False)
         result = repairs.repair(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
                                 retry=retry, adjacency=adjacency, explicit_window=start is not None,
                                 timeouts=timeouts, batch=batch, progress=progress, collect=False,
                                 on_estimate=said)
+    if actions and result.repair_id is None and result.allocator is None:
+        if fmt is OutputFormat.json:
+            render_json({"repair_id": None, "findings": [], "changes": 0,
+                         "actions": [a.as_dict() for a in actions]})
+        return
     if result.repair_id is None and result.allocator is None:
         skipped = len(result.plan.selection.skipped)
         err_console.print("nothing to repair" + (f"; {skipped} finding(s) need --include or a person" if skipped
@@ -447,6 +460,8 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         summary["index_repair_id"] = index_entry.journal_id
     if result.allocator is not None:
         summary["assigned"] = result.allocator.rows
+    if actions:
+        summary["actions"] = [a.as_dict() for a in actions]
     if fmt is OutputFormat.json:
         render_json(summary)
         return

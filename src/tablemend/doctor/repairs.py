@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
-from tablemend.doctor import bulk, costs, journal
+from tablemend.doctor import bulk, costs, journal, reindex
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import ChangeLog, Op, Recorder, RowChange
 from tablemend.doctor.costs import Estimate
@@ -142,6 +142,8 @@ def select(findings: Iterable[Finding], *, all_safe: bool, include: Sequence[str
                 raise RepairRefused(f"{f.id} is a 'human' finding: it is reported, never repaired automatically",
                                     hint=f.remediation.splitlines()[0] if f.remediation else None)
             skipped.append((f, "human: reported, never repaired automatically"))
+        elif f.code in reindex.ACTION_CODES:  # an index rebuild cannot run in the repair transaction
+            skipped.append((f, reindex.ACTION_REASON))
         elif f.id in include or (all_safe and f.safety is Safety.safe):
             apply.append(f)
         else:
@@ -223,6 +225,7 @@ def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_s
     log = ChangeLog(conn, prof.catalog.relations, prof.name)
     progress("finding", 0, None)
     selection = select(detect(conn, prof, ctx, wanted), all_safe=all_safe, include=include)
+    reindex.refuse_row_repairs(selection.skipped)  # a damaged occupancy index misleads every other check
     if ctx.booking_id is not None:
         # first look without locks, then lock what it names and look again: the repair works on locked rows
         _lock_for_booking(conn, ctx, selection)
@@ -462,6 +465,8 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
         with translated(), conn.transaction():
             _set_timeouts(conn, timeouts)
             entry = journal.read(conn, repair_id, with_changes=False)
+            if entry.kind == "action":
+                raise RepairRefused(f"{repair_id} is an index rebuild (REINDEX): a rebuild has no undo")
             if entry.kind != "repair":
                 raise RepairNotFound(f"{repair_id} is an undo entry, not a repair")
             if entry.undone_by is not None:

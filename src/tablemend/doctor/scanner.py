@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from psycopg import pq
 
-from tablemend import sqlfiles
+from tablemend import integrity, sqlfiles
 from tablemend.db import Connection, translated
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.rules import Check, Context, Finding, Level, for_profile
@@ -82,6 +82,8 @@ def scan(conn: Connection, *, profile: profiles.Profile | None = None, ctx: Cont
          codes: Iterable[str] | None = None, on_check: Callable[[Check], None] | None = None) -> Iterator[Finding]:
     """Stream findings from a read-only snapshot (REPEATABLE READ READ ONLY)."""
     fresh = conn.info.transaction_status == pq.TransactionStatus.IDLE
+    if fresh:  # the GiST rescan self-test needs a writable (rolled-back) transaction: before the snapshot (TMD022)
+        integrity.server_check(conn)
     with translated(), conn.transaction():
         if fresh:  # inside a caller's transaction the caller's snapshot (and isolation) applies
             conn.execute(sqlfiles.query("begin_snapshot", _CATALOG))

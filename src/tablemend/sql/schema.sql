@@ -2277,6 +2277,17 @@ $$;
 
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
+-- 0004_server_integrity: the GiST rescan self-test's verdict, cached per server build and probe text.
+CREATE TABLE tablemend.server_checks (
+    server_version text NOT NULL,           -- version(): the exact server build
+    probe          text NOT NULL,           -- checksum of the probe's SQL: a changed probe never reuses a verdict
+    verdict        text NOT NULL CHECK (verdict IN ('affected', 'fixed')),
+    heap_rows      integer NOT NULL,        -- rows the probe's table holds
+    index_rows     integer NOT NULL,        -- rows its GiST index still returned (fewer: affected)
+    checked_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (server_version, probe)
+);
+
 -- Auto-assign (docs/auto-assign.md): rank the table sets that can seat a party over a window (quote_tables), hold the
 -- best free one race-free (hold_best_tables), and re-pack a window: the state a re-pack plan reads and its fingerprint
 -- (repack_state), and applying a plan in one journalled transaction (apply_repack_plan).
