@@ -27,7 +27,7 @@ from tablemend.clitools import (
     render_rows,
     write_out,
 )
-from tablemend.doctor import costs, indexes, journal, repairs
+from tablemend.doctor import access, costs, indexes, journal, repairs
 from tablemend.doctor import explainer as explain_mod
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import RowChange
@@ -172,10 +172,11 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         hook: list[Any] = []
         stream = scan(conn, profile=prof, ctx=ctx, codes=check, on_check=lambda c: hook[0](c) if hook else None)
         findings = _with_progress(stream, selected, hook.append)
+        scope = _scope(ctx)
         if fmt is OutputFormat.json:
-            worst = _stream_json(findings)
+            worst = _stream_json(findings, scope)
         else:
-            worst = _print_table(findings, f"doctor scan ({prof.name})")
+            worst = _print_table(findings, f"doctor scan ({prof.name}{', ' + scope + ' only' if scope else ''})")
     if worst is not None and worst.rank >= threshold.rank:
         raise typer.Exit(1)
 
@@ -184,14 +185,23 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
 _TABLE_LIMIT = 500
 
 
-def _stream_json(findings: Iterator[Finding]) -> Level | None:
+def _scope(ctx: Context) -> str | None:
+    """``restaurant R`` under an explicit --restaurant scope (said on stderr too), None for the whole database."""
+    if ctx.scope_restaurant is None:
+        return None
+    err_console.print(f"note: {access.scope_note(ctx.scope_restaurant)}", highlight=False)
+    return f"restaurant {ctx.scope_restaurant}"
+
+
+def _stream_json(findings: Iterator[Finding], scope: str | None = None) -> Level | None:
     """One JSON array written as findings arrive, so memory stays flat however many there are."""
     import sys
 
     worst: Level | None = None
     sys.stdout.write("[")
     for n, f in enumerate(findings):
-        sys.stdout.write(("," if n else "") + "\n  " + dumps(f.as_row()).replace("\n", "\n  "))
+        row = f.as_row() if scope is None else {**f.as_row(), "scope": scope}
+        sys.stdout.write(("," if n else "") + "\n  " + dumps(row).replace("\n", "\n  "))
         worst = f.level if worst is None or f.level.rank > worst.rank else worst
     sys.stdout.write("\n]\n" if worst is not None else "]\n")
     return worst
@@ -312,7 +322,7 @@ def _print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
 def _emit_plan(p: repairs.Plan, changes: Iterable[tuple[RowChange, tuple[str, ...]]], fmt: OutputFormat) -> None:
     """Write the plan as its changes stream out of the database (JSON: every change; table: the first ones)."""
     if fmt is OutputFormat.json:
-        head = {"apply": [f.as_row() for f in p.selection.apply],
+        head = {"scope": _scope(p.context) or "database", "apply": [f.as_row() for f in p.selection.apply],
                 "skipped": [{**f.as_row(), "reason": why} for f, why in p.selection.skipped],
                 "estimate": _estimate_row(p)}
         text = dumps_plain(head)
@@ -439,8 +449,8 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         err_console.print("nothing to repair" + (f"; {skipped} finding(s) need --include or a person" if skipped
                                                   else ""))
         return
-    summary: dict[str, Any] = {"repair_id": result.repair_id, "findings": [f.id for f in result.plan.selection.apply],
-                               "changes": result.plan.count}
+    summary: dict[str, Any] = {"scope": _scope(ctx) or "database", "repair_id": result.repair_id,
+                               "findings": [f.id for f in result.plan.selection.apply], "changes": result.plan.count}
     if len(result.repair_ids) > 1:
         summary["repair_ids"] = list(result.repair_ids)
     if index_entry is not None:

@@ -7,6 +7,7 @@ The findings come from a read-only snapshot; the allocator's actual answer comes
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Sequence
@@ -102,8 +103,7 @@ def explain(conn: Connection, *, booking_id: uuid.UUID, table_ids: Sequence[uuid
     ctx = build_context(conn, booking_id=booking_id, table_ids=tables, start_at=start_at, end_at=end_at,
                         idempotency_key=idempotency_key, profile=prof.name)
     if error_table is not None and error_table not in ctx.table_ids:
-        ctx = Context(ctx.restaurant_id, ctx.booking_id, tuple(sorted({*ctx.table_ids, error_table})),
-                      ctx.start_at, ctx.end_at, ctx.slot_id, ctx.idempotency_key)
+        ctx = dataclasses.replace(ctx, table_ids=tuple(sorted({*ctx.table_ids, error_table})))
     if not ctx.table_ids:
         raise UsageError(f"booking {booking_id} has no current or last table set; pass --tables")
     checks = registry()

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
-from tablemend.doctor import bulk, costs, journal
+from tablemend.doctor import access, bulk, costs, journal
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import ChangeLog, Op, Recorder, RowChange
 from tablemend.doctor.costs import Estimate
@@ -185,6 +185,7 @@ _AUTO_START = "60s"
 def _begin(conn: Connection, timeouts: Timeouts, ctx: Context) -> None:
     """Timeouts first, then P's booking row (the allocator's first lock)."""
     _set_timeouts(conn, timeouts)
+    access.begin(conn, ctx.scope_restaurant)
     if ctx.booking_id is not None:
         _lock(conn, [ctx.booking_id], [])
 
@@ -461,6 +462,7 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
     try:
         with translated(), conn.transaction():
             _set_timeouts(conn, timeouts)
+            access.begin(conn)
             entry = journal.read(conn, repair_id, with_changes=False)
             if entry.kind != "repair":
                 raise RepairNotFound(f"{repair_id} is an undo entry, not a repair")

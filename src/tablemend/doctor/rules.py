@@ -63,6 +63,8 @@ class Context:
     end_at: dt.datetime | None = None
     slot_id: uuid.UUID | None = None
     idempotency_key: str | None = None
+    #: an explicit ``--restaurant`` scope (reads as that restaurant under row-level security); None = complete reads
+    scope_restaurant: uuid.UUID | None = None
 
     def params(self) -> dict[str, Any]:
         return {
