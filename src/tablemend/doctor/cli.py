@@ -229,8 +229,8 @@ def _print_table(findings: Iterator[Finding], title: str) -> Level | None:
 @doctor_app.command("explain")
 @handle_errors
 def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P (uuid).")],
-                dsn: DsnOption = None, profile: ProfileOption = None, tables: TablesOption = None,
-                start: StartOption = None, end: EndOption = None, key: KeyOption = None,
+                dsn: DsnOption = None, profile: ProfileOption = None, restaurant: RestaurantOption = None,
+                tables: TablesOption = None, start: StartOption = None, end: EndOption = None, key: KeyOption = None,
                 error: Annotated[str | None, typer.Option("--error", help='The error P got, e.g. "… assignment '
                                                           'duplicate for table <id>".')] = None,
                 probe: Annotated[bool, typer.Option(help="Call the database's allocator in a rolled-back "
@@ -238,9 +238,11 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
                 fmt: FormatOption = OutputFormat.table) -> None:
     """Explain what blocks booking P's assignment, and why.
 
-    Names each blocking row with its booking and status, the allocator error it
-    causes, and the repair; also calls the database's allocator in a rolled-back
-    transaction to show its actual answer (--no-probe skips that).
+    Lists the rows P's call meets in the order the allocator meets them (the
+    first one raises the error), each with its booking and status, the error
+    it causes and the repair; calls the database's allocator in a rolled-back
+    transaction for its actual answer (--no-probe skips that) and ends with a
+    verdict: the error, the blocking rows and the exact repair command.
 
     Examples:
       tablemend doctor explain --booking P
@@ -250,9 +252,11 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
         result = explain_mod.explain(
             conn, booking_id=_uuid(booking, "--booking"),  # type: ignore[arg-type]
             table_ids=_uuids(tables, "--tables"), start_at=_instant(start, "--start"),
-            end_at=_instant(end, "--end"), idempotency_key=key, error=error, profile=profile, probe=probe)
+            end_at=_instant(end, "--end"), idempotency_key=key, error=error, profile=profile, probe=probe,
+            restaurant_id=_uuid(restaurant, "--restaurant"))
+    scope = _scope(result.context)
     if fmt is OutputFormat.json:
-        render_json(result.as_dict())
+        render_json({"scope": scope or "database", **result.as_dict()})
         return
     ctx = result.context
     console.print(f"booking {ctx.booking_id}: tables {', '.join(map(str, ctx.table_ids))}", highlight=False,
@@ -264,15 +268,30 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
         console.print(f"the database's allocator now: {escape(answer)}", highlight=False, soft_wrap=True)
     if not result.blockers:
         console.print("nothing in the doctor's checks blocks this assignment")
-        return
-    for b in result.blockers:
+    for n, b in enumerate(result.blockers, 1):
         f = b.finding
-        console.print(f"\n[bold]{f.id}[/bold] ({f.safety.value}) {escape(f.detail)}", highlight=False,
+        label = f"{n}." if b.blocks else "hygiene:"
+        console.print(f"\n{label} [bold]{f.id}[/bold] ({f.safety.value}) {escape(f.detail)}", highlight=False,
                       soft_wrap=True)
         console.print(f"  causes: {escape(b.error)}", highlight=False, soft_wrap=True)
         console.print(f"  state:  {escape(b.why)}", highlight=False, soft_wrap=True)
         console.print("  repair:\n    " + escape(b.repair).replace("\n", "\n    "), highlight=False,
                       soft_wrap=True)
+    v = result.verdict
+    if v is None:
+        return
+    console.print(f"\n[bold]verdict[/bold]: {escape(v.error)} ({v.source})", highlight=False, soft_wrap=True)
+    if v.note:
+        console.print(f"  note: {escape(v.note)}", highlight=False, soft_wrap=True)
+    if v.blocking:
+        console.print(f"  blocking: {', '.join(v.blocking)}" + (f" (bookings {', '.join(map(str, v.bookings))})"
+                                                                 if v.bookings else ""), highlight=False,
+                      soft_wrap=True)
+    if v.person:
+        console.print(f"  a person decides first: {', '.join(v.person)} (human: never repaired automatically)",
+                      highlight=False, soft_wrap=True)
+    if v.command:
+        console.print(f"  repair: {escape(v.command)}", highlight=False, soft_wrap=True)
 
 
 # --- plan / repair ----------------------------------------------------------------------------------------------

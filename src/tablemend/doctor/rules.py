@@ -164,6 +164,8 @@ class Check:
     requires: ClassVar[tuple[str, ...]] = ()
     #: True when the check only makes sense for one booking P (explain / repair --booking)
     needs_booking: ClassVar[bool] = False
+    #: True when the check says nothing about one booking P's call (whole scans only; not in explain / --booking)
+    scan_only: ClassVar[bool] = False
 
     @classmethod
     def description(cls) -> str:

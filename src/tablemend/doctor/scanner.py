@@ -69,7 +69,7 @@ def checks(profile: profiles.Profile, codes: Iterable[str] | None = None, *,
     wanted = {c.upper() for c in codes} if codes else None
     selected = [c for c in for_profile(profile.name)
                 if (wanted is None or c.code in wanted) and all(profile.catalog.has(r) for r in c.requires)
-                and (booking or not c.needs_booking)]
+                and (booking or not c.needs_booking) and not (booking and c.scan_only)]
     if wanted:
         unknown = wanted - {c.code for c in for_profile(profile.name)}
         if unknown:
