@@ -199,3 +199,17 @@ def test_explain_reads_the_error_by_its_shape(origin_dsn: str) -> None:
         probed = explain(conn, booking_id=d1.booking_id, table_ids=d1.table_ids)
         assert probed.error_table == d1.table_ids[0]
         assert "TMD015" not in {b.finding.code for b in probed.blockers}
+
+
+def test_first_blocker_with_the_legacy_idempotency_index(origin_legacy_dsn: str) -> None:
+    """State D3: the legacy (booking_id, idempotency_key) index makes a keyed multi-table call fail on its second
+    table; the 5-argument overload installed beside it is no blocker of the 7-argument call explain probes."""
+    with db.connect(origin_legacy_dsn, autocommit=True) as conn:
+        case = sandbox.seed_state(conn, "D3")
+        why = explain(conn, booking_id=case.booking_id, table_ids=case.table_ids,
+                      idempotency_key=case.idempotency_key)
+        assert why.verdict is not None and why.verdict.agree, why.verdict
+        first = why.blockers[0]
+        assert first.finding.code == "TMD014" and first.prediction is not None
+        assert first.prediction.matches(case.expected_sqlstate, case.expected_message)
+        assert "TMD015" not in {b.finding.code for b in why.blockers}
