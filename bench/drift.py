@@ -134,7 +134,7 @@ def build(conn: db.Connection, rng: random.Random, bookings: int) -> World:
 
 def drift(conn: db.Connection, world: World, rng: random.Random, operations: int) -> None:
     """``operations`` leaky operations on random seated bookings; one that the database refuses changes nothing."""
-    bookings = sorted(world.seated)
+    bookings = list(world.seated)  # creation order: the same seed makes the same drift (ids are random)
     every_table = [t for tables in world.zones.values() for t in tables]
     for _ in range(operations):
         booking, op = rng.choice(bookings), rng.choice(OPERATIONS)
@@ -174,13 +174,13 @@ def candidates(conn: db.Connection, world: World, rng: random.Random) -> list[tu
     the origin's auto-assigner re-plans after a reset, 1-2 other tables of a random zone; kept only when no other
     live booking's row occupies them over its window (it *should* be assignable)."""
     wanted: list[tuple[uuid.UUID, list[uuid.UUID]]] = []
-    for row in conn.execute(_q("unseated")).fetchall():
+    for row in conn.execute(_q("unseated"), {"restaurant_id": world.restaurant_id}).fetchall():
         booking = row["booking_id"]
         first = world.seated.get(booking)
         if first is not None and rng.random() < 0.5:
             tables = first[0]
         else:
-            zone = rng.choice(sorted(world.zones))
+            zone = rng.choice(list(world.zones))
             tables = sorted(rng.sample(world.zones[zone], rng.choice((1, 1, 2))))
         if conn.execute(_q("eligible"), {"ids": [booking], "tables_of": tables}).fetchone() is not None:
             wanted.append((booking, tables))

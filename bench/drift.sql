@@ -37,7 +37,7 @@ WHERE b.id = ANY (%(ids)s::uuid[])
 
 -- name: unseated
 SELECT b.id AS booking_id FROM public.bookings b
-WHERE b.restaurant_id IS NOT NULL
+WHERE b.restaurant_id = %(restaurant_id)s
   AND b.status NOT IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') AND b.end_at > now()
   AND NOT EXISTS (SELECT 1 FROM public.booking_table_assignments x WHERE x.booking_id = b.id)
-ORDER BY b.id
+ORDER BY b.customer_name  -- creation order is one transaction's now(); names are the generator's own

@@ -10,7 +10,7 @@ from bench import drift
 from tablemend import db
 from tablemend.errors import TablemendError
 
-_SEEDS = range(4)
+_SEEDS = range(5)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def outcomes(templates: object) -> list[drift.Outcome]:
     found = []
     for seed in _SEEDS:
         with templates.database("origin", _build_origin) as dsn:
-            found.append(drift.run_seed(dsn, seed, bookings=50, operations=50))
+            found.append(drift.run_seed(dsn, seed, bookings=60, operations=60))
     return found
 
 
