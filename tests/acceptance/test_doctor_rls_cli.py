@@ -83,6 +83,12 @@ def test_explicit_restaurant_scope_covers_exactly_r(rls_origin: tuple[str, str, 
         assert all(f["scope"] == f"restaurant {r}" for f in mine)
         as_owner = json.loads(run("doctor", "scan", "--dsn", owner, "--restaurant", r, "--format", "json").stdout)
         assert sorted(f["id"] for f in mine) == sorted(f["id"] for f in as_owner)
+    r = str(cases[0].restaurant_id)
+    script = run("doctor", "plan", "--dsn", owner, "--restaurant", r, "--sql")
+    assert script.returncode == 0 and script.stdout.startswith(f"-- covers restaurant {r} only\n"), script.stderr
+    planned = json.loads(run("doctor", "plan", "--dsn", owner, "--restaurant", r, "--format", "json").stdout)
+    assert planned["scope"] == f"restaurant {r}" and planned["apply"]
+    assert {f["restaurant"] for f in planned["apply"]} == {r}
     # a restaurant the policies do not show (here: one that does not exist) is refused, not reported clean
     ghost = run("doctor", "scan", "--dsn", reader, "--restaurant", str(uuid.uuid4()), "--format", "json")
     assert ghost.returncode == 2 and "TMD71" in ghost.stderr, ghost.stderr
