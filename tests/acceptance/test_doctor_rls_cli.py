@@ -93,3 +93,14 @@ def test_explicit_restaurant_scope_covers_exactly_r(rls_origin: tuple[str, str, 
     ghost = run("doctor", "scan", "--dsn", reader, "--restaurant", str(uuid.uuid4()), "--format", "json")
     assert ghost.returncode == 2 and "TMD71" in ghost.stderr, ghost.stderr
     assert ghost.stdout == "" or json.loads(ghost.stdout).get("code") == "TMD71", ghost.stdout
+
+
+def test_sandbox_builds_the_origin_with_its_tenant_policies(empty_dsn: str) -> None:
+    built = run("sandbox", "origin", "--dsn", empty_dsn, "--states", "D1", "--rls", "--format", "json")
+    assert built.returncode == 0, built.stderr
+    with db.connect(empty_dsn, autocommit=True) as conn:
+        rows = conn.execute("SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace"
+                            " AND c.relrowsecurity ORDER BY 1").fetchall()
+    protected = {r["relname"] for r in rows}
+    assert {"bookings", "booking_table_assignments", "allocations", "booking_assignment_idempotency",
+            "table_holds", "table_hold_windows", "table_hold_members"} <= protected
