@@ -83,7 +83,7 @@ class Plan:
         for finding in self.selection.apply:
             scope = scope | finding.scope()
         lines = [] if self.context.scope_restaurant is None else [
-            f"-- covers restaurant {self.context.scope_restaurant} only"]
+            script.comment(f"covers restaurant {self.context.scope_restaurant} only")]
         lines += ["BEGIN;", "SET LOCAL lock_timeout = '5s';",
                  "-- the allocator's lock order: bookings, then tables, by id"]
         locks = (("SELECT id FROM public.bookings WHERE id = ANY (%(ids)s::uuid[]) ORDER BY id FOR UPDATE;",
