@@ -457,6 +457,7 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
 
     progress("reading the journal", 0, None)
     with translated(), conn.transaction():
+        access.begin(conn)  # complete or refuse before anything else, even a missing journal
         head = journal.read(conn, repair_id, with_changes=False)
         index_only = head.kind == "repair" and head.undone_by is None and journal.only_indexes(conn, repair_id)
     if index_only:
