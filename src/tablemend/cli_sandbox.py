@@ -67,6 +67,9 @@ def origin_cmd(
         help="Also create the legacy partial unique index on (booking_id, idempotency_key) (implied by D3).")] = False,
     reset: Annotated[bool, typer.Option(
         "--reset", help="Drop and recreate the named sandbox database first.")] = False,
+    rls: Annotated[bool, typer.Option(
+        "--rls", help="Also enable the origin's tenant row-level security (app.restaurant_id) on a new build.")]
+    = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Build the origin's schema and functions, and seed failing states.
@@ -83,7 +86,7 @@ def origin_cmd(
 
     codes = sandbox.parse_states(states)  # before anything is created
     result = sandbox.prepare(dsn, database=database, states=codes, legacy_overload=legacy_overload,
-                             legacy_idempotency_index=legacy_idempotency_index, reset=reset)
+                             legacy_idempotency_index=legacy_idempotency_index, reset=reset, rls=rls)
     if fmt is OutputFormat.json:
         render_json({
             "database": result.database,

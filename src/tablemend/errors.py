@@ -167,6 +167,27 @@ class JournalAppendOnly(DoctorError, sqlstate="TMD97"):
     """Raised by the database: rows of tablemend_doctor.journal / journal_changes are never updated or deleted."""
 
 
+class RowSecurityRefused(DoctorError, sqlstate="TMD70"):
+    """Row-level security would hide rows from the doctor's reads: it refuses rather than report a subset as the whole.
+
+    The message names the tables; the hint names the ways out (a role that owns them or has BYPASSRLS, or an explicit
+    ``--restaurant R`` scope)."""
+
+    http_status = 403
+
+
+class RestaurantScopeIncomplete(DoctorError, sqlstate="TMD71"):
+    """Under ``--restaurant R`` the doctor cannot see all of R's rows (R itself, or rows R's visible rows refer to)."""
+
+    http_status = 403
+
+
+class ErrorNotRecognised(DoctorError, sqlstate="TMD72"):
+    """``explain --error`` got a message that matches none of the origin allocator's known message shapes."""
+
+    http_status = 422
+
+
 # --- allocator --------------------------------------------------------------------------------------------------------
 # Raised by tablemend's own PL/pgSQL functions (sql/migrations/0002_allocator.sql) with USING ERRCODE; DETAIL is
 # space-separated key=value pairs with the ids involved (see :func:`detail_fields`). SQLSTATE class TA: TAV validation

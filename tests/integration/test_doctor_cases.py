@@ -82,7 +82,8 @@ def test_case(request: pytest.FixtureRequest, name: str) -> None:
             ctx = context(conn, booking_id=uuid.UUID(IDS[spec["booking"]]),
                           table_ids=[uuid.UUID(IDS[t]) for t in spec.get("tables", [])],
                           start_at=dt.datetime.fromisoformat(spec["start"]) if "start" in spec else None,
-                          end_at=dt.datetime.fromisoformat(spec["end"]) if "end" in spec else None)
+                          end_at=dt.datetime.fromisoformat(spec["end"]) if "end" in spec else None,
+                          idempotency_key=spec.get("key"))
         else:
             ctx = context(conn)
         expected = _sorted((e["code"], e["booking"], e["table"], e["safety"]) for e in case["expected"])

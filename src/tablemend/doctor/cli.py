@@ -27,7 +27,7 @@ from tablemend.clitools import (
     render_rows,
     write_out,
 )
-from tablemend.doctor import costs, indexes, journal, reindex, repairs
+from tablemend.doctor import access, costs, indexes, journal, reindex, repairs
 from tablemend.doctor import explainer as explain_mod
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import RowChange
@@ -172,12 +172,14 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         hook: list[Any] = []
         stream = scan(conn, profile=prof, ctx=ctx, codes=check, on_check=lambda c: hook[0](c) if hook else None)
         findings = _with_progress(stream, selected, hook.append)
+        scope = _scope(ctx)
         if fmt is OutputFormat.json:
-            worst = _stream_json(findings)
+            worst = _stream_json(findings, scope)
         else:
             server = integrity.cached(conn)  # the scan probed before its snapshot; TMD022 when affected
             verdict = f"; GiST rescan self-test: {server.verdict.value}" if server is not None else ""
-            worst = _print_table(findings, f"doctor scan ({prof.name}{verdict})")
+            only = f", {scope} only" if scope else ""
+            worst = _print_table(findings, f"doctor scan ({prof.name}{only}{verdict})")
     if worst is not None and worst.rank >= threshold.rank:
         raise typer.Exit(1)
 
@@ -186,14 +188,23 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
 _TABLE_LIMIT = 500
 
 
-def _stream_json(findings: Iterator[Finding]) -> Level | None:
+def _scope(ctx: Context) -> str | None:
+    """``restaurant R`` under an explicit --restaurant scope (said on stderr too), None for the whole database."""
+    if ctx.scope_restaurant is None:
+        return None
+    err_console.print(f"note: {access.scope_note(ctx.scope_restaurant)}", highlight=False)
+    return f"restaurant {ctx.scope_restaurant}"
+
+
+def _stream_json(findings: Iterator[Finding], scope: str | None = None) -> Level | None:
     """One JSON array written as findings arrive, so memory stays flat however many there are."""
     import sys
 
     worst: Level | None = None
     sys.stdout.write("[")
     for n, f in enumerate(findings):
-        sys.stdout.write(("," if n else "") + "\n  " + dumps(f.as_row()).replace("\n", "\n  "))
+        row = f.as_row() if scope is None else {**f.as_row(), "scope": scope}
+        sys.stdout.write(("," if n else "") + "\n  " + dumps(row).replace("\n", "\n  "))
         worst = f.level if worst is None or f.level.rank > worst.rank else worst
     sys.stdout.write("\n]\n" if worst is not None else "]\n")
     return worst
@@ -221,8 +232,8 @@ def _print_table(findings: Iterator[Finding], title: str) -> Level | None:
 @doctor_app.command("explain")
 @handle_errors
 def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P (uuid).")],
-                dsn: DsnOption = None, profile: ProfileOption = None, tables: TablesOption = None,
-                start: StartOption = None, end: EndOption = None, key: KeyOption = None,
+                dsn: DsnOption = None, profile: ProfileOption = None, restaurant: RestaurantOption = None,
+                tables: TablesOption = None, start: StartOption = None, end: EndOption = None, key: KeyOption = None,
                 error: Annotated[str | None, typer.Option("--error", help='The error P got, e.g. "… assignment '
                                                           'duplicate for table <id>".')] = None,
                 probe: Annotated[bool, typer.Option(help="Call the database's allocator in a rolled-back "
@@ -230,9 +241,11 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
                 fmt: FormatOption = OutputFormat.table) -> None:
     """Explain what blocks booking P's assignment, and why.
 
-    Names each blocking row with its booking and status, the allocator error it
-    causes, and the repair; also calls the database's allocator in a rolled-back
-    transaction to show its actual answer (--no-probe skips that).
+    Lists the rows P's call meets in the order the allocator meets them (the
+    first one raises the error), each with its booking and status, the error
+    it causes and the repair; calls the database's allocator in a rolled-back
+    transaction for its actual answer (--no-probe skips that) and ends with a
+    verdict: the error, the blocking rows and the exact repair command.
 
     Examples:
       tablemend doctor explain --booking P
@@ -242,9 +255,11 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
         result = explain_mod.explain(
             conn, booking_id=_uuid(booking, "--booking"),  # type: ignore[arg-type]
             table_ids=_uuids(tables, "--tables"), start_at=_instant(start, "--start"),
-            end_at=_instant(end, "--end"), idempotency_key=key, error=error, profile=profile, probe=probe)
+            end_at=_instant(end, "--end"), idempotency_key=key, error=error, profile=profile, probe=probe,
+            restaurant_id=_uuid(restaurant, "--restaurant"))
+    scope = _scope(result.context)
     if fmt is OutputFormat.json:
-        render_json(result.as_dict())
+        render_json({"scope": scope or "database", **result.as_dict()})
         return
     ctx = result.context
     console.print(f"booking {ctx.booking_id}: tables {', '.join(map(str, ctx.table_ids))}", highlight=False,
@@ -256,15 +271,30 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
         console.print(f"the database's allocator now: {escape(answer)}", highlight=False, soft_wrap=True)
     if not result.blockers:
         console.print("nothing in the doctor's checks blocks this assignment")
-        return
-    for b in result.blockers:
+    for n, b in enumerate(result.blockers, 1):
         f = b.finding
-        console.print(f"\n[bold]{f.id}[/bold] ({f.safety.value}) {escape(f.detail)}", highlight=False,
+        label = f"{n}." if b.blocks else "hygiene:"
+        console.print(f"\n{label} [bold]{f.id}[/bold] ({f.safety.value}) {escape(f.detail)}", highlight=False,
                       soft_wrap=True)
         console.print(f"  causes: {escape(b.error)}", highlight=False, soft_wrap=True)
         console.print(f"  state:  {escape(b.why)}", highlight=False, soft_wrap=True)
         console.print("  repair:\n    " + escape(b.repair).replace("\n", "\n    "), highlight=False,
                       soft_wrap=True)
+    v = result.verdict
+    if v is None:
+        return
+    console.print(f"\n[bold]verdict[/bold]: {escape(v.error)} ({v.source})", highlight=False, soft_wrap=True)
+    if v.note:
+        console.print(f"  note: {escape(v.note)}", highlight=False, soft_wrap=True)
+    if v.blocking:
+        console.print(f"  blocking: {', '.join(v.blocking)}" + (f" (bookings {', '.join(map(str, v.bookings))})"
+                                                                 if v.bookings else ""), highlight=False,
+                      soft_wrap=True)
+    if v.person:
+        console.print(f"  a person decides first: {', '.join(v.person)} (human: never repaired automatically)",
+                      highlight=False, soft_wrap=True)
+    if v.command:
+        console.print(f"  repair: {escape(v.command)}", highlight=False, soft_wrap=True)
 
 
 # --- plan / repair ----------------------------------------------------------------------------------------------
@@ -314,7 +344,7 @@ def _print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
 def _emit_plan(p: repairs.Plan, changes: Iterable[tuple[RowChange, tuple[str, ...]]], fmt: OutputFormat) -> None:
     """Write the plan as its changes stream out of the database (JSON: every change; table: the first ones)."""
     if fmt is OutputFormat.json:
-        head = {"apply": [f.as_row() for f in p.selection.apply],
+        head = {"scope": _scope(p.context) or "database", "apply": [f.as_row() for f in p.selection.apply],
                 "skipped": [{**f.as_row(), "reason": why} for f, why in p.selection.skipped],
                 "estimate": _estimate_row(p)}
         text = dumps_plain(head)
@@ -452,8 +482,8 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         err_console.print("nothing to repair" + (f"; {skipped} finding(s) need --include or a person" if skipped
                                                   else ""))
         return
-    summary: dict[str, Any] = {"repair_id": result.repair_id, "findings": [f.id for f in result.plan.selection.apply],
-                               "changes": result.plan.count}
+    summary: dict[str, Any] = {"scope": _scope(ctx) or "database", "repair_id": result.repair_id,
+                               "findings": [f.id for f in result.plan.selection.apply], "changes": result.plan.count}
     if len(result.repair_ids) > 1:
         summary["repair_ids"] = list(result.repair_ids)
     if index_entry is not None:

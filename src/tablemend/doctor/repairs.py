@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
-from tablemend.doctor import bulk, costs, journal, reindex
+from tablemend.doctor import access, bulk, costs, journal, reindex
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import ChangeLog, Op, Recorder, RowChange
 from tablemend.doctor.costs import Estimate
@@ -82,7 +82,9 @@ class Plan:
         scope = Scope(bookings, frozenset(self.context.table_ids))
         for finding in self.selection.apply:
             scope = scope | finding.scope()
-        lines = ["BEGIN;", "SET LOCAL lock_timeout = '5s';",
+        lines = [] if self.context.scope_restaurant is None else [
+            script.comment(f"covers restaurant {self.context.scope_restaurant} only")]
+        lines += ["BEGIN;", "SET LOCAL lock_timeout = '5s';",
                  "-- the allocator's lock order: bookings, then tables, by id"]
         locks = (("SELECT id FROM public.bookings WHERE id = ANY (%(ids)s::uuid[]) ORDER BY id FOR UPDATE;",
                   scope.bookings),
@@ -187,6 +189,7 @@ _AUTO_START = "60s"
 def _begin(conn: Connection, timeouts: Timeouts, ctx: Context) -> None:
     """Timeouts first, then P's booking row (the allocator's first lock)."""
     _set_timeouts(conn, timeouts)
+    access.begin(conn, ctx.scope_restaurant)
     if ctx.booking_id is not None:
         _lock(conn, [ctx.booking_id], [])
 
@@ -457,6 +460,7 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
 
     progress("reading the journal", 0, None)
     with translated(), conn.transaction():
+        access.begin(conn)  # complete or refuse before anything else, even a missing journal
         head = journal.read(conn, repair_id, with_changes=False)
         index_only = head.kind == "repair" and head.undone_by is None and journal.only_indexes(conn, repair_id)
     if index_only:
@@ -464,6 +468,7 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
     try:
         with translated(), conn.transaction():
             _set_timeouts(conn, timeouts)
+            access.begin(conn)
             entry = journal.read(conn, repair_id, with_changes=False)
             if entry.kind == "action":
                 raise RepairRefused(f"{repair_id} is an index rebuild (REINDEX): a rebuild has no undo")

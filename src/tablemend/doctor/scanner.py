@@ -14,6 +14,7 @@ from psycopg import pq
 
 from tablemend import integrity, sqlfiles
 from tablemend.db import Connection, translated
+from tablemend.doctor import access
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.rules import Check, Context, Finding, Level, for_profile
 from tablemend.errors import UsageError
@@ -29,15 +30,21 @@ def context(conn: Connection, *, restaurant_id: uuid.UUID | None = None, booking
     if booking_id is None:
         if table_ids or start_at or end_at:
             raise UsageError("--tables/--start/--end need --booking")
-        return Context(restaurant_id=restaurant_id)
+        with translated(), conn.transaction():  # refuse before any output starts when the reads could be partial
+            access.begin(conn, restaurant_id)
+        return Context(restaurant_id=restaurant_id, scope_restaurant=restaurant_id)
     if (start_at is None) != (end_at is None):
         raise UsageError("give both --start and --end, or neither")
     name = profile or profiles.detect(conn).name
     query = "booking_context_tablemend" if name == "tablemend" else "booking_context"
-    with translated():
+    with translated(), conn.transaction():
+        access.begin(conn, restaurant_id)
         row = conn.execute(sqlfiles.query(query, _CATALOG), {"booking_id": booking_id}).fetchone()
         if row is None:
             raise UsageError(f"booking {booking_id} not found")
+        if restaurant_id is not None and row["restaurant_id"] != restaurant_id:
+            raise UsageError(f"booking {booking_id} belongs to restaurant {row['restaurant_id']}, "
+                             f"not to --restaurant {restaurant_id}")
         tables = list(table_ids)
         if not tables:
             found = conn.execute(sqlfiles.query("booking_last_tables", _CATALOG), {"booking_id": booking_id}).fetchone()
@@ -52,6 +59,7 @@ def context(conn: Connection, *, restaurant_id: uuid.UUID | None = None, booking
         end_at=end_at or row["end_at"],
         slot_id=row["slot_id"],
         idempotency_key=idempotency_key,
+        scope_restaurant=restaurant_id,
     )
 
 
@@ -61,7 +69,7 @@ def checks(profile: profiles.Profile, codes: Iterable[str] | None = None, *,
     wanted = {c.upper() for c in codes} if codes else None
     selected = [c for c in for_profile(profile.name)
                 if (wanted is None or c.code in wanted) and all(profile.catalog.has(r) for r in c.requires)
-                and (booking or not c.needs_booking)]
+                and (booking or not c.needs_booking) and not (booking and c.scan_only)]
     if wanted:
         unknown = wanted - {c.code for c in for_profile(profile.name)}
         if unknown:
@@ -88,6 +96,7 @@ def scan(conn: Connection, *, profile: profiles.Profile | None = None, ctx: Cont
         if fresh:  # inside a caller's transaction the caller's snapshot (and isolation) applies
             conn.execute(sqlfiles.query("begin_snapshot", _CATALOG))
         conn.execute(sqlfiles.query("scan_settings", _CATALOG))
+        access.begin(conn, (ctx or Context()).scope_restaurant)
         prof = profile or profiles.detect(conn)
         yield from detect(conn, prof, ctx or Context(), codes, on_check)
 

@@ -4,9 +4,15 @@
 SELECT a.booking_id, a.resource_id AS table_id, a.restaurant_id,
        format('allocation %%s of booking %%s (%%s) on table %%s, window %%s, has no assignment row',
               a.id, a.booking_id, b.status, a.resource_id, a."window") AS detail,
-       -- a live, future booking may still count on it: removing it is that booking's call (confirm)
+       -- a live, future booking that still holds other tables may be half-way through a move: its call (confirm);
+       -- one that holds no table at all and has no hold on X is seated nowhere: the allocation only blocks others
        CASE WHEN b.status NOT IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') AND b.end_at > now()
                  AND upper(a."window") > now()
+                 AND (EXISTS (SELECT 1 FROM public.booking_table_assignments o WHERE o.booking_id = a.booking_id)
+                      OR EXISTS (SELECT 1 FROM public.table_holds h
+                                 JOIN public.table_hold_members m ON m.hold_id = h.id
+                                 WHERE h.booking_id = a.booking_id AND m.table_id = a.resource_id
+                                   AND h.status = 'active' AND h.expires_at > now()))
             THEN 'confirm' END AS safety,
        jsonb_build_object('allocation_id', a.id, 'booking_id', a.booking_id, 'table_id', a.resource_id) AS key,
        jsonb_build_object('window', a."window", 'status', b.status,
