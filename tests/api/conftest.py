@@ -68,7 +68,7 @@ class Api:
         return self.restaurants[1]
 
 
-def make_api(dsn: str, settings: Settings = Settings()) -> Iterator[Api]:
+def make_api(dsn: str, settings: Settings | None = None) -> Iterator[Api]:
     with db.connect(dsn, autocommit=True) as conn:
         rows = conn.execute("SELECT id FROM restaurants ORDER BY name, id").fetchall()
         restaurants = [r["id"] for r in rows]
@@ -79,7 +79,7 @@ def make_api(dsn: str, settings: Settings = Settings()) -> Iterator[Api]:
             "a_read": keys.create(conn, "a-read", restaurants=[a], scopes=["read"]).secret,
             "b": keys.create(conn, "b", restaurants=[b], scopes=keys.SCOPES).secret,
         }
-    service = Service.open(dsn, settings, max_size=4)
+    service = Service.open(dsn, settings or Settings(), max_size=4)
     try:
         yield Api(create_app(service), service, dsn, made, restaurants)
     finally:
@@ -127,3 +127,19 @@ def snapshot(api: Api) -> dict[str, int]:
                (SELECT md5(string_agg(b.id::text || b.status::text || b.start_at::text, ',' ORDER BY b.id))
                 FROM bookings b) AS bookings""")[0]
     return row
+
+
+def seed_expired_hold(api: Api, restaurant: uuid.UUID, *, hour: int = 20) -> dict[str, Any]:
+    """A hold left 'active' past its expiry with its member (doctor finding TMD019), on a free table at ``hour``:00
+    of DAY, as a crashed client would leave it (the TMD019 case's setup)."""
+    table = free_table(api, restaurant)
+    row = api.sql("SELECT zone_id FROM table_inventory WHERE id = %s", (table,))[0]
+    hold = uuid.uuid4()
+    start = dt.datetime.combine(DAY, dt.time(hour), dt.UTC)
+    end = start + dt.timedelta(hours=2)
+    expired = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    api.sql("""INSERT INTO table_holds (restaurant_id, id, zone_id, start_at, end_at, expires_at)
+               VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""", (restaurant, hold, row["zone_id"], start, end, expired))
+    api.sql("""INSERT INTO table_hold_members (restaurant_id, hold_id, table_id, start_at, end_at)
+               VALUES (%s, %s, %s, %s, %s) RETURNING hold_id""", (restaurant, hold, table, start, end))
+    return {"hold_id": hold, "table_id": table, "start_at": start, "end_at": end}

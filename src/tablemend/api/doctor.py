@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -172,9 +172,9 @@ def do_undo(service: Service, key: ApiKey, repair_id: uuid.UUID) -> dict[str, An
 
 
 def install(app: FastAPI, service: Service) -> None:
-    router = APIRouter(prefix="/doctor", tags=["doctor"])
 
-    @router.get("/findings", summary="Findings (filterable, paginated), scoped to the key's restaurant.")
+    @app.get("/doctor/findings", tags=["doctor"],
+               summary="Findings (filterable, paginated), scoped to the key's restaurant.")
     def findings(request: Request, restaurant_id: uuid.UUID | None = None, booking_id: uuid.UUID | None = None,
                  code: Annotated[list[str] | None, Query(max_length=30)] = None, level: Level | None = None,
                  safety: Safety | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -183,7 +183,7 @@ def install(app: FastAPI, service: Service) -> None:
         return jsonable_encoder(findings_page(service, key, restaurant_id=restaurant_id, booking_id=booking_id,
                                               codes=code, level=level, safety=safety, limit=limit, offset=offset))
 
-    @router.post("/explain", summary="What blocks a booking's assignment, and why.")
+    @app.post("/doctor/explain", tags=["doctor"], summary="What blocks a booking's assignment, and why.")
     def explain(request: Request, body: ExplainBody) -> Any:
         key = auth.authenticate(service, request, "read")
         booking_restaurant(service, key, body.booking_id)
@@ -193,22 +193,24 @@ def install(app: FastAPI, service: Service) -> None:
                                     idempotency_key=body.idempotency_key, error=body.error)
         return jsonable_encoder(result.as_dict())
 
-    @router.post("/plan", summary="The row changes a repair would make (rolled back).")
+    @app.post("/doctor/plan", tags=["doctor"], summary="The row changes a repair would make (rolled back).")
     def plan(request: Request, body: PlanBody) -> Any:
         key = auth.authenticate(service, request, "read")
         return jsonable_encoder(_plan_json(do_plan(service, key, body)))
 
-    @router.post("/repair", summary="Apply repairs in one journalled transaction (scope 'repair').")
+    @app.post("/doctor/repair", tags=["doctor"],
+               summary="Apply repairs in one journalled transaction (scope 'repair').")
     def repair(request: Request, body: RepairBody) -> Any:
         key = auth.authenticate(service, request, "repair")
         return jsonable_encoder(do_repair(service, key, body))
 
-    @router.post("/undo", summary="Restore the rows one repair changed (scope 'repair').")
+    @app.post("/doctor/undo", tags=["doctor"], summary="Restore the rows one repair changed (scope 'repair').")
     def undo(request: Request, body: UndoBody) -> Any:
         key = auth.authenticate(service, request, "repair")
         return jsonable_encoder(do_undo(service, key, body.repair_id))
 
-    @router.post("/verify", summary="Does the booking's assignment succeed after the pending repair (rolled back)?")
+    @app.post("/doctor/verify", tags=["doctor"],
+               summary="Does the booking's assignment succeed after the pending repair (rolled back)?")
     def verify(request: Request, body: VerifyBody) -> Any:
         key = auth.authenticate(service, request, "read")
         with service.doctor_conn() as conn:
@@ -222,7 +224,8 @@ def install(app: FastAPI, service: Service) -> None:
             "before": None if result.before is None else {"ok": result.before.ok, "sqlstate": result.before.sqlstate,
                                                           "message": result.before.message}})
 
-    @router.get("/gate", summary="Could the unique / exclusion constraints be created now (all-restaurants keys)?")
+    @app.get("/doctor/gate", tags=["doctor"],
+               summary="Could the unique / exclusion constraints be created now (all-restaurants keys)?")
     def gate(request: Request, constraint: Annotated[list[str] | None, Query(max_length=10)] = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
         from tablemend.doctor import gate as gate_mod
@@ -234,4 +237,3 @@ def install(app: FastAPI, service: Service) -> None:
         with service.doctor_conn() as conn:
             return jsonable_encoder(gate_mod.gate(conn, keys=constraint, limit=limit).as_dict())
 
-    app.include_router(router)

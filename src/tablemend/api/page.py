@@ -13,7 +13,7 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, Response
 
@@ -172,34 +172,33 @@ def booking_panel(service: Service, restaurant_id: uuid.UUID, booking_id: uuid.U
 
 
 def install(app: FastAPI, service: Service) -> None:
-    router = APIRouter(tags=["page"])
 
-    @router.get("/", response_class=HTMLResponse, summary="The operations page (asks for an API key).")
+    @app.get("/", tags=["page"], response_class=HTMLResponse, summary="The operations page (asks for an API key).")
     def index() -> HTMLResponse:
         return HTMLResponse(_asset("index.html"))
 
-    @router.get("/static/{name}", summary="The page's script and style sheet.")
+    @app.get("/static/{name}", tags=["page"], summary="The page's script and style sheet.")
     def static(name: str) -> Response:
         if name not in _STATIC:
             raise InvalidParameter(f"no static file {name[:60]}")
         return Response(_asset(name), media_type=_STATIC[name])
 
-    @router.get("/api/restaurants", summary="The restaurants this key may see.")
+    @app.get("/api/restaurants", tags=["page"], summary="The restaurants this key may see.")
     def restaurants(request: Request) -> Any:
         key = auth.authenticate(service, request, "read")
         rows = service.all("restaurants", {"all": key.all_restaurants, "ids": sorted(key.restaurant_ids)})
         return jsonable_encoder(rows)
 
-    @router.get("/ui/timeline", response_class=HTMLResponse, summary="The day's timeline fragment (HTML).")
+    @app.get("/ui/timeline", tags=["page"], response_class=HTMLResponse, summary="The day's timeline fragment (HTML).")
     def timeline_fragment(request: Request, restaurant_id: uuid.UUID, day: dt.date) -> HTMLResponse:
         key = auth.authenticate(service, request, "read")
         auth.require_restaurant(key, restaurant_id)
         return HTMLResponse(timeline(service, restaurant_id, day))
 
-    @router.get("/ui/booking/{booking_id}", response_class=HTMLResponse, summary="A booking's panel (HTML).")
+    @app.get("/ui/booking/{booking_id}", tags=["page"], response_class=HTMLResponse,
+               summary="A booking's panel (HTML).")
     def booking_fragment(request: Request, booking_id: uuid.UUID) -> HTMLResponse:
         key = auth.authenticate(service, request, "read")
         restaurant = booking_restaurant(service, key, booking_id)
         return HTMLResponse(booking_panel(service, restaurant, booking_id))
 
-    app.include_router(router)

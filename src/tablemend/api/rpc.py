@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -340,16 +340,14 @@ def _request_schema(fn: Function) -> Mapping[str, Any]:
 
 
 def install(app: FastAPI, service: Service) -> None:
-    router = APIRouter(tags=["rpc"])
     for fn in FUNCTIONS.values():
-        router.add_api_route(f"/rest/v1/rpc/{fn.name}", _endpoint(service, fn), methods=["POST"],
+        app.add_api_route(f"/rest/v1/rpc/{fn.name}", _endpoint(service, fn), methods=["POST"],
                              summary=fn.summary, name=fn.name, openapi_extra=dict(_request_schema(fn)),
-                             response_class=JSONResponse)
+                             response_class=JSONResponse, tags=["rpc"])
 
-    @router.post("/rest/v1/rpc/{function}", summary="Any other name: 404 in PostgREST's body.")
+    @app.post("/rest/v1/rpc/{function}", tags=["rpc"], summary="Any other name: 404 in PostgREST's body.")
     async def unknown(function: str) -> JSONResponse:
         raise UnknownFunction(f"Could not find the function {function[:100]} in the schema cache",
                               details=f"function={function[:100]}",
                               hint=f"Served functions: {', '.join(FUNCTIONS)}.")
 
-    app.include_router(router)
