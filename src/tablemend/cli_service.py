@@ -130,5 +130,5 @@ def serve_cmd(
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     service = Service.open(real, Settings(service_role=service_role or None), max_size=pool)
     app = create_app(service, close_on_shutdown=True)
-    err_console.print(f"serving on http://{host}:{port}/ (database {db.describe_dsn(real)})")
+    print(f"serving on http://{host}:{port}/ (database {db.describe_dsn(real)})", flush=True)
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", timeout_graceful_shutdown=10)

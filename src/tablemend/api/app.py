@@ -46,6 +46,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
         yield
         if close_on_shutdown:  # graceful: uvicorn has finished the requests in flight
             service.close()
+            logging.getLogger("tablemend.api").info("shutdown: requests finished, allocator pool closed")
 
     app = FastAPI(title="tablemend", version=__version__, lifespan=lifespan,
                   description="PostgREST-compatible RPC for tablemend's allocator, the integrity doctor over HTTP, "
