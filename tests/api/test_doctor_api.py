@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tablemend import db, doctor
 from tests.api.conftest import Api, seed_expired_hold
 
@@ -21,6 +23,11 @@ def test_findings_are_the_librarys_paginated_and_filtered(api: Api) -> None:
     assert seen == expected
     only = api.request("GET", "/doctor/findings?code=TMD019&safety=safe", key="a").json()
     assert {f["code"] for f in only["findings"]} == {"TMD019"} and only["total"] == len(holds)
+    streamed = api.request("GET", f"/doctor/findings/stream?restaurant_id={api.a}", key="a")
+    assert streamed.headers["content-type"].startswith("application/x-ndjson")
+    assert [json.loads(line)["id"] for line in streamed.text.splitlines()] == expected
+    refused = api.request("GET", f"/doctor/findings/stream?restaurant_id={api.b}", key="a")
+    assert (refused.status_code, refused.json()["code"]) == (403, "TMH04")
     none = api.request("GET", "/doctor/findings?level=error", key="a").json()
     assert none["findings"] == [] and none["total"] == 0
 

@@ -74,6 +74,8 @@ def test_a_key_of_restaurant_a_gets_nothing_of_b(api: Api) -> None:
     doctor_and_page: list[tuple[str, str, Any, int]] = [
         ("GET", f"/doctor/findings?restaurant_id={api.b}", None, 403),
         ("GET", f"/doctor/findings?booking_id={b['booking']}", None, 404),
+        ("GET", f"/doctor/findings/stream?restaurant_id={api.b}", None, 403),
+        ("GET", f"/doctor/findings/stream?booking_id={b['booking']}", None, 404),
         ("POST", "/doctor/explain", {"booking_id": b["booking"]}, 404),
         ("POST", "/doctor/plan", {"restaurant_id": str(api.b)}, 403),
         ("POST", "/doctor/plan", {"booking_id": b["booking"]}, 404),

@@ -8,11 +8,14 @@ restaurant's booking or repair answers exactly like an unknown one (404).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from tablemend import doctor
@@ -110,6 +113,18 @@ def _plan_json(p: repairs.Plan) -> dict[str, Any]:
             "changes": [{**c.as_row(), "findings": list(ids)} for c, ids in p.changes]}
 
 
+def matching(service: Service, restaurant: uuid.UUID | None, booking_id: uuid.UUID | None, codes: list[str] | None,
+             level: Level | None, safety: Safety | None) -> Iterator[Finding]:
+    """The scan's findings that pass the filters, streamed from one read-only snapshot (memory stays flat)."""
+    with service.doctor_conn() as conn:
+        ctx = doctor.context(conn, restaurant_id=restaurant, booking_id=booking_id,
+                             profile=profiles.detect(conn).name if booking_id else None)
+        for f in doctor.scan(conn, ctx=ctx, codes=codes or None):
+            if (level is None or f.level is level) and (safety is None or f.safety is safety):
+                service.metrics.findings.labels(f.code).inc()
+                yield f
+
+
 def findings_page(service: Service, key: ApiKey, *, restaurant_id: uuid.UUID | None, booking_id: uuid.UUID | None,
                   codes: list[str] | None, level: Level | None, safety: Safety | None, limit: int,
                   offset: int) -> dict[str, Any]:
@@ -117,20 +132,18 @@ def findings_page(service: Service, key: ApiKey, *, restaurant_id: uuid.UUID | N
     restaurant = restaurant_scope(service, key, restaurant_id, booking_id)
     page: list[Finding] = []
     total = 0
-    with service.doctor_conn() as conn:
-        ctx = doctor.context(conn, restaurant_id=restaurant, booking_id=booking_id,
-                             profile=profiles.detect(conn).name if booking_id else None)
-        for f in doctor.scan(conn, ctx=ctx, codes=codes or None):
-            if (level is not None and f.level is not level) or (safety is not None and f.safety is not safety):
-                continue
-            if offset <= total < offset + limit:
-                page.append(f)
-            total += 1
-    for f in page:
-        service.metrics.findings.labels(f.code).inc()
+    for f in matching(service, restaurant, booking_id, codes, level, safety):
+        if offset <= total < offset + limit:
+            page.append(f)
+        total += 1
     return {"restaurant_id": restaurant, "booking_id": booking_id, "total": total, "offset": offset,
             "next_offset": offset + limit if offset + limit < total else None,
             "findings": [f.as_row() for f in page]}
+
+
+def _ndjson(findings: Iterator[Finding]) -> Iterator[bytes]:
+    for f in findings:
+        yield (json.dumps(jsonable_encoder(f.as_row()), separators=(",", ":")) + "\n").encode()
 
 
 def do_plan(service: Service, key: ApiKey, body: PlanBody) -> repairs.Plan:
@@ -182,6 +195,17 @@ def install(app: FastAPI, service: Service) -> None:
         key = auth.authenticate(service, request, "read")
         return jsonable_encoder(findings_page(service, key, restaurant_id=restaurant_id, booking_id=booking_id,
                                               codes=code, level=level, safety=safety, limit=limit, offset=offset))
+
+    @app.get("/doctor/findings/stream", tags=["doctor"], response_class=StreamingResponse,
+             summary="Every matching finding as NDJSON (one per line), streamed: for results of any size.")
+    def findings_stream(request: Request, restaurant_id: uuid.UUID | None = None,
+                        booking_id: uuid.UUID | None = None,
+                        code: Annotated[list[str] | None, Query(max_length=30)] = None, level: Level | None = None,
+                        safety: Safety | None = None) -> StreamingResponse:
+        key = auth.authenticate(service, request, "read")
+        restaurant = restaurant_scope(service, key, restaurant_id, booking_id)  # refusals before the first byte
+        return StreamingResponse(_ndjson(matching(service, restaurant, booking_id, code, level, safety)),
+                                 media_type="application/x-ndjson")
 
     @app.post("/doctor/explain", tags=["doctor"], summary="What blocks a booking's assignment, and why.")
     def explain(request: Request, body: ExplainBody) -> Any:
