@@ -701,6 +701,10 @@ class ScopedAllocator(Allocator):
             conn.execute(sqlfiles.query("set_scope", "allocator.sql"), {"restaurant_id": self.restaurant_id})
             yield conn
 
+    def _record_conflict(self, operation: str, params: Mapping[str, Any], exc: AllocatorConflict) -> None:
+        # the telemetry row is the service's own write: the tenant role may only execute the allocator's functions
+        Allocator(self._pool, record_conflicts=self._record_conflicts)._record_conflict(operation, params, exc)
+
 
 def _booking_not_found(booking_id: uuid.UUID) -> BookingNotFound:
     return BookingNotFound(f"booking {booking_id} not found", details=f"booking_id={booking_id} restaurant_id=any",

@@ -90,8 +90,11 @@ def serve_cmd(
     = False,
     pool: Annotated[int, typer.Option("--pool", help="Allocator pool size.", min=1, max=100)] = 8,
     service_role: Annotated[str, typer.Option("--service-role", envvar="TABLEMEND_SERVICE_ROLE",
-                                              help="Role each RPC transaction runs as, when it exists.")]
+                                              help="Role the allocator's functions run as, when it exists.")]
     = "tablemend_service",
+    readonly_role: Annotated[str, typer.Option("--readonly-role", envvar="TABLEMEND_READONLY_ROLE",
+                                               help="Role reads (get_booking) run as, when it exists.")]
+    = "tablemend_readonly",
 ) -> None:
     """Serve the HTTP API, the doctor and the operations page.
 
@@ -128,7 +131,8 @@ def serve_cmd(
                               "read/assign/repair). Shown once; revoke it with `tablemend keys revoke`:")
             print(created.secret, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    service = Service.open(real, Settings(service_role=service_role or None), max_size=pool)
+    settings = Settings(service_role=service_role or None, readonly_role=readonly_role or None)
+    service = Service.open(real, settings, max_size=pool)
     app = create_app(service, close_on_shutdown=True)
     print(f"serving on http://{host}:{port}/ (database {db.describe_dsn(real)})", flush=True)
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", timeout_graceful_shutdown=10)

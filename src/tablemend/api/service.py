@@ -25,8 +25,10 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     #: arrays (table ids) longer than this are refused (422); a restaurant's tables fit many times over
     max_array: int = 100
-    #: the database role each RPC transaction runs as, when it exists and the pool's user may SET ROLE to it
+    #: the database role the allocator's functions run as, when it exists and the pool's user may SET ROLE to it
     service_role: str | None = "tablemend_service"
+    #: the role reads (get_booking) run as, under the same condition
+    readonly_role: str | None = "tablemend_readonly"
     #: findings per page, at most
     max_page: int = 500
 
@@ -39,8 +41,10 @@ class Service:
         self.settings = settings
         self.metrics = Metrics(allocator.pool)
         self._owns = owns_allocator
-        role = settings.service_role
-        self.role: str | None = role if role and allocator.role_usable(role) else None
+        #: kind -> the role that exists (absent kinds run as the pool's user, in the tenant scope all the same)
+        self.roles: dict[str, str] = {kind: role for kind, role in (("service", settings.service_role),
+                                                                   ("readonly", settings.readonly_role))
+                                      if role and allocator.role_usable(role)}
 
     @classmethod
     def open(cls, dsn: str | None = None, settings: Settings = Settings(), *, max_size: int = 8) -> Service:
@@ -51,9 +55,9 @@ class Service:
         if self._owns:
             self.allocator.close()
 
-    def scoped(self, restaurant_id: uuid.UUID) -> ScopedAllocator:
-        """The allocator in ``restaurant_id``'s tenant scope (and the service role, when there is one)."""
-        return self.allocator.scoped(restaurant_id, role=self.role)
+    def scoped(self, restaurant_id: uuid.UUID, role: str | None = "service") -> ScopedAllocator:
+        """The allocator in ``restaurant_id``'s tenant scope, as the ``role`` kind's role when it exists."""
+        return self.allocator.scoped(restaurant_id, role=self.roles.get(role) if role else None)
 
     @contextmanager
     def conn(self) -> Iterator[db.Connection]:
