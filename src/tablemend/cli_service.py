@@ -89,12 +89,12 @@ def serve_cmd(
     sample: Annotated[bool, typer.Option("--sample", help="Load a demo restaurant when the database has none.")]
     = False,
     pool: Annotated[int, typer.Option("--pool", help="Allocator pool size.", min=1, max=100)] = 8,
-    service_role: Annotated[str, typer.Option("--service-role", envvar="TABLEMEND_SERVICE_ROLE",
-                                              help="Role the allocator's functions run as, when it exists.")]
-    = "tablemend_service",
-    readonly_role: Annotated[str, typer.Option("--readonly-role", envvar="TABLEMEND_READONLY_ROLE",
-                                               help="Role reads (get_booking) run as, when it exists.")]
-    = "tablemend_readonly",
+    service_role: Annotated[str | None, typer.Option(
+        "--service-role", envvar="TABLEMEND_SERVICE_ROLE", show_default=False,
+        help="Role the allocator's functions run as, when it exists (default tablemend_service).")] = None,
+    readonly_role: Annotated[str | None, typer.Option(
+        "--readonly-role", envvar="TABLEMEND_READONLY_ROLE", show_default=False,
+        help="Role reads (get_booking) run as, when it exists (default tablemend_readonly).")] = None,
 ) -> None:
     """Serve the HTTP API, the doctor and the operations page.
 
@@ -131,7 +131,9 @@ def serve_cmd(
                               "read/assign/repair). Shown once; revoke it with `tablemend keys revoke`:")
             print(created.secret, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    settings = Settings(service_role=service_role or None, readonly_role=readonly_role or None)
+    defaults = Settings()
+    settings = Settings(service_role=service_role or defaults.service_role,
+                        readonly_role=readonly_role or defaults.readonly_role)
     service = Service.open(real, settings, max_size=pool)
     app = create_app(service, close_on_shutdown=True)
     print(f"serving on http://{host}:{port}/ (database {db.describe_dsn(real)})", flush=True)

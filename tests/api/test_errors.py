@@ -21,6 +21,9 @@ STATUS: dict[str, int] = {
     "TAV08": 422, "TAV09": 422, "TAN01": 404, "TAN02": 404,
     "TAC01": 409, "TAC02": 409, "TAC03": 409, "TAC04": 409, "TAC05": 409, "TAC06": 409, "TAC07": 409,
     "TAC08": 409, "TAC09": 409, "TAI01": 409,
+    # the security model (migration 0003): input bounds, tenant scope, privileges
+    "TAV10": 422, "TAV11": 422, "TAV12": 422, "TAV13": 422, "TAF01": 403, "TAF02": 403, "TAF03": 403,
+    "42501": 403,
     # doctor
     "TMD90": 409, "TMD91": 422, "TMD92": 409, "TMD93": 503, "TMD94": 409, "TMD95": 404, "TMD96": 404,
     "TMD97": 409,
@@ -77,7 +80,8 @@ def test_real_allocator_refusals_through_rpc(api: Api) -> None:
                                      "p_start_at": start.isoformat(),
                                      "p_end_at": (start - dt.timedelta(hours=1)).isoformat()}, "TAV02"),
         ("assign_tables_atomic_v2", {"p_booking_id": bid, "p_table_ids": [str(uuid.uuid4())]}, "TAV03"),
-        ("assign_tables_atomic_v2", {"p_booking_id": bid, "p_table_ids": [other_restaurant_table]}, "TAV04"),
+        # in the booking's tenant scope another restaurant's table does not exist (0003: TAV03, not TAV04)
+        ("assign_tables_atomic_v2", {"p_booking_id": bid, "p_table_ids": [other_restaurant_table]}, "TAV03"),
         ("assign_tables_atomic_v2", {"p_booking_id": str(uuid.uuid4()), "p_table_ids": [table]}, "TAN01"),
         ("assign_tables_atomic_v2", {"p_booking_id": bid, "p_table_ids": [table], "p_idempotency_key": " "},
          "TAV09"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from tablemend.api.rpc import FUNCTIONS
 from tests.api.conftest import Api, free_table, live_booking, seed_expired_hold, snapshot
 
@@ -14,8 +16,8 @@ def _b_ids(api: Api) -> dict[str, Any]:
     booking = live_booking(api, api.b)
     hold = api.rpc("create_table_hold", {
         "p_restaurant_id": str(api.b), "p_table_ids": [str(free_table(api, api.b))],
-        "p_start_at": "2030-06-10T19:00:00+00:00", "p_end_at": "2030-06-10T20:00:00+00:00",
-        "p_expires_at": "2099-01-01T00:00:00+00:00"}, key="b").json()
+        "p_start_at": "2030-06-10T19:00:00+00:00", "p_end_at": "2030-06-10T20:00:00+00:00"}, key="b").json()
+    assert isinstance(hold, str), hold
     expired = seed_expired_hold(api, api.b)
     findings = api.request("GET", "/doctor/findings", key="b").json()["findings"]
     finding = next(f["id"] for f in findings if f["code"] == "TMD019")
@@ -37,7 +39,8 @@ def _rpc_attempts(b: dict[str, Any], a_table: str, restaurant_b: str) -> dict[st
         "unassign_tables_atomic": {"p_booking_id": b["booking"]},
         "create_table_hold": {"p_restaurant_id": restaurant_b, "p_table_ids": b["tables"],
                               "p_start_at": later.isoformat(), "p_end_at": (later + dt.timedelta(hours=1)).isoformat()},
-        "extend_table_hold": {"p_hold_id": b["hold"], "p_expires_at": "2099-06-01T00:00:00+00:00"},
+        "extend_table_hold": {"p_hold_id": b["hold"],
+                              "p_expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30)).isoformat()},
         "release_table_hold": {"p_hold_id": b["hold"]},
         "confirm_hold_assignment": {"p_hold_id": b["hold"]},
         "set_booking_status": {"p_booking_id": b["booking"], "p_status": "cancelled"},
@@ -51,6 +54,7 @@ def test_a_key_of_restaurant_a_gets_nothing_of_b(api: Api) -> None:
     b = _b_ids(api)
     a_table = str(free_table(api, api.a))
     before = snapshot(api)
+    hold_before = api.sql("SELECT status::text AS s, expires_at FROM table_holds WHERE id = %s", (b["hold"],))
     journal_before = api.sql("SELECT count(*) AS n FROM tablemend_doctor.journal")[0]["n"]
     attempts = _rpc_attempts(b, a_table, str(api.b))
     assert set(attempts) == set(FUNCTIONS)  # every RPC function is tried
@@ -98,8 +102,8 @@ def test_a_key_of_restaurant_a_gets_nothing_of_b(api: Api) -> None:
     assert [r["id"] for r in listed] == [str(api.a)]
     assert snapshot(api) == before
     assert api.sql("SELECT count(*) AS n FROM tablemend_doctor.journal")[0]["n"] == journal_before
-    hold = api.sql("SELECT status::text AS s, expires_at FROM table_holds WHERE id = %s", (b["hold"],))[0]
-    assert hold["s"] == "active" and hold["expires_at"].year == 2099
+    hold = api.sql("SELECT status::text AS s, expires_at FROM table_holds WHERE id = %s", (b["hold"],))
+    assert hold == hold_before and hold[0]["s"] == "active"
 
 
 def test_scopes_are_enforced(api: Api) -> None:
@@ -127,3 +131,19 @@ def test_a_revoked_key_is_refused(api: Api) -> None:
         keys.revoke(conn, key.id)
     r = api.request("GET", "/api/restaurants", key="a_read")
     assert (r.status_code, r.json()["code"]) == (401, "TMH02")
+
+
+def test_with_the_app_check_bypassed_the_database_still_refuses(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the app's own check were broken: every call for B's ids runs in A's tenant scope, and the database
+    (row-level security and the definer functions, migration 0003) refuses it."""
+    from tablemend.api import rpc
+
+    b = _b_ids(api)
+    monkeypatch.setattr(rpc, "target_restaurant", lambda service, key, fn, args: api.a)
+    before = snapshot(api)
+    outcomes = {fn: api.rpc(fn, body, key="a") for fn, body in _rpc_attempts(b, "", str(api.b)).items()}
+    assert {fn: r.status_code for fn, r in outcomes.items() if r.status_code < 400} == {}
+    codes = {fn: r.json()["code"] for fn, r in outcomes.items()}
+    assert codes["assign_tables_atomic_v2"] == "TAN01" and codes["get_booking"] == "TAN01"
+    assert codes["create_table_hold"] == "TAF03" and codes["release_table_hold"] == "TAN02"
+    assert snapshot(api) == before

@@ -64,7 +64,7 @@ def test_the_role_is_set_for_the_call_only_and_names_are_never_spliced(tm_dsn: s
         assert alloc.role_usable(role)
         assert not alloc.role_usable('x"; DROP TABLE bookings; --')
         assert not alloc.role_usable(f"{role}_missing")
-        with pytest.raises(errors.DatabaseError) as caught:  # the role may not read bookings: it is in effect
+        with pytest.raises(errors.TablemendError) as caught:  # the role may not read bookings: it is in effect
             alloc.scoped(a, role=role).booking(booking)
         assert caught.value.sqlstate == "42501"
         assert alloc.scoped(a).booking(booking).booking_id == booking
@@ -76,16 +76,14 @@ def test_the_role_is_set_for_the_call_only_and_names_are_never_spliced(tm_dsn: s
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
-@pytest.mark.xfail(strict=True, reason="the database refuses other restaurants' ids once the security issue's "
-                   "migration 0003 (row-level security, definer functions checking tablemend.restaurant_id) lands")
 def test_the_database_refuses_another_restaurants_booking_when_the_app_check_is_bypassed(
         two: tuple[Allocator, list[uuid.UUID]]) -> None:
     alloc, (a, b) = two
     booking, _ = _seated(alloc, b)
     before = alloc.booking(booking)
     scoped_to_a = alloc.scoped(a)  # as if the app had skipped its own check for a key of A
-    with pytest.raises(errors.TablemendError):
+    with pytest.raises(errors.BookingNotFound):  # migration 0003: another restaurant's booking is not found
         scoped_to_a.unassign(booking)
-    with pytest.raises(errors.TablemendError):
+    with pytest.raises(errors.BookingNotFound):
         scoped_to_a.set_booking_status(booking, "cancelled")
     assert alloc.booking(booking) == before

@@ -55,9 +55,8 @@ class Function:
     target: tuple[str, str]
     call: Callable[[Allocator, Args], Any]
     returns: dict[str, Any]
-    #: which configured role the call runs as: "service" (may only EXECUTE the allocator's functions), "readonly",
-    #: or None (move_booking is an UPDATE through the bookings trigger, not a function: the pool's user, scoped)
-    role: str | None = "service"
+    #: which configured role the call runs as: "service" (may only EXECUTE the allocator's functions) or "readonly"
+    role: str = "service"
 
 
 # --- results as PostgREST renders them ---------------------------------------------------------------------------
@@ -156,7 +155,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
              _set_status, _STR),
     Function("move_booking", "Move a booking to [p_start_at, p_end_at); its tables move with it.", "assign",
              (Param("p_booking_id", "uuid", True), Param("p_start_at", "timestamptz", True),
-              Param("p_end_at", "timestamptz", True)), _B, _move, {"type": "object"}, role=None),
+              Param("p_end_at", "timestamptz", True)), _B, _move, {"type": "object"}),
     Function("get_booking", "A booking's window, status and current tables.", "read",
              (Param("p_booking_id", "uuid", True),), _B, _booking, {"type": "object"}, role="readonly"),
 )}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
 from tablemend import db, sqlfiles
 from tablemend.allocator import Allocator, ScopedAllocator
 from tablemend.api.metrics import Metrics
+from tablemend.security import Roles
 
 _FILE = "api.sql"
 
@@ -26,19 +27,20 @@ class Settings:
     #: arrays (table ids) longer than this are refused (422); a restaurant's tables fit many times over
     max_array: int = 100
     #: the database role the allocator's functions run as, when it exists and the pool's user may SET ROLE to it
-    service_role: str | None = "tablemend_service"
-    #: the role reads (get_booking) run as, under the same condition
-    readonly_role: str | None = "tablemend_readonly"
+    #: (default: the security model's service role, ``TABLEMEND_SERVICE_ROLE`` or ``tablemend_service``)
+    service_role: str | None = field(default_factory=lambda: Roles.from_env().service)
+    #: the role reads (get_booking) run as, under the same condition (``TABLEMEND_READONLY_ROLE``)
+    readonly_role: str | None = field(default_factory=lambda: Roles.from_env().readonly)
     #: findings per page, at most
     max_page: int = 500
 
 
 class Service:
-    def __init__(self, allocator: Allocator, dsn: str, settings: Settings = Settings(), *,
+    def __init__(self, allocator: Allocator, dsn: str, settings: Settings | None = None, *,
                  owns_allocator: bool = False) -> None:
         self.allocator = allocator
         self.dsn = dsn
-        self.settings = settings
+        self.settings = settings = settings or Settings()
         self.metrics = Metrics(allocator.pool)
         self._owns = owns_allocator
         #: kind -> the role that exists (absent kinds run as the pool's user, in the tenant scope all the same)
@@ -47,7 +49,7 @@ class Service:
                                       if role and allocator.role_usable(role)}
 
     @classmethod
-    def open(cls, dsn: str | None = None, settings: Settings = Settings(), *, max_size: int = 8) -> Service:
+    def open(cls, dsn: str | None = None, settings: Settings | None = None, *, max_size: int = 8) -> Service:
         real = db.resolve_dsn(dsn)
         return cls(Allocator.open(real, max_size=max_size), real, settings, owns_allocator=True)
 
