@@ -24,6 +24,10 @@ STATUS: dict[str, int] = {
     # the security model (migration 0003): input bounds, tenant scope, privileges
     "TAV10": 422, "TAV11": 422, "TAV12": 422, "TAV13": 422, "TAF01": 403, "TAF02": 403, "TAF03": 403,
     "42501": 403,
+    # auto-assign (quote, hold best, re-pack) and the server self-test, from the merges after the security model
+    "TAV20": 422, "TAV21": 422, "TAV22": 422, "TAV23": 422, "TAV24": 422,
+    "TAC20": 409, "TAC21": 409, "TAC22": 409, "TAC23": 409, "TAC24": 409,
+    "TMD73": 409, "TMD74": 422, "TMD82": 409, "TMD83": 409, "TMU10": 503,
     # doctor
     "TMD90": 409, "TMD91": 422, "TMD92": 409, "TMD93": 503, "TMD94": 409, "TMD95": 404, "TMD96": 404,
     "TMD97": 409,
