@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, LiteralString, Self
 
+from psycopg import sql as psql
 from psycopg_pool import ConnectionPool
 
 from tablemend import db, integrity, limits, sqlfiles
@@ -417,6 +418,22 @@ class Allocator:
     def pool(self) -> ConnectionPool[Any]:
         return self._pool
 
+    def scoped(self, restaurant_id: IdLike, *, role: str | None = None) -> ScopedAllocator:
+        """The same API on the same pool, each call one transaction in ``restaurant_id``'s tenant scope.
+
+        The scope is the transaction-local setting ``tablemend.restaurant_id`` (row-level security and the definer
+        functions key on it); with ``role`` the transaction also runs ``SET LOCAL ROLE`` to it (see
+        :meth:`role_usable`). Nothing outlives the transaction, so pooled connections stay clean.
+        """
+        return ScopedAllocator(self._pool, parse_uuid(restaurant_id, "restaurant_id"), role,
+                               record_conflicts=self._record_conflicts)
+
+    def role_usable(self, role: str) -> bool:
+        """True when ``role`` exists and the pool's user may ``SET ROLE`` to it (read from the catalog)."""
+        with self._conn() as conn:
+            row = conn.execute(sqlfiles.query("role_usable", "allocator.sql"), {"role": role}).fetchone()
+        return bool(row and row["usable"])
+
     @contextmanager
     def _conn(self) -> Iterator[Connection]:
         with db.translated(), self._pool.connection() as conn:
@@ -665,6 +682,28 @@ def _auto_params(restaurant_id: IdLike, party_size: int | None, start_at: dt.dat
     return {"restaurant_id": rid, "party_size": party_size, "start_at": start_at, "end_at": end_at,
             "zone_id": _optional_uuid(zone_id, "zone_id"), "seating": seating,
             "booking_id": _optional_uuid(booking_id, "booking_id")}
+
+
+class ScopedAllocator(Allocator):
+    """An :class:`Allocator` whose every call is one transaction in one restaurant's tenant scope (and role)."""
+
+    def __init__(self, pool: ConnectionPool[Any], restaurant_id: uuid.UUID, role: str | None, *,
+                 record_conflicts: bool = True) -> None:
+        super().__init__(pool, owns_pool=False, record_conflicts=record_conflicts)
+        self.restaurant_id = restaurant_id
+        self.role = role
+
+    @contextmanager
+    def _conn(self) -> Iterator[Connection]:
+        with db.translated(), self._pool.connection() as conn, conn.transaction():
+            if self.role is not None:
+                conn.execute(psql.SQL("SET LOCAL ROLE {}").format(psql.Identifier(self.role)))
+            conn.execute(sqlfiles.query("set_scope", "allocator.sql"), {"restaurant_id": self.restaurant_id})
+            yield conn
+
+    def _record_conflict(self, operation: str, params: Mapping[str, Any], exc: AllocatorConflict) -> None:
+        # the telemetry row is the service's own write: the tenant role may only execute the allocator's functions
+        Allocator(self._pool, record_conflicts=self._record_conflicts)._record_conflict(operation, params, exc)
 
 
 def _booking_not_found(booking_id: uuid.UUID) -> BookingNotFound:

@@ -245,6 +245,14 @@ hold_app.command("best")(hold_best_cmd)
 app.add_typer(repack_app, name="repack")
 
 
+# --- HTTP service: serve / keys -----------------------------------------------------------------------------------
+
+from tablemend.cli_service import keys_app, serve_cmd  # noqa: E402  (registered here, defined there)
+
+app.command("serve")(serve_cmd)
+app.add_typer(keys_app, name="keys")
+
+
 def main() -> NoReturn:
     """Console entry point. Typer's boxed usage errors (unknown option, missing argument, bad value) become one
     ``error [TMU01]: …`` line like every other error, with the command's --help as the hint; exit code 2."""

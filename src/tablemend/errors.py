@@ -188,6 +188,72 @@ class ErrorNotRecognised(DoctorError, sqlstate="TMD72"):
     http_status = 422
 
 
+# --- HTTP service (tablemend serve) -----------------------------------------------------------------------------------
+# Raised by the api/ face and the keys module before anything reaches the allocator or the doctor; nothing changed.
+
+
+class ServiceError(TablemendError):
+    """Base of the HTTP service's own refusals (authentication, request shape)."""
+
+    http_status = 400
+    exit_code = 2
+
+
+class AuthenticationRequired(ServiceError, sqlstate="TMH01"):
+    """The request carries no API key (``Authorization: Bearer <key>`` or ``apikey`` header)."""
+
+    http_status = 401
+
+
+class InvalidApiKey(ServiceError, sqlstate="TMH02"):
+    """The API key is unknown or revoked."""
+
+    http_status = 401
+
+
+class ScopeMissing(ServiceError, sqlstate="TMH03"):
+    """The API key lacks the scope (read, assign, repair) the route needs."""
+
+    http_status = 403
+
+
+class RestaurantForbidden(ServiceError, sqlstate="TMH04"):
+    """The API key is not scoped to the restaurant the request names."""
+
+    http_status = 403
+
+
+class UnknownFunction(ServiceError, sqlstate="TMH05"):
+    """No RPC function of that name is served (PostgREST's 404 for an unknown function)."""
+
+    http_status = 404
+
+
+class InvalidJson(ServiceError, sqlstate="TMH06"):
+    """The body is not valid JSON, or not a JSON object."""
+
+    http_status = 400
+
+
+class InvalidParameter(ServiceError, sqlstate="TMH07"):
+    """An argument is unknown, missing, of the wrong type, or too long (arrays are capped)."""
+
+    http_status = 422
+
+
+class PayloadTooLarge(ServiceError, sqlstate="TMH08"):
+    """The request body is larger than the service accepts."""
+
+    http_status = 413
+
+
+class ApiKeyNotFound(ServiceError, sqlstate="TMH09"):
+    """No API key with that id (``tablemend keys revoke``)."""
+
+    http_status = 404
+    exit_code = 4
+
+
 # --- allocator --------------------------------------------------------------------------------------------------------
 # Raised by tablemend's own PL/pgSQL functions (sql/migrations/0002_allocator.sql) with USING ERRCODE; DETAIL is
 # space-separated key=value pairs with the ids involved (see :func:`detail_fields`). SQLSTATE class TA: TAV validation
