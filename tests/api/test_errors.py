@@ -31,6 +31,8 @@ STATUS: dict[str, int] = {
     # doctor
     "TMD90": 409, "TMD91": 422, "TMD92": 409, "TMD93": 503, "TMD94": 409, "TMD95": 404, "TMD96": 404,
     "TMD97": 409,
+    # doctor precision: row-level security refused, an incomplete --restaurant scope, an unrecognised --error text
+    "TMD70": 403, "TMD71": 403, "TMD72": 422,
     # the service
     "TMH01": 401, "TMH02": 401, "TMH03": 403, "TMH04": 403, "TMH05": 404, "TMH06": 400, "TMH07": 422,
     "TMH08": 413, "TMH09": 404,

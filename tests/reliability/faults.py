@@ -62,14 +62,17 @@ class Killer(threading.Thread):
 
 
 def broken_invariants(dsn: str) -> dict[str, Any]:
-    """The allocator's invariant queries, and the doctor's findings above info level, that fail (none expected)."""
+    """The allocator's invariant queries, and the doctor's findings above info level, that fail (none expected).
+
+    TMD022 is about the server (the GiST rescan bug of 18.6), not the data: the index-vs-heap check TMD023 is what
+    would report damage done during the run."""
     broken: dict[str, Any] = {}
     with db.connect(dsn, autocommit=True) as conn:
         for name, query in INVARIANTS.items():
             rows = conn.execute(query).fetchall()
             if rows:
                 broken[name] = rows[:3]
-        findings = [f"{f.code}: {f.detail}" for f in scan(conn) if f.level is not Level.info]
+        findings = [f"{f.code}: {f.detail}" for f in scan(conn) if f.level is not Level.info and f.code != "TMD022"]
     if findings:
         broken["doctor"] = findings[:5]
     return broken
