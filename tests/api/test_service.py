@@ -8,6 +8,7 @@ import logging
 import pytest
 from fastapi.routing import APIRoute
 
+from tablemend import db, integrity
 from tests.api.conftest import DAY, Api, live_booking, seed_expired_hold
 
 
@@ -15,6 +16,10 @@ def test_health_and_readiness(api: Api) -> None:
     assert api.request("GET", "/healthz", key=None).json() == {"status": "ok"}
     ready = api.request("GET", "/readyz", key=None)
     assert ready.status_code == 200 and ready.json()["schema"] == "current"
+    with db.connect(api.dsn) as conn:  # the same verdict the CLI's `db check` gives for this server
+        verdict = integrity.server_check(conn).verdict
+    assert ready.json()["server_self_test"] == verdict.value
+    assert ready.json()["workaround"] is (verdict is not integrity.Verdict.fixed)
     api.sql("DELETE FROM tablemend.schema_migrations WHERE version = '0005' RETURNING version")
     behind = api.request("GET", "/readyz", key=None)
     assert (behind.status_code, behind.json()["code"]) == (503, "TMU06")

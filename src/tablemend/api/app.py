@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from tablemend import __version__
+from tablemend import __version__, integrity
 from tablemend.api import doctor, errors, page, rpc
 from tablemend.api.metrics import CONTENT_TYPE
 from tablemend.api.service import Service, q
@@ -34,10 +34,14 @@ def _readiness(service: Service) -> dict[str, Any]:
     with service.conn() as conn:
         conn.execute(q("ping"))
         missing = [f"{m.version}_{m.name}" for m in pending(conn)]
-    if missing:
-        raise SchemaMissing(f"the database lacks migrations {', '.join(missing)}",
-                            hint="run `tablemend migrate`")
-    return {"status": "ready", "database": "reachable", "schema": "current"}
+        if missing:
+            raise SchemaMissing(f"the database lacks migrations {', '.join(missing)}",
+                                hint="run `tablemend migrate`")
+        # the GiST rescan self-test (recorded by migrate, else probed once per process): an affected server stays
+        # ready, because the allocator's functions then run with the workaround (docs/allocator.md §7)
+        check = integrity.server_check(conn)
+    return {"status": "ready", "database": "reachable", "schema": "current",
+            "server_self_test": check.verdict.value, "workaround": check.verdict is not integrity.Verdict.fixed}
 
 
 def create_app(service: Service, *, close_on_shutdown: bool = False) -> FastAPI:
