@@ -12,6 +12,7 @@ import secrets
 import subprocess
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -67,8 +68,13 @@ def test_rls_filtered_role_is_refused_by_every_verb(rls_origin: tuple[str, str, 
     # the owner is not filtered: the whole database, both restaurants
     full = run("doctor", "scan", "--dsn", owner, "--format", "json")
     assert full.returncode == 1, full.stderr
-    restaurants = {f["restaurant"] for f in json.loads(full.stdout)}
+    restaurants = {f["restaurant"] for f in _data_findings(json.loads(full.stdout))}
     assert restaurants == {str(c.restaurant_id) for c in cases}
+
+
+def _data_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The data's findings: TMD022 is the server's own (the GiST rescan bug of an affected server), in no restaurant."""
+    return [f for f in findings if f["code"] != "TMD022"]
 
 
 def test_explicit_restaurant_scope_covers_exactly_r(rls_origin: tuple[str, str, list[sandbox.StateCase]]) -> None:
@@ -79,7 +85,7 @@ def test_explicit_restaurant_scope_covers_exactly_r(rls_origin: tuple[str, str, 
         assert scoped.returncode == 1, scoped.stderr
         assert f"covers restaurant {r} only" in scoped.stderr
         mine = json.loads(scoped.stdout)
-        assert mine and {f["restaurant"] for f in mine} == {r}
+        assert _data_findings(mine) and {f["restaurant"] for f in _data_findings(mine)} == {r}
         assert all(f["scope"] == f"restaurant {r}" for f in mine)
         as_owner = json.loads(run("doctor", "scan", "--dsn", owner, "--restaurant", r, "--format", "json").stdout)
         assert sorted(f["id"] for f in mine) == sorted(f["id"] for f in as_owner)
