@@ -220,10 +220,15 @@ def crash_run(*, cycles: int, clients: int, ops: int, seed: int) -> tuple[Histor
         done = threading.Event()
         rng = random.Random(seed)
 
+        total = clients * ops
+
         def crash() -> None:
-            for _ in range(cycles):
-                if done.wait(rng.uniform(0.5, 1.5)):
-                    return
+            # by progress, not by the clock: on an idle machine the clients can finish before a fixed delay ends
+            for k in range(cycles):
+                target = total * (k + rng.uniform(0.2, 0.6)) / cycles
+                while len(history.ops) < target:
+                    if done.wait(0.005):
+                        return
                 cluster._pg_ctl("stop", "-m", "immediate", "-w")
                 time.sleep(0.5)
                 _restart_on_same_port(cluster)
