@@ -8,6 +8,8 @@ On a throwaway database (sample data from :mod:`tablemend.sample`, many restaura
 * ``baseline``: the same clients, the same pool, the same number of operations, each inserting as many rows as the
   assign writes (its assignment rows + the ledger row) into a plain table with a primary key, one transaction per
   operation: the cheapest equivalent write.
+* ``workaround``: the same assigns at 8 clients with the functions' ``enable_indexscan = off`` (the GiST rescan
+  workaround, docs/allocator.md §7) and without, in ABBA order; ``off_vs_on`` is the throughput a fixed server regains.
 * ``contended``: 8 clients on one small zone of one restaurant, random assign (1-3 adjacent tables) and unassign on
   40 bookings of one evening, so most calls collide; refusals are counted by SQLSTATE.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, LiteralString
 
-from tablemend import Allocator, databases, db, sample, sqlfiles
+from tablemend import Allocator, databases, db, integrity, sample, sqlfiles
 from tablemend.errors import TablemendError
 
 _SQL = Path(__file__).with_name("allocator.sql")
@@ -302,6 +305,7 @@ def run(dsn: str, *, restaurants: int, ops: int, contended_ops: int, clients: Se
             conn.execute(query("create_baseline"))
             version = conn.execute(query("server_version")).fetchone()
         ids = list(loaded.restaurant_ids)
+        verdict = integrity.server_check(conn).verdict.value
         groups = {size: find_groups(conn, ids, size) for size in sizes}
         deadlocks_before = _deadlocks(conn)
         cells: list[dict[str, Any]] = []
@@ -327,6 +331,8 @@ def run(dsn: str, *, restaurants: int, ops: int, contended_ops: int, clients: Se
                         f" ms | baseline {base.throughput:8.1f}/s p99 {percentile(base.latencies, 99) * 1000:6.2f} ms"
                         f" | ratio {got.throughput / base.throughput:.2f}"
                         f" | client cpu {got.cpu:.2f} errors {dict(got.errors) or 0}")
+            toggled = workaround_cells(alloc, conn, groups, max(clients), ops, sizes, cell, log)
+            cells += toggled
             busy = contended(alloc, conn, ids, max(clients), contended_ops, seed)
             cells.append(_cell_report("contended", max(clients), None, busy))
             log(f"contended, {max(clients)} clients: {busy.throughput:8.1f} calls/s p50 "
@@ -335,7 +341,46 @@ def run(dsn: str, *, restaurants: int, ops: int, contended_ops: int, clients: Se
         deadlocks = _deadlocks(conn) - deadlocks_before
     report = summarize(cells, deadlocks, version["v"] if version else "?", max(clients))
     report["client_mode"] = "processes" if processes else "threads"
+    report["workaround"] = summarize_workaround(toggled, verdict)
     return report
+
+
+def workaround_cells(alloc: Allocator, conn: db.Connection, groups: dict[int, list[Group]], clients: int, ops: int,
+                     sizes: Sequence[int], cell: int, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The GiST rescan workaround's price (docs/allocator.md §7): the same assigns at ``clients`` clients with the
+    functions' ``enable_indexscan = off`` and without (on, off, off, on per table count); the server's own setting (from
+    its verdict) is restored afterwards. A ``move`` is not measured (its SET LOCAL follows the pool's verdict)."""
+    real = integrity.server_check(conn)
+    out: list[dict[str, Any]] = []
+    try:
+        for size in sizes:
+            # on, off, off, on: a drift of the shared machine during the cells weighs on both sides alike
+            for setting in (integrity.Verdict.affected, integrity.Verdict.fixed, integrity.Verdict.fixed,
+                            integrity.Verdict.affected):
+                cell += 1
+                integrity.apply_workaround(conn, dataclasses.replace(real, verdict=setting))
+                warm = plan_cell(conn, groups[size], clients, 4 * clients, _EPOCH - dt.timedelta(days=200 + cell))
+                run_clients(assign_ops(alloc, warm))  # the changed functions recompile in every session
+                plans = plan_cell(conn, groups[size], clients, ops, _EPOCH + dt.timedelta(days=400 * cell))
+                got = run_clients(assign_ops(alloc, plans))
+                kind = "assign_workaround_on" if setting is integrity.Verdict.affected else "assign_workaround_off"
+                out.append(_cell_report(kind, clients, size, got))
+                log(f"{clients} clients, {size}-table: {kind} {got.throughput:8.1f}/s "
+                    f"p99 {percentile(got.latencies, 99) * 1000:6.2f} ms")
+    finally:
+        integrity.apply_workaround(conn, real)
+    return out
+
+
+def summarize_workaround(cells: list[dict[str, Any]], verdict: str) -> dict[str, Any]:
+    def rate(kind: str) -> float:
+        rows = [c for c in cells if c["kind"] == kind]
+        seconds = sum(r["seconds"] for r in rows)
+        return sum(r["ops"] for r in rows) / seconds if seconds else 0.0
+
+    on, off = rate("assign_workaround_on"), rate("assign_workaround_off")
+    return {"server": verdict, "on_per_s": round(on, 1), "off_per_s": round(off, 1),
+            "off_vs_on": round(off / on, 3) if on else 0.0}
 
 
 def summarize(cells: list[dict[str, Any]], deadlocks: int, version: str, top: int) -> dict[str, Any]:
@@ -404,6 +449,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _log(f"server {report['server_version']}: ratio {report['ratio']} at {report['clients']} clients "
          f"({report['assign_per_s']}/s vs {report['baseline_per_s']}/s), p50 {report['p50_ms']} ms, "
          f"p99 {report['p99_ms']} ms, deadlocks {report['deadlocks']}, errors {report['errors'] or 0}")
+    w = report["workaround"]
+    _log(f"GiST rescan workaround (server {w['server']}): assign {w['on_per_s']}/s with enable_indexscan = off, "
+         f"{w['off_per_s']}/s without: off/on {w['off_vs_on']}")
     print(json.dumps({k: v for k, v in report.items() if k != "cells"} | {"cells": report["cells"]}))
     return 0 if report["deadlocks"] == 0 and not report["errors"] else 1
 

@@ -23,6 +23,7 @@ from psycopg.conninfo import make_conninfo
 
 from tablemend import db
 from tablemend.embedded import EmbeddedCluster
+from tests.pgbouncer import PgBouncer
 
 _RUN = f"{os.getpid()}"
 _counter = itertools.count()
@@ -115,6 +116,14 @@ class TemplateFactory:
     def close(self) -> None:
         for name in self.created:
             _drop_database(self.server_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(server_dsn: str) -> Iterator[PgBouncer]:
+    """A real PgBouncer in transaction mode with stock settings in front of the test server (tests/pgbouncer.py)."""
+    bouncer = PgBouncer(server_dsn)
+    yield bouncer
+    bouncer.close()
 
 
 @pytest.fixture(scope="session")

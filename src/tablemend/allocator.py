@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,10 +23,19 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, LiteralString, Self
 
-from psycopg.rows import dict_row
+from psycopg import sql as psql
 from psycopg_pool import ConnectionPool
 
-from tablemend import db, limits, sqlfiles
+from tablemend import db, integrity, limits, sqlfiles
+from tablemend.autoassign import (
+    BestHold,
+    Candidate,
+    RepackPlan,
+    RepackResult,
+    best_hold_from_row,
+    candidates_from_rows,
+    propose_repack,
+)
 from tablemend.db import Connection
 from tablemend.errors import (
     AllocatorConflict,
@@ -230,6 +238,25 @@ def _iso(value: dt.datetime | None) -> str:
         return value.isoformat()
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _metadata_json(metadata: Mapping[str, Any] | None, restaurant_id: uuid.UUID) -> str:
+    """Hold metadata as JSON text; jsonb cannot hold a NUL character, so one is refused here, typed."""
+    if _has_nul(metadata):
+        raise InvalidArgument("hold metadata must not contain a NUL character",
+                              details=f"restaurant_id={restaurant_id} field=metadata",
+                              hint="Remove the NUL character from the metadata's keys and values.")
+    return json.dumps(dict(metadata or {}), default=str)
+
+
 def _key(value: str | None, booking_id: uuid.UUID | None) -> str | None:
     if value is not None and len(value) > limits.IDEMPOTENCY_KEY_MAX_LENGTH:
         raise IdempotencyKeyTooLong(
@@ -237,6 +264,10 @@ def _key(value: str | None, booking_id: uuid.UUID | None) -> str | None:
             details=f"booking_id={booking_id} field=idempotency_key length={len(value)} "
             f"max_length={limits.IDEMPOTENCY_KEY_MAX_LENGTH}",
             hint="Use a shorter key, such as a UUID.")
+    if value is not None and "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse it before the driver does
+        raise InvalidArgument("an idempotency key must not contain a NUL character",
+                              details=f"booking_id={booking_id} field=idempotency_key",
+                              hint="Use printable characters, such as a UUID.")
     if value is not None and not value.strip():
         raise InvalidArgument("an idempotency key must not be blank",
                               details=f"booking_id={booking_id} idempotency_key='{value}'",
@@ -296,24 +327,15 @@ def check_move_input(booking_id: IdLike, start_at: dt.datetime | None, end_at: d
 
 #: Generic plans for the PL/pgSQL statements: their queries are key lookups whose plan never depends on the values,
 #: and the default (a custom plan per call, because the array parameters make the generic estimate look worse)
-#: re-plans every statement on every call, over a third of an assign's server time. The public SQL functions set it
-#: themselves too; the session setting also covers the triggers a plain UPDATE fires (a move).
-#: No plain index scans (bitmap scans stay): a plain GiST scan that is rescanned (the inner side of a nested loop) can
-#: mark live entries of the exclusion index dead, after which lookups and the constraint itself miss those rows
-#: (seen on PostgreSQL 15 and 18 under the concurrency test; docs/allocator.md §7). The public functions set it too.
-_ALLOCATOR_SETTINGS: dict[str, str] = {"plan_cache_mode": "force_generic_plan", "enable_indexscan": "off"}
+#: re-plans every statement on every call, over a third of an assign's server time. The public SQL functions (the move
+#: included) set it in their SET clauses, and so, on a server with the GiST rescan bug, enable_indexscan = off
+#: (tablemend.integrity). Nothing is set for the session: through a transaction-mode pooler it would not stick.
 
 
 def _pool_kwargs() -> dict[str, Any]:
-    """The same session as :func:`tablemend.db.connect` (UTC, no server-side prepared statements, dict rows)."""
-    settings = {**db.SESSION_SETTINGS, **_ALLOCATOR_SETTINGS}
-    return {
-        "autocommit": True,
-        "row_factory": dict_row,
-        "prepare_threshold": None,
-        "connect_timeout": int(os.environ.get("TABLEMEND_CONNECT_TIMEOUT", "10")),
-        "options": " ".join(f"-c {key}={value}" for key, value in settings.items()),
-    }
+    """The same connections as :func:`tablemend.db.connect` (no startup options, no server-side prepared statements,
+    dict rows, UTC timestamps via the pool's ``configure``), autocommit: one statement is one transaction."""
+    return {"autocommit": True, **db.connect_kwargs()}
 
 
 def _require_schema(conn: db.Connection, dsn: str) -> None:
@@ -337,10 +359,14 @@ class Allocator:
     context manager), or wrap a pool you own with ``Allocator(pool)``.
     """
 
-    def __init__(self, pool: ConnectionPool[Any], *, owns_pool: bool = False, record_conflicts: bool = True) -> None:
+    def __init__(self, pool: ConnectionPool[Any], *, owns_pool: bool = False, record_conflicts: bool = True,
+                 workaround: bool = True) -> None:
         self._pool = pool
         self._owns_pool = owns_pool
         self._record_conflicts = record_conflicts
+        #: whether the server needs the GiST rescan workaround, as :meth:`open` read it (the functions carry the
+        #: setting; :mod:`tablemend.integrity`)
+        self.workaround = workaround
 
     @classmethod
     def open(cls, dsn: str | None = None, *, min_size: int = 1, max_size: int = 4, timeout: float = 30.0,
@@ -357,12 +383,17 @@ class Allocator:
         real = db.resolve_dsn(dsn)
         # one direct connection first: an unreachable server fails at once with libpq's reason, not a pool timeout;
         # it also checks the schema, since the origin's database has functions of the same names that would write
+        # and it reads the server's GiST rescan verdict (recorded by migrate, else probed once per process)
         with db.connect(real, autocommit=True) as conn:
             _require_schema(conn, real)
+            workaround = integrity.server_check(conn).workaround
+            if workaround and not all(integrity.workaround_state(conn).values()):
+                _log.warning("the server has (or may have) the GiST rescan bug but some allocator functions run "
+                             "without enable_indexscan = off: run `tablemend db check` (docs/allocator.md §7)")
         kwargs = _pool_kwargs()
         pool: ConnectionPool[Any] = ConnectionPool(
             real, min_size=min_size, max_size=max_size, kwargs=kwargs, timeout=timeout, open=False,
-            name="tablemend-allocator",
+            name="tablemend-allocator", configure=db.configure,
         )
         try:
             with db.translated():
@@ -370,7 +401,7 @@ class Allocator:
         except ConnectionFailed as exc:
             pool.close()
             raise ConnectionFailed(f"cannot connect to {db.describe_dsn(real)}: {exc.message}") from exc
-        return cls(pool, owns_pool=True, record_conflicts=record_conflicts)
+        return cls(pool, owns_pool=True, record_conflicts=record_conflicts, workaround=workaround)
 
     def close(self) -> None:
         if self._owns_pool:
@@ -387,13 +418,29 @@ class Allocator:
     def pool(self) -> ConnectionPool[Any]:
         return self._pool
 
+    def scoped(self, restaurant_id: IdLike, *, role: str | None = None) -> ScopedAllocator:
+        """The same API on the same pool, each call one transaction in ``restaurant_id``'s tenant scope.
+
+        The scope is the transaction-local setting ``tablemend.restaurant_id`` (row-level security and the definer
+        functions key on it); with ``role`` the transaction also runs ``SET LOCAL ROLE`` to it (see
+        :meth:`role_usable`). Nothing outlives the transaction, so pooled connections stay clean.
+        """
+        return ScopedAllocator(self._pool, parse_uuid(restaurant_id, "restaurant_id"), role,
+                               record_conflicts=self._record_conflicts)
+
+    def role_usable(self, role: str) -> bool:
+        """True when ``role`` exists and the pool's user may ``SET ROLE`` to it (read from the catalog)."""
+        with self._conn() as conn:
+            row = conn.execute(sqlfiles.query("role_usable", "allocator.sql"), {"role": role}).fetchone()
+        return bool(row and row["usable"])
+
     @contextmanager
     def _conn(self) -> Iterator[Connection]:
         with db.translated(), self._pool.connection() as conn:
             yield conn
 
-    def _rows(self, name: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        query: LiteralString = sqlfiles.query(name, "allocator.sql")
+    def _rows(self, name: str, params: Mapping[str, Any], file: str = "allocator.sql") -> list[dict[str, Any]]:
+        query: LiteralString = sqlfiles.query(name, file)
         try:
             with self._conn() as conn:
                 return list(conn.execute(query, params).fetchall())
@@ -425,8 +472,8 @@ class Allocator:
         except TablemendError as failed:
             _log.warning("could not record the %s conflict of %s: %s", exc.sqlstate, operation, failed.message)
 
-    def _one(self, name: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        rows = self._rows(name, params)
+    def _one(self, name: str, params: Mapping[str, Any], file: str = "allocator.sql") -> dict[str, Any]:
+        rows = self._rows(name, params, file)
         if len(rows) != 1:  # every query here returns exactly one row or raises
             raise RuntimeError(f"allocator query {name} returned {len(rows)} rows")
         return rows[0]
@@ -492,7 +539,7 @@ class Allocator:
         row = self._one("create_hold", {
             "restaurant_id": rid, "table_ids": ids, "start_at": start_at, "end_at": end_at,
             "expires_at": expires_at, "ttl": ttl, "booking_id": bid,
-            "created_by": _optional_uuid(created_by, "created_by"), "metadata": json.dumps(dict(metadata or {})),
+            "created_by": _optional_uuid(created_by, "created_by"), "metadata": _metadata_json(metadata, rid),
         })
         return Hold(row["hold_id"], rid, tuple(sorted(set(ids))), start_at, end_at, row["expires_at"], bid)
 
@@ -557,6 +604,106 @@ class Allocator:
         r = rows[0]
         return BookingState(r["booking_id"], r["restaurant_id"], r["start_at"], r["end_at"], r["party_size"],
                             r["status"], r["assigned_zone_id"], tuple(r["table_ids"]))
+
+
+    # --- auto-assign (tablemend.autoassign, docs/auto-assign.md) ----------------------------------------------------
+
+    def quote(self, restaurant_id: IdLike, party_size: int, start_at: dt.datetime, end_at: dt.datetime, *,
+              zone_id: IdLike | None = None, seating: str | None = None, limit: int = 5,
+              booking_id: IdLike | None = None) -> tuple[Candidate, ...]:
+        """Ranked table sets free over ``[start_at, end_at)`` that seat the party (reads only).
+
+        No free set raises PartyTooLarge, NoFreeTables or ZoneClosed, naming why.
+        """
+        params = _auto_params(restaurant_id, party_size, start_at, end_at, zone_id, seating, booking_id)
+        return candidates_from_rows(self._rows("quote", {**params, "limit": limit}, "autoassign.sql"))
+
+    def hold_best_tables(self, restaurant_id: IdLike, party_size: int | None = None,
+                         start_at: dt.datetime | None = None, end_at: dt.datetime | None = None, *,
+                         booking_id: IdLike | None = None, zone_id: IdLike | None = None, seating: str | None = None,
+                         expires_at: dt.datetime | None = None, ttl: dt.timedelta = DEFAULT_HOLD_TTL,
+                         created_by: IdLike | None = None) -> BestHold:
+        """Hold the best free candidate in one transaction; concurrent callers never get the same table.
+
+        With ``booking_id``, a missing party size or window is the booking's own.
+        """
+        params = _auto_params(restaurant_id, party_size, start_at, end_at, zone_id, seating, booking_id,
+                              window_required=booking_id is None)
+        check_hold_expiry(expires_at, ttl, subject=f"restaurant_id={params['restaurant_id']}")
+        row = self._one("hold_best", {**params, "expires_at": expires_at, "ttl": ttl,
+                                      "created_by": _optional_uuid(created_by, "created_by")}, "autoassign.sql")
+        return best_hold_from_row(row)
+
+    def propose_repack(self, restaurant_id: IdLike | None = None, party_size: int | None = None,
+                       start_at: dt.datetime | None = None, end_at: dt.datetime | None = None, *,
+                       booking_id: IdLike | None = None, zone_id: IdLike | None = None,
+                       seating: str | None = None) -> RepackPlan:
+        """A plan of moves of other live, not-yet-seated bookings that frees a set for the party (changes nothing).
+
+        With ``booking_id``, the restaurant, party size and window default to the booking's.
+        """
+        bid = _optional_uuid(booking_id, "booking_id")
+        if bid is not None:
+            rows = self._rows("booking_request", {"booking_id": bid}, "autoassign.sql")
+            if not rows:
+                raise _booking_not_found(bid)
+            own = rows[0]
+            restaurant_id = restaurant_id if restaurant_id is not None else own["restaurant_id"]
+            party_size = party_size if party_size is not None else own["party_size"]
+            if start_at is None and end_at is None:
+                start_at, end_at = own["start_at"], own["end_at"]
+        if restaurant_id is None:
+            raise UsageError("a restaurant id (or a booking) is required")
+        params = _auto_params(restaurant_id, party_size, start_at, end_at, zone_id, seating, bid)
+        state = self._one("repack_state", params, "autoassign.sql")["state"]
+        return propose_repack(state)
+
+    def apply_repack(self, plan: RepackPlan, *, expires_at: dt.datetime | None = None,
+                     ttl: dt.timedelta = DEFAULT_HOLD_TTL, assigned_by: IdLike | None = None) -> RepackResult:
+        """Apply a proposed plan in one transaction: the moves, then a hold on the freed set (journalled).
+
+        RepackPlanStale when anything the plan read has changed since.
+        """
+        check_hold_expiry(expires_at, ttl, subject=f"restaurant_id={plan.restaurant_id}")
+        row = self._one("apply_repack", {
+            "restaurant_id": plan.restaurant_id, "plan": json.dumps(plan.to_json()), "expires_at": expires_at,
+            "ttl": ttl, "assigned_by": _optional_uuid(assigned_by, "assigned_by"),
+            "booking_id": plan.booking_id}, "autoassign.sql")
+        return RepackResult(row["hold_id"], tuple(row["table_ids"]), row["moved_bookings"], row["fingerprint"])
+
+
+def _auto_params(restaurant_id: IdLike, party_size: int | None, start_at: dt.datetime | None,
+                 end_at: dt.datetime | None, zone_id: IdLike | None, seating: str | None, booking_id: IdLike | None,
+                 *, window_required: bool = True) -> dict[str, Any]:
+    rid = parse_uuid(restaurant_id, "restaurant_id")
+    check_window(start_at, end_at, required=window_required, subject=f"restaurant_id={rid}")
+    if party_size is not None and (isinstance(party_size, bool) or not isinstance(party_size, int)):
+        raise UsageError(f"invalid party size {party_size!r}: not an integer")
+    return {"restaurant_id": rid, "party_size": party_size, "start_at": start_at, "end_at": end_at,
+            "zone_id": _optional_uuid(zone_id, "zone_id"), "seating": seating,
+            "booking_id": _optional_uuid(booking_id, "booking_id")}
+
+
+class ScopedAllocator(Allocator):
+    """An :class:`Allocator` whose every call is one transaction in one restaurant's tenant scope (and role)."""
+
+    def __init__(self, pool: ConnectionPool[Any], restaurant_id: uuid.UUID, role: str | None, *,
+                 record_conflicts: bool = True) -> None:
+        super().__init__(pool, owns_pool=False, record_conflicts=record_conflicts)
+        self.restaurant_id = restaurant_id
+        self.role = role
+
+    @contextmanager
+    def _conn(self) -> Iterator[Connection]:
+        with db.translated(), self._pool.connection() as conn, conn.transaction():
+            if self.role is not None:
+                conn.execute(psql.SQL("SET LOCAL ROLE {}").format(psql.Identifier(self.role)))
+            conn.execute(sqlfiles.query("set_scope", "allocator.sql"), {"restaurant_id": self.restaurant_id})
+            yield conn
+
+    def _record_conflict(self, operation: str, params: Mapping[str, Any], exc: AllocatorConflict) -> None:
+        # the telemetry row is the service's own write: the tenant role may only execute the allocator's functions
+        Allocator(self._pool, record_conflicts=self._record_conflicts)._record_conflict(operation, params, exc)
 
 
 def _booking_not_found(booking_id: uuid.UUID) -> BookingNotFound:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -19,6 +19,9 @@ from tablemend.clitools import (
 )
 from tablemend.errors import UsageError
 
+if TYPE_CHECKING:
+    from tablemend.integrity import ServerCheck
+
 app = typer.Typer(
     name="tablemend",
     help="Restaurant table allocator on PostgreSQL, and a doctor for broken multi-table assignments.\n\n"
@@ -32,7 +35,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-db_app = typer.Typer(help="Manage the embedded PostgreSQL cluster (in $TABLEMEND_HOME).", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the embedded PostgreSQL cluster (in $TABLEMEND_HOME); check a server for the "
+                     "GiST rescan bug.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -96,8 +100,10 @@ def db_status(fmt: FormatOption = OutputFormat.table) -> None:
     from tablemend.embedded import EmbeddedCluster
 
     status = EmbeddedCluster().status()
+    check = _server_check(status.url) if status.running and status.url else None
     if fmt is OutputFormat.json:
-        render_json({**asdict(status), "home": str(status.home)})
+        render_json({**asdict(status), "home": str(status.home),
+                     "gist_rescan": None if check is None else check.as_dict()})
     else:
         console.print(f"home:        {status.home}")
         console.print(f"initialized: {status.initialized}")
@@ -105,7 +111,49 @@ def db_status(fmt: FormatOption = OutputFormat.table) -> None:
         console.print(f"running:     {status.running}{where}")
         if status.version:
             console.print(f"version:     PostgreSQL {status.version}")
+        if check is not None:
+            console.print(f"gist rescan: {check.summary()}", highlight=False)
     raise typer.Exit(0 if status.running else 1)
+
+
+def _server_check(url: str) -> ServerCheck:
+    from tablemend import db, integrity
+
+    with db.connect(url, autocommit=True) as conn:
+        return integrity.server_check(conn)
+
+
+@db_app.command("check")
+@handle_errors
+def db_check(dsn: DsnOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """Probe the server for the GiST rescan bug now; set the workaround from it.
+
+    Run it after a server upgrade. The self-test runs in a transaction that is
+    rolled back (temporary objects only). The verdict is recorded, and when the
+    database has tablemend's schema the allocator functions' enable_indexscan
+    is set from it (off only where the bug is). Exit code 0 when the server is
+    fixed, 1 when it is affected (docs/allocator.md §7).
+
+    Examples:
+      tablemend db check
+      tablemend db check --dsn "$DATABASE_URL" -f json
+    """
+    from tablemend import db, integrity
+
+    with db.connect(dsn, autocommit=True) as conn:
+        check = integrity.require_probe(conn)
+        state = integrity.apply_workaround(conn, check) if integrity.workaround_state(conn) else {}
+    if fmt is OutputFormat.json:
+        render_json({"gist_rescan": check.as_dict(), "functions": state})
+    else:
+        console.print(f"gist rescan: {check.summary()}", highlight=False)
+        if state:
+            off = sum(state.values())
+            console.print(f"workaround:  enable_indexscan = off in {off} of {len(state)} allocator functions",
+                          highlight=False)
+        else:
+            console.print("workaround:  no tablemend schema here (nothing to set)")
+    raise typer.Exit(0 if check.verdict is integrity.Verdict.fixed else 1)
 
 
 @db_app.command("url")
@@ -151,6 +199,10 @@ def migrate_cmd(dsn: DsnOption = None) -> None:
     else:
         verb = "installed schema (baseline of" if result.mode == "schema" else "applied ("
         console.print(f"{verb} {', '.join(result.applied)})")
+    if result.server is not None:
+        workaround = "on" if result.server.workaround else "off"
+        console.print(f"gist rescan: {result.server.summary()}; enable_indexscan workaround {workaround}",
+                      highlight=False)
 
 
 # --- sandbox and demo (origin sandbox) ----------------------------------------------------------------------------
@@ -183,6 +235,22 @@ app.command("unassign")(unassign_cmd)
 app.add_typer(hold_app, name="hold")
 app.add_typer(booking_app, name="booking")
 app.command("sample")(sample_cmd)
+
+# --- auto-assign: quote / hold best / repack ------------------------------------------------------------------------
+
+from tablemend.cli_autoassign import hold_best_cmd, quote_cmd, repack_app  # noqa: E402
+
+app.command("quote")(quote_cmd)
+hold_app.command("best")(hold_best_cmd)
+app.add_typer(repack_app, name="repack")
+
+
+# --- HTTP service: serve / keys -----------------------------------------------------------------------------------
+
+from tablemend.cli_service import keys_app, serve_cmd  # noqa: E402  (registered here, defined there)
+
+app.command("serve")(serve_cmd)
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> NoReturn:

@@ -70,6 +70,9 @@ def origin_cmd(
     variant: Annotated[str, typer.Option(
         "--variant", help="The origin's schema at a historical point: newest, no-window, no-hold-status, "
         "deferred-exclusion, exclusion-first, legacy-index, legacy-overload, early-november.")] = "newest",
+    rls: Annotated[bool, typer.Option(
+        "--rls", help="Also enable the origin's tenant row-level security (app.restaurant_id) on a new build.")]
+    = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Build the origin's schema and functions, and seed failing states.
@@ -88,7 +91,8 @@ def origin_cmd(
     codes = sandbox.parse_states(states)  # before anything is created
     sandbox.parse_variant(variant)
     result = sandbox.prepare(dsn, database=database, states=codes, legacy_overload=legacy_overload,
-                             legacy_idempotency_index=legacy_idempotency_index, reset=reset, variant=variant)
+                             legacy_idempotency_index=legacy_idempotency_index, reset=reset, variant=variant,
+                             rls=rls)
     if fmt is OutputFormat.json:
         render_json({
             "database": result.database,

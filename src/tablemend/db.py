@@ -3,13 +3,17 @@
 DSN resolution, in order: an explicit ``--dsn`` / argument; ``DATABASE_URL``; libpq's own ``PG*`` variables when
 ``PGHOST`` or ``PGSERVICE`` is set; otherwise the embedded cluster (started on demand).
 
-Connections never use server-side prepared statements (``prepare_threshold=None``) so that they work through
-PgBouncer / the Supabase pooler in transaction mode.
+Connections work through PgBouncer / the Supabase pooler in transaction mode: no server-side prepared statements
+(``prepare_threshold=None``), no startup ``options`` (a stock PgBouncer refuses them) and no session ``SET``. The
+settings tablemend needs live where such a pooler keeps them: the functions' ``SET`` clauses, ``SET LOCAL`` inside a
+transaction, or role settings. Timestamps are loaded as UTC whatever the server's ``TimeZone``
+(:class:`UtcTimestamptzLoader`), and the application name goes in the one startup parameter poolers pass on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
+from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 
 from tablemend.errors import (
     ConnectionFailed,
@@ -29,8 +34,36 @@ from tablemend.errors import (
 
 Connection = psycopg.Connection[Any]
 
-#: Session settings every tablemend connection runs with: the origin's function depends on a UTC session.
-SESSION_SETTINGS: dict[str, str] = {"TimeZone": "UTC", "application_name": "tablemend"}
+#: ``application_name`` unless the DSN names one (a libpq fallback, passed on by poolers).
+APPLICATION_NAME = "tablemend"
+
+
+class UtcTimestamptzLoader(TimestamptzLoader):
+    """``timestamptz`` as an aware datetime in UTC, whatever the session's TimeZone (a pooler may not keep ours)."""
+
+    def load(self, data: Any) -> dt.datetime:
+        return super().load(data).astimezone(dt.UTC)
+
+
+class UtcTimestamptzBinaryLoader(TimestamptzBinaryLoader):
+    def load(self, data: Any) -> dt.datetime:
+        return super().load(data).astimezone(dt.UTC)
+
+
+def configure(conn: Connection) -> None:
+    """What every tablemend connection gets on the client side (the pool calls it for each new connection)."""
+    conn.adapters.register_loader("timestamptz", UtcTimestamptzLoader)
+    conn.adapters.register_loader("timestamptz", UtcTimestamptzBinaryLoader)
+
+
+def connect_kwargs() -> dict[str, Any]:
+    """``psycopg.connect`` arguments shared by :func:`connect` and the allocator's pool (no startup ``options``)."""
+    return {
+        "row_factory": dict_row,
+        "prepare_threshold": None,
+        "connect_timeout": int(os.environ.get("TABLEMEND_CONNECT_TIMEOUT", "10")),
+        "fallback_application_name": APPLICATION_NAME,
+    }
 
 
 def resolve_dsn(dsn: str | None = None) -> str:
@@ -58,24 +91,27 @@ def describe_dsn(dsn: str) -> str:
     return f"{host}:{port}/{dbname}"
 
 
-def connect(dsn: str | None = None, *, autocommit: bool = False, **settings: str) -> Connection:
-    """Open one connection with tablemend's session settings; a failure is a :class:`ConnectionFailed`."""
+def connect(dsn: str | None = None, *, autocommit: bool = False, application_name: str | None = None,
+            **settings: str) -> Connection:
+    """Open one connection; a failure is a :class:`ConnectionFailed`.
+
+    ``settings`` (tests use ``deadlock_timeout``) are set for the session after connecting: on a direct connection
+    only, since a transaction-mode pooler would not keep them. tablemend's own code passes none.
+    """
     real = resolve_dsn(dsn)
-    options = {**SESSION_SETTINGS, **settings}
+    extra: dict[str, Any] = {"application_name": application_name} if application_name else {}
     try:
-        conn = psycopg.connect(
-            real,
-            autocommit=autocommit,
-            row_factory=dict_row,
-            prepare_threshold=None,
-            connect_timeout=int(os.environ.get("TABLEMEND_CONNECT_TIMEOUT", "10")),
-            options=" ".join(f"-c {key}={value}" for key, value in options.items()),
-        )
+        conn = psycopg.connect(real, autocommit=autocommit, **connect_kwargs(), **extra)
     except psycopg.ProgrammingError as exc:
         raise UsageError(f"invalid DSN: {exc}") from exc
     except psycopg.OperationalError as exc:
         reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or "connection failed"
         raise ConnectionFailed(f"cannot connect to {describe_dsn(real)}: {reason}") from exc
+    configure(conn)
+    if settings:
+        with translated(), conn.transaction():
+            for key, value in settings.items():
+                conn.execute("SELECT set_config(%s, %s, false)", (key, value))
     return conn
 
 

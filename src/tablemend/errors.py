@@ -191,6 +191,93 @@ class JournalAppendOnly(DoctorError, sqlstate="TMD97"):
     """Raised by the database: rows of tablemend_doctor.journal / journal_changes are never updated or deleted."""
 
 
+class RowSecurityRefused(DoctorError, sqlstate="TMD70"):
+    """Row-level security would hide rows from the doctor's reads: it refuses rather than report a subset as the whole.
+
+    The message names the tables; the hint names the ways out (a role that owns them or has BYPASSRLS, or an explicit
+    ``--restaurant R`` scope)."""
+
+    http_status = 403
+
+
+class RestaurantScopeIncomplete(DoctorError, sqlstate="TMD71"):
+    """Under ``--restaurant R`` the doctor cannot see all of R's rows (R itself, or rows R's visible rows refer to)."""
+
+    http_status = 403
+
+
+class ErrorNotRecognised(DoctorError, sqlstate="TMD72"):
+    """``explain --error`` got a message that matches none of the origin allocator's known message shapes."""
+
+    http_status = 422
+
+
+# --- HTTP service (tablemend serve) -----------------------------------------------------------------------------------
+# Raised by the api/ face and the keys module before anything reaches the allocator or the doctor; nothing changed.
+
+
+class ServiceError(TablemendError):
+    """Base of the HTTP service's own refusals (authentication, request shape)."""
+
+    http_status = 400
+    exit_code = 2
+
+
+class AuthenticationRequired(ServiceError, sqlstate="TMH01"):
+    """The request carries no API key (``Authorization: Bearer <key>`` or ``apikey`` header)."""
+
+    http_status = 401
+
+
+class InvalidApiKey(ServiceError, sqlstate="TMH02"):
+    """The API key is unknown or revoked."""
+
+    http_status = 401
+
+
+class ScopeMissing(ServiceError, sqlstate="TMH03"):
+    """The API key lacks the scope (read, assign, repair) the route needs."""
+
+    http_status = 403
+
+
+class RestaurantForbidden(ServiceError, sqlstate="TMH04"):
+    """The API key is not scoped to the restaurant the request names."""
+
+    http_status = 403
+
+
+class UnknownFunction(ServiceError, sqlstate="TMH05"):
+    """No RPC function of that name is served (PostgREST's 404 for an unknown function)."""
+
+    http_status = 404
+
+
+class InvalidJson(ServiceError, sqlstate="TMH06"):
+    """The body is not valid JSON, or not a JSON object."""
+
+    http_status = 400
+
+
+class InvalidParameter(ServiceError, sqlstate="TMH07"):
+    """An argument is unknown, missing, of the wrong type, or too long (arrays are capped)."""
+
+    http_status = 422
+
+
+class PayloadTooLarge(ServiceError, sqlstate="TMH08"):
+    """The request body is larger than the service accepts."""
+
+    http_status = 413
+
+
+class ApiKeyNotFound(ServiceError, sqlstate="TMH09"):
+    """No API key with that id (``tablemend keys revoke``)."""
+
+    http_status = 404
+    exit_code = 4
+
+
 # --- allocator --------------------------------------------------------------------------------------------------------
 # Raised by tablemend's own PL/pgSQL functions (sql/migrations/0002_allocator.sql) with USING ERRCODE; DETAIL is
 # space-separated key=value pairs with the ids involved (see :func:`detail_fields`). SQLSTATE class TA: TAV validation
@@ -323,6 +410,50 @@ class ZoneLocked(AllocatorConflict, sqlstate="TAC09"):
     """
 
 
+# --- auto-assign (sql/migrations/0006_auto_assign.sql, tablemend.autoassign) ---
+
+
+class InvalidPartySize(AllocatorValidationError, sqlstate="TAV20"):
+    """The party size is missing, below 1 or above 1000."""
+
+
+class InvalidLimit(AllocatorValidationError, sqlstate="TAV21"):
+    """The candidate limit is missing or outside 1..100."""
+
+
+class UnknownZone(AllocatorValidationError, sqlstate="TAV22"):
+    """The zone is not a zone of the restaurant."""
+
+
+class UnknownRestaurant(AllocatorValidationError, sqlstate="TAV23"):
+    """No restaurant with that id."""
+
+
+class InvalidRepackPlan(AllocatorValidationError, sqlstate="TAV24"):
+    """A re-pack plan document is malformed or belongs to another restaurant."""
+
+
+class PartyTooLarge(AllocatorConflict, sqlstate="TAC20"):
+    """No table or connected group of up to 4 tables fits the party even with every table free (DETAIL ``reason=``
+    party_too_large, or party_too_small when it is below every table's min_party_size)."""
+
+
+class NoFreeTables(AllocatorConflict, sqlstate="TAC21"):
+    """Table sets that fit the party exist, but every one is occupied or held over the window."""
+
+
+class ZoneClosed(AllocatorConflict, sqlstate="TAC22"):
+    """The requested zone has no assignable table (none active and in service, or none with the seating)."""
+
+
+class RepackPlanStale(AllocatorConflict, sqlstate="TAC23"):
+    """A re-pack plan read rows that have changed since it was proposed; nothing was applied."""
+
+
+class RepackNotFound(AllocatorConflict, sqlstate="TAC24"):
+    """No re-pack plan frees a table set for the party (every fitting set is blocked by something that cannot move)."""
+
+
 class LedgerInconsistent(AllocatorConflict, sqlstate="TAI01"):
     """An idempotency ledger row does not describe its booking's current assignment (refused at commit)."""
 
@@ -386,3 +517,21 @@ def for_constraint(sqlstate: str | None, constraint: str | None) -> type[Tableme
     if sqlstate is None or constraint is None:
         return None
     return _BY_CONSTRAINT.get((sqlstate, constraint))
+
+
+# --- server integrity (tablemend.integrity, the doctor's index rebuild) ----------------------------------------------
+
+
+class ServerProbeFailed(TablemendError, sqlstate="TMU10"):
+    """The GiST rescan self-test could not run (no TEMPORARY privilege, read-only server, unexpected plan)."""
+
+    http_status = 503
+    exit_code = 2
+
+
+class IndexRebuildRefused(DoctorError, sqlstate="TMD82"):
+    """A damaged index was not rebuilt: live rows already overlap (the rebuild would fail); they are named."""
+
+
+class IndexRebuildFailed(DoctorError, sqlstate="TMD83"):
+    """REINDEX INDEX CONCURRENTLY failed; the half-built copy was dropped and the old index is unchanged."""

@@ -18,13 +18,16 @@ import re
 import socket
 from dataclasses import dataclass
 from importlib import resources
-from typing import LiteralString
+from typing import TYPE_CHECKING, LiteralString
 
 import psycopg
 
 from tablemend import security, sqlfiles
 from tablemend.db import Connection, translated
 from tablemend.errors import MigrationError
+
+if TYPE_CHECKING:
+    from tablemend.integrity import ServerCheck
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 #: key for pg_advisory_xact_lock: hashtext('tablemend.migrate') would do too; a constant is simpler to find in pg_locks
@@ -46,6 +49,8 @@ class Migration:
 class MigrationResult:
     mode: str  # "schema" (fresh install), "migrate" (steps applied) or "current" (nothing to do)
     applied: tuple[str, ...]
+    #: the GiST rescan self-test's verdict; the functions' enable_indexscan was set from it (tablemend.integrity)
+    server: ServerCheck | None = None
 
 
 def available() -> list[Migration]:
@@ -85,8 +90,20 @@ def migrate(conn: Connection, *, use_schema_for_fresh: bool = True, roles: secur
     ``use_schema_for_fresh=False`` replays every migration even on an empty database (the migration test uses it).
     Whenever something was applied, :func:`tablemend.security.apply` then gives everything to the owner role and
     grants the other roles (``roles``, default :meth:`~tablemend.security.Roles.from_env`), in the same transaction.
+    Afterwards the server's GiST rescan verdict is recorded and the allocator functions' ``enable_indexscan`` is set
+    from it, in a second transaction (until then they keep 0002's safe ``off``).
     """
-    roles = roles or security.Roles.from_env()
+    import dataclasses
+
+    from tablemend import integrity
+
+    result = _migrate(conn, use_schema_for_fresh=use_schema_for_fresh, roles=roles or security.Roles.from_env())
+    check = integrity.server_check(conn, record=True)
+    integrity.apply_workaround(conn, check)
+    return dataclasses.replace(result, server=check)
+
+
+def _migrate(conn: Connection, *, use_schema_for_fresh: bool, roles: security.Roles) -> MigrationResult:
     operator = _operator()
     host = socket.gethostname()
     migrations = available()

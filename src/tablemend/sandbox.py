@@ -125,12 +125,13 @@ def parse_variant(name: str) -> str:
 
 
 def build_origin(conn: Connection, *, legacy_overload: bool = False, legacy_idempotency_index: bool = False,
-                 variant: str = "newest") -> None:
+                 variant: str = "newest", rls: bool = False) -> None:
     """Create the origin's schema and functions in the connected database, in one transaction.
 
     ``legacy_overload`` adds the 5-argument overload (state D4); ``legacy_idempotency_index`` the partial unique index
     on ``(booking_id, idempotency_key)`` (state D3); ``variant`` (see :data:`ORIGIN_VARIANTS`) builds the schema at
-    one of the origin's historical points. Refuses a database that already has the origin's tables.
+    one of the origin's historical points; ``rls`` the origin's tenant row-level security policies on
+    ``app.restaurant_id`` (:func:`enable_rls`). Refuses a database that already has the origin's tables.
     """
     files = ORIGIN_VARIANTS[parse_variant(variant)][1]
     with translated(), conn.transaction():
@@ -149,6 +150,15 @@ def build_origin(conn: Connection, *, legacy_overload: bool = False, legacy_idem
             conn.execute(sqlfiles.read("origin/legacy_idempotency_index.sql"))
         for name in files:
             conn.execute(sqlfiles.read(name))
+        if rls:
+            enable_rls(conn)
+
+
+def enable_rls(conn: Connection) -> None:
+    """The origin's tenant policies: each tenant table shows only the rows of the restaurant in ``app.restaurant_id``
+    (to roles that neither own the tables nor have BYPASSRLS)."""
+    with translated(), conn.transaction():
+        conn.execute(sqlfiles.read("origin/rls.sql"))
 
 
 # --- seeding helpers ----------------------------------------------------------------------------------------------
@@ -508,7 +518,7 @@ class SandboxResult:
 
 def prepare(dsn: str | None, *, database: str | None = None, states: tuple[str, ...] = ORIGIN_STATES,
             legacy_overload: bool = False, legacy_idempotency_index: bool = False,
-            reset: bool = False, variant: str = "newest") -> SandboxResult:
+            reset: bool = False, variant: str = "newest", rls: bool = False) -> SandboxResult:
     """Create (or reuse) a sandbox database, build the origin in it when missing, and seed ``states``.
 
     Without ``dsn`` the database ``database`` (default ``origin_sandbox``) is made on the default server (embedded
@@ -542,7 +552,8 @@ def prepare(dsn: str | None, *, database: str | None = None, states: tuple[str, 
     with connect(target, autocommit=True) as conn:
         features = origin_features(conn)
         if not features.installed:
-            build_origin(conn, legacy_overload=want_overload, legacy_idempotency_index=want_index, variant=variant)
+            build_origin(conn, legacy_overload=want_overload, legacy_idempotency_index=want_index, variant=variant,
+                         rls=rls)
             built = True
         elif (want_overload and not features.legacy_overload) or (want_index and not features.legacy_idempotency_index):
             missing = [name for name, wanted, present in (

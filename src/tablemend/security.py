@@ -37,6 +37,8 @@ SEARCH_PATH = "pg_catalog, public, pg_temp"
 SERVICE_FUNCTIONS: tuple[str, ...] = (
     "assign_tables_atomic_v2", "unassign_tables_atomic", "create_table_hold", "extend_table_hold",
     "release_table_hold", "confirm_hold_assignment", "set_booking_status", "move_booking",
+    # auto-assign (migration 0006, docs/auto-assign.md)
+    "quote_tables", "hold_best_tables", "repack_state", "apply_repack_plan",
 )
 #: Schemas whose objects tablemend owns (``public`` holds the allocator, ``tablemend`` the migration bookkeeping).
 SCHEMAS: tuple[str, ...] = ("public", "tablemend")
@@ -179,6 +181,8 @@ def _grant(conn: Connection, roles: Roles) -> None:
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA tablemend TO {}").format(everyone))
     # Allocator.open checks the applied migrations before it sends anything (not tenant data)
     conn.execute(sql.SQL("GRANT SELECT ON TABLE tablemend.schema_migrations TO {}").format(everyone))
+    # ... and the server's GiST rescan verdict, to set its workaround without probing (not tenant data either)
+    conn.execute(sql.SQL("GRANT SELECT ON TABLE tablemend.server_checks TO {}").format(everyone))
     conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(readers))
     # the migration log, not every bookkeeping table (later ones, such as API keys, are granted on purpose)
     conn.execute(sql.SQL("GRANT SELECT ON TABLE tablemend.migration_log TO {}, {}").format(

@@ -100,6 +100,11 @@ COMMANDS = (
     Command(("booking", "move"), "tm", ("{booking}", *_WINDOW), (_UNKNOWN, *_WINDOW), (_BAD, *_WINDOW), 4),
     Command(("booking", "show"), "tm", ("{booking}",), (_UNKNOWN,), (_BAD,), 4),
     Command(("sample",), "tm", ("--restaurants", "1", "--seed", "2")),
+    Command(("serve",), "tm", ("--port", "0")),
+    Command(("keys",), None),
+    Command(("keys", "create"), "tm", ("--name", "x", "--all-restaurants", "--scope", "read")),
+    Command(("keys", "list"), "tm"),
+    Command(("keys", "revoke"), "tm", (_UNKNOWN,), (_UNKNOWN,), (_BAD,), 4),
 )
 _CASES = ("unknown-option", "not-a-uuid", "unknown-id", "unreachable", "missing-database")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -99,3 +100,26 @@ def test_missing_database_is_a_clear_error(server_dsn: str) -> None:
     assert result.returncode == 2
     assert 'database "tablemend_no_such_db" does not exist' in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_status_reports_the_embedded_servers_gist_rescan_verdict(home: Path) -> None:
+    assert run("db", "start", env=_env(home)).returncode == 0
+    status = run("db", "status", "--format", "json", env=_env(home))
+    assert status.returncode == 0, status.stderr
+    verdict = json.loads(status.stdout)["gist_rescan"]
+    assert verdict["verdict"] == "affected" and verdict["workaround"] is True  # the embedded 18.6 (docs §7)
+    assert "gist rescan: affected" in run("db", "status", env=_env(home)).stdout
+
+
+def test_db_check_probes_records_and_sets_the_workaround(tm_dsn: str) -> None:
+    from tests.integration.test_integrity import MEASURED
+
+    checked = run("db", "check", "--dsn", tm_dsn, "--format", "json")
+    body = json.loads(checked.stdout)
+    version = body["gist_rescan"]["server_version"].split()[0]
+    expected = MEASURED[version]
+    assert checked.returncode == (1 if expected.value == "affected" else 0), checked.stderr
+    assert body["gist_rescan"]["verdict"] == expected.value and body["gist_rescan"]["cached"] is False
+    assert set(body["functions"].values()) == {expected.value == "affected"} and len(body["functions"]) == 8
+    text = run("db", "check", "--dsn", tm_dsn)
+    assert f"gist rescan: {expected.value}" in text.stdout and "workaround:" in text.stdout

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from tablemend import Allocator, db, errors
@@ -163,11 +164,31 @@ def test_status_and_move(tm_conn: db.Connection, alloc: Allocator) -> None:
 
 
 def test_pool_sessions_match_db_connect(alloc: Allocator) -> None:
+    """Nothing rides on the session (a transaction-mode pooler would drop it): no startup options, no session SET;
+    only the application name, which poolers pass on."""
     with alloc.pool.connection() as conn:
-        row = conn.execute("SELECT current_setting('TimeZone') AS tz, current_setting('application_name') AS app,"
-                           " current_setting('plan_cache_mode') AS plans").fetchone()
-        assert row == {"tz": "UTC", "app": "tablemend", "plans": "force_generic_plan"}  # dict rows, UTC
+        row = conn.execute("SELECT current_setting('application_name') AS app,"
+                           " current_setting('plan_cache_mode') AS plans,"
+                           " current_setting('enable_indexscan') AS indexscan").fetchone()
+        assert row == {"app": "tablemend", "plans": "auto", "indexscan": "on"}  # dict rows
         assert conn.prepare_threshold is None and conn.autocommit
+        assert "options" not in conn.info.get_parameters()
+
+
+def test_pool_returns_utc_whatever_the_server_time_zone(tm_dsn: str) -> None:
+    with db.connect(tm_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} SET TimeZone = 'America/New_York'").format(
+            sql.Identifier(admin.info.dbname)))
+    with db.connect(tm_dsn, autocommit=True) as conn:
+        f = d.floor(conn)
+        b, t1 = d.booking(conn, f.restaurant_id), f.tables[0]
+    with Allocator.open(tm_dsn, max_size=1) as alloc:
+        with alloc.pool.connection() as conn:
+            assert conn.execute("SELECT current_setting('TimeZone') AS tz").fetchone() == {"tz": "America/New_York"}
+        (row,) = alloc.assign(b, [t1])
+        state = alloc.booking(b)
+    assert row.start_at.utcoffset() == timedelta(0) and row.start_at.tzname() == "UTC"
+    assert state.start_at.tzname() == "UTC" and state.end_at.tzname() == "UTC"
 
 
 def test_open_fails_fast_and_typed_on_an_unreachable_server() -> None:

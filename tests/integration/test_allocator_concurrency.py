@@ -17,7 +17,7 @@ import pytest
 
 from tablemend import Allocator, db, errors
 from tablemend.db import translated
-from tablemend.doctor import scan
+from tablemend.doctor import reindex, scan
 from tablemend.doctor.rules import Level
 from tests.integration import tmdata as d
 
@@ -234,10 +234,16 @@ def test_many_clients_collide_and_leave_only_consistent_typed_results(tm_dsn: st
         events = conn.execute("SELECT count(*) AS n FROM observability_events"
                               " WHERE event_type = 'capacity.rpc.conflict'").fetchone()
         # and the doctor, which knows every inconsistent state by name, finds none (expired holds not yet retired
-        # are info: nothing is blocked by them)
-        findings = [f"{f.code}: {f.detail}" for f in scan(conn) if f.level is not Level.info]
+        # are info: nothing is blocked by them; TMD022 is about the server, not the data)
+        findings = [f"{f.code}: {f.detail}" for f in scan(conn) if f.level is not Level.info and f.code != "TMD022"]
+        # the exclusion indexes still return every live row (the GiST rescan bug would have dropped some on an
+        # affected server without the workaround: docs/allocator.md §7)
+        with conn.transaction():
+            lost = {c.index.index: (c.checked, c.lost) for c in
+                    (reindex.compare(conn, idx) for idx in reindex.present(conn, "tablemend"))}
     assert not broken, broken
     assert not findings, findings[:5]
+    assert lost == {"booking_table_assignments_no_overlap": (True, 0), "table_hold_members_no_overlap": (True, 0)}
     assert live is not None and live["n"] > 0
     # every conflict (409) was recorded once, after its call rolled back
     assert events is not None and events["n"] == sum(n for k, n in outcomes.items() if ":TAC" in k)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bench.allocator import percentile, run
 
-from tablemend import db
+from tablemend import db, integrity
 
 
 def test_run_reports_every_field_and_seats_every_booking(tm_dsn: str) -> None:
@@ -20,13 +20,20 @@ def test_run_reports_every_field_and_seats_every_booking(tm_dsn: str) -> None:
     assert set(cells) >= {(k, n, s) for k in ("assign", "baseline") for n in (1, 2) for s in (1, 2)}
     assert all(c["ops"] == 8 for c in report["cells"] if c["kind"] != "contended")
     assert report["contended"]["ops"] == 16
+    workaround = report["workaround"]
+    assert workaround["on_per_s"] > 0 and workaround["off_per_s"] > 0 and workaround["off_vs_on"] > 0
+    assert {(c["kind"], c["tables"]) for c in report["cells"] if c["kind"].startswith("assign_workaround")} == {
+        (k, s) for k in ("assign_workaround_on", "assign_workaround_off") for s in (1, 2)}
     with db.connect(tm_dsn, autocommit=True) as conn:
+        check = integrity.server_check(conn)  # the server's own setting is back
+        assert set(integrity.workaround_state(conn).values()) == {check.workaround}
         # the 4 measured assign cells (8 bookings each, 1- and 2-table), all seated; their windows start in 2040
         rows = conn.execute("SELECT count(*) AS n FROM booking_table_assignments"
                             " WHERE start_at >= '2040-01-01'").fetchone()
         baseline = conn.execute("SELECT count(*) AS n FROM bench_baseline").fetchone()
     assert rows is not None and baseline is not None
-    assert rows["n"] == 2 * (8 * 1 + 8 * 2)
+    # plus the workaround cells at 2 clients: on, off, off, on, 8 bookings each, 1- and 2-table
+    assert rows["n"] == 2 * (8 * 1 + 8 * 2) + 4 * (8 * 1 + 8 * 2)
     # per operation the assign's rows plus its ledger row; the warm-up wrote 40 single-table operations too
     assert baseline["n"] == 40 * 2 + 2 * (8 * 2 + 8 * 3)
 

@@ -16,6 +16,7 @@ def test_generator_and_scan_find_the_seeded_drift(origin_conn: db.Connection) ->
     assert expected == {"TMD001": 30, "TMD002": 3, "TMD003": 6, "TMD005": 6, "TMD007": 3, "TMD008": 3,
                         "TMD009": 3, "TMD010": 3, "TMD011": 3, "TMD012": 3, "TMD016": 3}
     assert result["findings"] == expected and result["drift_found"] is True
+    assert set(result["server_findings"]) <= {"TMD022"}
     assert result["rows"]["bookings"] == n
     assert result["rows"]["booking_table_assignments"] == sum(origin_data.holds_tables(i) for i in range(n))
     for field in ("seq_read_s", "seq_count_s", "scan_s", "ratio", "ratio_vs_count", "ru_maxrss_delta_kib",

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from psycopg import sql
 
 from tablemend import db
 from tablemend.errors import DatabaseError, UsageError
 
 
-def test_sessions_run_in_utc_without_prepared_statements(tm_dsn: str) -> None:
+def test_timestamps_are_utc_without_session_settings_or_prepared_statements(tm_dsn: str) -> None:
+    """A pooler keeps no session settings, so none is sent (no startup options); timestamps load as UTC anyway."""
+    with db.connect(tm_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} SET TimeZone = 'Asia/Kolkata'").format(
+            sql.Identifier(admin.info.dbname)))
     with db.connect(tm_dsn) as conn:
-        row = conn.execute("SELECT current_setting('TimeZone') AS tz").fetchone()
-        assert row == {"tz": "UTC"}
+        row = conn.execute("SELECT current_setting('TimeZone') AS tz, current_setting('application_name') AS app,"
+                           " '2030-06-01 19:00:00+00'::timestamptz AS at").fetchone()
+        assert row is not None and (row["tz"], row["app"]) == ("Asia/Kolkata", "tablemend")
+        assert row["at"] == datetime(2030, 6, 1, 19, tzinfo=UTC) and row["at"].tzname() == "UTC"
         assert conn.prepare_threshold is None
+    with db.connect(tm_dsn, application_name="someone-else") as named:
+        assert named.execute("SELECT current_setting('application_name') AS app").fetchone() == {"app": "someone-else"}
 
 
 def test_unknown_sqlstate_is_kept_verbatim(tm_dsn: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 from tablemend import db, sandbox
 from tablemend.doctor import context, plan, repair, scan, undo, verify
 from tablemend.doctor.repairs import TEST_PAUSE_ENV, Timeouts
+from tablemend.doctor.rules import Safety
 from tablemend.errors import (
     FindingNotFound,
     JournalAppendOnly,
@@ -192,14 +193,17 @@ def test_repair_retry_commits_repair_and_assignment(origin_dsn: str) -> None:
 
 def test_retry_that_still_fails_keeps_nothing(origin_dsn: str) -> None:
     with db.connect(origin_dsn, autocommit=True) as conn:
-        case = sandbox.seed_state(conn, "D1c")  # needs --include: the safe-only repair leaves the blocker
+        case = sandbox.seed_state(conn, "D1c")  # live B still sits on X: the safe-only repair leaves the blocker
         before = checksums(conn)
         with pytest.raises(RepairRefused):
             repair(conn, ctx_for(conn, case), retry=True)
         assert checksums(conn) == before
         assert _journal_entries(conn) == 0
-        confirm = [f.id for f in scan(conn, ctx=ctx_for(conn, case)) if f.code == "TMD016"]
-        assert confirm and verify(conn, ctx_for(conn, case), include=confirm).allocator.ok
+        human = [f for f in scan(conn, ctx=ctx_for(conn, case)) if f.booking_id in case.blocking_booking_ids]
+        assert human and all(f.safety is Safety.human for f in human)  # a live guest's seat: a person's call
+        conn.execute("SELECT * FROM public.unassign_tables_atomic(%s, %s)",
+                     (case.blocking_booking_ids[0], [case.table_ids[0]]))  # the person moves B off X
+        assert verify(conn, ctx_for(conn, case)).allocator.ok
 
 
 def test_include_unknown_finding_is_refused(origin_dsn: str) -> None:

@@ -3,8 +3,8 @@
 Each case (seeded RNG) mixes a random subset of the §3 states, a few hundred generated bookings (healthy live ones
 plus the benchmark's known drift) and random extra drift on live bookings. Then:
 
-* every live booking's occupancy is the same before and after the repair: its assignment rows (table, window) and
-  its real (non-shadow) table allocations, even those without an assignment row;
+* every live booking's seats are the same before and after the repair: its assignment rows (table, window) and the
+  real (non-shadow) table allocations that back them;
 * a rescan finds no ``safe`` finding left, and a second ``repair`` has nothing to do (the repair is idempotent);
 * ``undo`` restores every table byte for byte.
 """
@@ -34,10 +34,13 @@ _OCCUPANCY = """
            coalesce(bta.start_at::text, '-') || ' .. ' || coalesce(bta.end_at::text, '-') AS span
     FROM public.booking_table_assignments bta WHERE bta.booking_id = ANY (%(ids)s)
     UNION ALL
-    -- every real table allocation (with or without an assignment row); a merge_group row occupies no table
+    -- every real table allocation that backs one of those rows (an allocation of a booking on a table it holds no
+    -- row on backs no seat: TMD002); a merge_group row occupies no table
     SELECT 'allocation', a.booking_id, a.resource_id, a."window"::text
     FROM public.allocations a
-    WHERE NOT a.shadow AND a.resource_type = 'table' AND a.booking_id = ANY (%(ids)s)"""
+    WHERE NOT a.shadow AND a.resource_type = 'table' AND a.booking_id = ANY (%(ids)s)
+      AND EXISTS (SELECT 1 FROM public.booking_table_assignments bta
+                   WHERE bta.booking_id = a.booking_id AND bta.table_id = a.resource_id)"""
 
 
 def _occupancy(conn: db.Connection, live: list[uuid.UUID]) -> list[tuple[Any, ...]]:
@@ -119,15 +122,36 @@ def test_repair_all_safe_never_moves_a_live_booking(origin_conn: db.Connection, 
     assert _occupancy(origin_conn, live) == occupancy, mix
 
 
-def test_live_orphan_allocation_needs_confirmation(origin_conn: db.Connection) -> None:
+def test_orphan_allocation_of_an_unseated_booking_is_safe_of_a_seated_one_confirm(origin_conn: db.Connection) -> None:
+    """TMD002's decision (see its docstring): a live booking with no assignment row at all is seated nowhere, so its
+    leftover allocation is removed by --all-safe; a live booking that still holds another table keeps it unless
+    someone includes the finding."""
     origin_data.generate(origin_conn, 20)  # booking 4 is a live booking with an allocation and no assignment row
-    live = [r["id"] for r in origin_conn.execute(_LIVE).fetchall()]
-    claimed = origin_conn.execute(
-        "SELECT count(*) AS n FROM public.allocations WHERE NOT shadow AND resource_type = 'table'"
-        " AND booking_id = ANY (%(ids)s)", {"ids": live}).fetchone()
+    unseated = origin_conn.execute("SELECT md5('b4')::uuid AS id").fetchone()
+    seated = origin_conn.execute(
+        "SELECT b.id FROM public.bookings b JOIN public.booking_table_assignments bta ON bta.booking_id = b.id"
+        " WHERE b.status IN ('pending', 'confirmed') AND b.end_at > now() ORDER BY b.id LIMIT 1").fetchone()
+    assert unseated is not None and seated is not None
+    # a second allocation of the seated booking, on a table it has no row on (a half-finished move)
+    origin_conn.execute(
+        "INSERT INTO public.allocations (booking_id, restaurant_id, resource_type, resource_id, \"window\", shadow)"
+        " SELECT b.id, b.restaurant_id, 'table', t.id, tstzrange(b.start_at, b.end_at, '[)'), false"
+        " FROM public.bookings b JOIN public.table_inventory t ON t.restaurant_id = b.restaurant_id"
+        " WHERE b.id = %(b)s AND NOT EXISTS (SELECT 1 FROM public.allocations a WHERE a.resource_id = t.id"
+        "   AND a.\"window\" && tstzrange(b.start_at, b.end_at, '[)'))"
+        " AND NOT EXISTS (SELECT 1 FROM public.booking_table_assignments x WHERE x.table_id = t.id"
+        "   AND x.booking_id = b.id) ORDER BY t.id LIMIT 1", {"b": seated["id"]})
+    found = {f.booking_id: f for f in scan(origin_conn) if f.code == "TMD002"}
+    assert found[unseated["id"]].safety is Safety.safe
+    assert found[seated["id"]].safety is Safety.confirm
     repair(origin_conn, Context(), all_safe=True)
-    after = origin_conn.execute(
-        "SELECT count(*) AS n FROM public.allocations WHERE NOT shadow AND resource_type = 'table'"
-        " AND booking_id = ANY (%(ids)s)", {"ids": live}).fetchone()
-    assert claimed is not None and after is not None
-    assert after["n"] == claimed["n"]
+
+    def count(booking: uuid.UUID) -> int:
+        row = origin_conn.execute("SELECT count(*) AS n FROM public.allocations WHERE NOT shadow"
+                                  " AND resource_type = 'table' AND booking_id = %s", (booking,)).fetchone()
+        assert row is not None
+        return int(row["n"])
+
+    assert count(unseated["id"]) == 0
+    left = {f.booking_id for f in scan(origin_conn) if f.code == "TMD002"}
+    assert left == {seated["id"]}

@@ -52,7 +52,9 @@ def ctx_for(conn: db.Connection, case: sandbox.StateCase) -> Any:
                    end_at=case.end_at, idempotency_key=case.idempotency_key)
 
 
-REPAIRABLE = [s for s in sandbox.ORIGIN_STATES if s not in ("D3", "D4")]
+#: D1c: B is live (confirmed) and still seated on X over P's window: a live conflict, a person's call
+LIVE_CONFLICTS = ("D1c",)
+REPAIRABLE = [s for s in sandbox.ORIGIN_STATES if s not in ("D3", "D4", *LIVE_CONFLICTS)]
 
 
 @pytest.mark.parametrize("code", REPAIRABLE)
@@ -95,12 +97,32 @@ def test_state_round_trip(origin_dsn: str, code: str) -> None:
         assert outcome(conn, case) == expected(case)
 
 
+@pytest.mark.parametrize("code", LIVE_CONFLICTS)
+def test_live_conflict_is_human_and_names_both(origin_dsn: str, code: str) -> None:
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        case = sandbox.seed_state(conn, code)
+        ctx = ctx_for(conn, case)
+        findings = list(scan(conn, ctx=ctx))
+        human = [f for f in findings if f.safety is Safety.human]
+        assert human, findings
+        for blocker in case.blocking_booking_ids:
+            named = [f for f in human if f.booking_id == blocker]
+            assert named and str(case.booking_id) in named[0].detail, "names both bookings"
+        assert all(f.safety is Safety.human for f in findings if f.booking_id in case.blocking_booking_ids)
+        before = checksums(conn)
+        result = repair(conn, ctx, include=[f.id for f in findings if f.safety is Safety.confirm])
+        assert result.repair_id is None and not result.plan.changes
+        assert checksums(conn) == before
+        assert outcome(conn, case) == expected(case)
+
+
 @pytest.mark.parametrize("code", ["D3", "D4"])
 def test_schema_defects_are_human(origin_legacy_dsn: str, code: str) -> None:
     with db.connect(origin_legacy_dsn, autocommit=True) as conn:
         case = sandbox.seed_state(conn, code)
         assert outcome(conn, case) == expected(case)
-        ctx = ctx_for(conn, case)
+        # the overload affects only calls naming 5 or fewer arguments: a whole scan reports it, P's scope does not
+        ctx = ctx_for(conn, case) if code == "D3" else context(conn)
         findings = {f.code: f for f in scan(conn, ctx=ctx)}
         wanted = "TMD014" if code == "D3" else "TMD015"
         assert findings[wanted].safety is Safety.human

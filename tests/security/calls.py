@@ -31,4 +31,16 @@ CALLS: tuple[Call, ...] = (
     Call("release_table_hold", "SELECT release_table_hold(%s)", lambda s: (s.hold_id,), "TAN02"),
     Call("set_booking_status", "SELECT set_booking_status(%s, 'cancelled')", lambda s: (s.free,), "TAN01"),
     Call("move_booking", "SELECT * FROM move_booking(%s, %s, %s)", lambda s: (s.assigned, at(20), at(22)), "TAN01"),
+    Call("quote_tables", "SELECT * FROM quote_tables(%s, 2, %s, %s)",
+         lambda s: (s.restaurant_id, at(19, 3), at(21, 3)), "TAF03"),
+    Call("hold_best_tables", "SELECT * FROM hold_best_tables(%s, 2, %s, %s, now() + interval '10 minutes')",
+         lambda s: (s.restaurant_id, at(19, 4), at(21, 4)), "TAF03"),
+    Call("repack_state", "SELECT repack_state(%s, 2, %s, %s)", lambda s: (s.restaurant_id, at(19, 3), at(21, 3)),
+         "TAF03"),
+    # a plan with no moves, read through repack_state (the fingerprint of the rows it read), holding T2 on day 5
+    Call("apply_repack_plan",
+         "SELECT * FROM apply_repack_plan(%s, repack_state(%s, 2, %s, %s)"
+         " || jsonb_build_object('moves', '[]'::jsonb, 'table_ids', jsonb_build_array(%s::text)),"
+         " now() + interval '10 minutes')",
+         lambda s: (s.restaurant_id, s.restaurant_id, at(19, 5), at(21, 5), s.tables[1]), "TAF03"),
 )

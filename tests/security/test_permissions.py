@@ -105,6 +105,14 @@ def test_the_service_role_may_execute_only_the_allocators_functions(tm_conn: db.
     assert tables == []
 
 
+def test_every_role_reads_the_servers_gist_verdict(tm_conn: db.Connection, run_roles: dict[str, str]) -> None:
+    """Allocator.open reads the verdict migrate recorded; without SELECT a service login would probe on every open."""
+    for name in ("service", "readonly", "doctor", "repair"):
+        row = tm_conn.execute("SELECT has_table_privilege(%s, 'tablemend.server_checks', 'SELECT') AS ok",
+                              (run_roles[name],)).fetchone()
+        assert row == {"ok": True}, name
+
+
 def test_functions_created_later_start_without_execute_for_public(tm_conn: db.Connection,
                                                                   run_roles: dict[str, str]) -> None:
     tm_conn.execute("CREATE FUNCTION public.tm_probe_migrator() RETURNS int LANGUAGE sql RETURN 1")

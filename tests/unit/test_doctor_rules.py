@@ -12,7 +12,7 @@ from tablemend.doctor.docs import render
 from tablemend.doctor.explainer import parse_error_table
 from tablemend.doctor.repairs import select
 from tablemend.doctor.rules import Finding, Level, Safety
-from tablemend.errors import FindingNotFound, RepairRefused, UsageError
+from tablemend.errors import ErrorNotRecognised, FindingNotFound, RepairRefused, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,11 +70,35 @@ def test_select_by_safety() -> None:
 
 
 def test_parse_error_table() -> None:
-    table = uuid.uuid4()
+    table, p = uuid.uuid4(), uuid.uuid4()
     assert parse_error_table(f"assign_tables_atomic_v2 assignment duplicate for table {table}") == table
     assert parse_error_table(None) is None
-    with pytest.raises(UsageError):
+    with pytest.raises(ErrorNotRecognised):
         parse_error_table("something went wrong")
+    # a booking id is not a table (issue 17 item 4), and it must be P's
+    assert parse_error_table(f"assign_tables_atomic_v2 idempotency mismatch for booking {p}", p) is None
+    with pytest.raises(UsageError):
+        parse_error_table(f"assign_tables_atomic_v2 idempotency mismatch for booking {p}", uuid.uuid4())
+    detail = f"allocations_no_overlap DETAIL: Resource {table} overlaps requested window for booking {p}"
+    assert parse_error_table(detail, p) == table
+
+
+def test_every_known_shape_is_recognised() -> None:
+    from tablemend.doctor import messages
+
+    p, t, z = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    samples = {
+        "hold-conflict-real": 'unrecognized format() type specifier " "',
+        "unique": 'duplicate key value violates unique constraint "booking_assignment_idempotency_booking_hash_key"',
+        "exclusion": 'conflicting key value violates exclusion constraint "no_overlapping_table_assignments"',
+        "zone-lock": f"Booking {p} locked to zone {z}, cannot assign zone {uuid.uuid4()}",
+        "no-assignments": f"assign_tables_atomic_v2 returned no assignments for booking {p}",
+        "not-adjacent": f"Table {t} is not adjacent to the selected set",
+    }
+    for name, text in samples.items():
+        parsed = messages.parse(text, p)
+        assert parsed is not None and parsed.shape.name == name, text
+    assert messages.parse(samples["unique"], p).constraint == "booking_assignment_idempotency_booking_hash_key"  # type: ignore[union-attr]
 
 
 def test_manual_sql_is_literal() -> None:

@@ -6,7 +6,8 @@ Public API (stable; the CLI, bench and tests use only this):
 * ``context(conn, *, restaurant_id=None, booking_id=None, table_ids=(), start_at=None, end_at=None,
   idempotency_key=None, profile=None) -> Context`` — the scan context (a booking P: tables/window default to P's
   own current or last request).
-* ``explain(conn, *, booking_id, table_ids=(), start_at=None, end_at=None, idempotency_key=None, error=None)``.
+* ``explain(conn, *, booking_id, table_ids=(), start_at=None, end_at=None, idempotency_key=None, error=None,
+  restaurant_id=None) -> Explanation`` — the blockers in the order P's call meets them, the probe, ``.verdict``.
 * ``plan(conn, ctx, *, include=(), all_safe=True, codes=None, progress=None, emit=None) -> Plan`` (rolled back;
   ``Plan.changes``, ``.count``, ``.estimate``, ``.sql()``; with ``emit(plan, changes)`` the changes stream instead).
 * ``repair(conn, ctx, *, include=(), all_safe=True, codes=None, retry=False, batch=None, progress=None,
@@ -18,9 +19,11 @@ Public API (stable; the CLI, bench and tests use only this):
 * ``Finding`` (``.id`` stable = code + hash of key columns, ``.safety``, ``.level``, ``.as_row()``), ``Safety``,
   ``Level``, ``registry()`` (code -> Check class).
 
-Use autocommit connections (``db.connect(dsn, autocommit=True)``): every verb manages its own transaction.
-Profiles: ``origin`` (checks TMD001-TMD016, TMD021) and ``tablemend`` (TMD017-TMD020), detected from the catalog;
-TMD032 (unindexed foreign keys) in both.
+Use autocommit connections (``db.connect(dsn, autocommit=True)``): every verb manages its own transaction, and reads
+with ``row_security = off`` or refuses (``tablemend.doctor.access``); ``context(restaurant_id=R)`` is the explicit
+``--restaurant`` scope.
+Profiles: ``origin`` (checks TMD001-TMD016, TMD021, TMD028) and ``tablemend`` (TMD017-TMD020), detected from the
+catalog; TMD032 (unindexed foreign keys) in both.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from tablemend import db
+from tablemend import db, integrity
 from tablemend.clitools import (
     DsnOption,
     FormatOption,
@@ -29,7 +29,7 @@ from tablemend.clitools import (
     render_rows,
     write_out,
 )
-from tablemend.doctor import costs, indexes, journal, planfile, repairs
+from tablemend.doctor import costs, indexes, journal, planfile, reindex, repairs
 from tablemend.doctor import explainer as explain_mod
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.cli_plan import (
@@ -38,6 +38,7 @@ from tablemend.doctor.cli_plan import (
     emit_plan,
     print_plan,
     repair_plan_file,
+    scope_of,
     warn_slow,
     write_file,
 )
@@ -82,7 +83,8 @@ StatementTimeout = Annotated[str, typer.Option("--statement-timeout", envvar="TA
 
 def doctor_command(fn: Callable[P, R]) -> Callable[P, R]:
     """:func:`handle_errors`, and with ``--format json`` the error also goes to stdout as one JSON object
-    ``{"error": {code, message, details, hint}}``, so a script reading stdout always gets valid JSON."""
+    ``{code, message, details, hint}`` (the one JSON error shape, as the HTTP API's), so a script reading stdout
+    always gets valid JSON."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -90,7 +92,7 @@ def doctor_command(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except TablemendError as exc:
             if kwargs.get("fmt") is OutputFormat.json:
-                sys.stdout.write(dumps({"error": exc.to_json()}) + "\n")
+                sys.stdout.write(dumps(exc.to_json()) + "\n")
                 sys.stdout.flush()
             raise
 
@@ -202,10 +204,14 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         hook: list[Any] = []
         stream = scan(conn, profile=prof, ctx=ctx, codes=check, on_check=lambda c: hook[0](c) if hook else None)
         findings = _with_progress(stream, selected, hook.append)
+        scope = scope_of(ctx)
         if fmt is OutputFormat.json:
-            worst = _stream_json(findings)
+            worst = _stream_json(findings, scope)
         else:
-            worst = _print_table(findings, f"doctor scan ({prof.name})")
+            server = integrity.cached(conn)  # the scan probed before its snapshot; TMD022 when affected
+            verdict = f"; GiST rescan self-test: {server.verdict.value}" if server is not None else ""
+            only = f", {scope} only" if scope else ""
+            worst = _print_table(findings, f"doctor scan ({prof.name}{only}{verdict})")
     if worst is not None and worst.rank >= threshold.rank:
         raise typer.Exit(1)
 
@@ -225,14 +231,15 @@ def _note_variants(prof: profiles.Profile, codes: Sequence[str] | None, selected
 #: a readable table stops here; JSON streams every finding
 
 
-def _stream_json(findings: Iterator[Finding]) -> Level | None:
+def _stream_json(findings: Iterator[Finding], scope: str | None = None) -> Level | None:
     """One JSON array. Findings are spooled (memory while small, then a temporary file) and written to stdout only
     when the scan has finished, so an error half-way leaves no truncated array: stdout gets the error object."""
     worst: Level | None = None
     with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as spool:
         spool.write("[")
         for n, f in enumerate(findings):
-            spool.write(("," if n else "") + "\n  " + dumps(f.as_row()).replace("\n", "\n  "))
+            row = f.as_row() if scope is None else {**f.as_row(), "scope": scope}
+            spool.write(("," if n else "") + "\n  " + dumps(row).replace("\n", "\n  "))
             worst = f.level if worst is None or f.level.rank > worst.rank else worst
         spool.write("\n]\n" if worst is not None else "]\n")
         spool.seek(0)
@@ -264,8 +271,8 @@ def _print_table(findings: Iterator[Finding], title: str) -> Level | None:
 @doctor_app.command("explain")
 @doctor_command
 def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P (uuid).")],
-                dsn: DsnOption = None, profile: ProfileOption = None, tables: TablesOption = None,
-                start: StartOption = None, end: EndOption = None, key: KeyOption = None,
+                dsn: DsnOption = None, profile: ProfileOption = None, restaurant: RestaurantOption = None,
+                tables: TablesOption = None, start: StartOption = None, end: EndOption = None, key: KeyOption = None,
                 error: Annotated[str | None, typer.Option("--error", help='The error P got, e.g. "… assignment '
                                                           'duplicate for table <id>".')] = None,
                 probe: Annotated[bool, typer.Option(help="Call the database's allocator in a rolled-back "
@@ -273,9 +280,11 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
                 fmt: FormatOption = OutputFormat.table) -> None:
     """Explain what blocks booking P's assignment, and why.
 
-    Names each blocking row with its booking and status, the allocator error it
-    causes, and the repair; also calls the database's allocator in a rolled-back
-    transaction to show its actual answer (--no-probe skips that).
+    Lists the rows P's call meets in the order the allocator meets them (the
+    first one raises the error), each with its booking and status, the error
+    it causes and the repair; calls the database's allocator in a rolled-back
+    transaction for its actual answer (--no-probe skips that) and ends with a
+    verdict: the error, the blocking rows and the exact repair command.
 
     Examples:
       tablemend doctor explain --booking P
@@ -285,9 +294,11 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
         result = explain_mod.explain(
             conn, booking_id=_uuid(booking, "--booking"),  # type: ignore[arg-type]
             table_ids=_uuids(tables, "--tables"), start_at=_instant(start, "--start"),
-            end_at=_instant(end, "--end"), idempotency_key=key, error=error, profile=profile, probe=probe)
+            end_at=_instant(end, "--end"), idempotency_key=key, error=error, profile=profile, probe=probe,
+            restaurant_id=_uuid(restaurant, "--restaurant"))
+    scope = scope_of(result.context)
     if fmt is OutputFormat.json:
-        render_json(result.as_dict())
+        render_json({"scope": scope or "database", **result.as_dict()})
         return
     ctx = result.context
     console.print(f"booking {ctx.booking_id}: tables {', '.join(map(str, ctx.table_ids))}", highlight=False,
@@ -299,15 +310,30 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
         console.print(f"the database's allocator now: {escape(answer)}", highlight=False, soft_wrap=True)
     if not result.blockers:
         console.print("nothing in the doctor's checks blocks this assignment")
-        return
-    for b in result.blockers:
+    for n, b in enumerate(result.blockers, 1):
         f = b.finding
-        console.print(f"\n[bold]{f.id}[/bold] ({f.safety.value}) {escape(f.detail)}", highlight=False,
+        label = f"{n}." if b.blocks else "hygiene:"
+        console.print(f"\n{label} [bold]{f.id}[/bold] ({f.safety.value}) {escape(f.detail)}", highlight=False,
                       soft_wrap=True)
         console.print(f"  causes: {escape(b.error)}", highlight=False, soft_wrap=True)
         console.print(f"  state:  {escape(b.why)}", highlight=False, soft_wrap=True)
         console.print("  repair:\n    " + escape(b.repair).replace("\n", "\n    "), highlight=False,
                       soft_wrap=True)
+    v = result.verdict
+    if v is None:
+        return
+    console.print(f"\n[bold]verdict[/bold]: {escape(v.error)} ({v.source})", highlight=False, soft_wrap=True)
+    if v.note:
+        console.print(f"  note: {escape(v.note)}", highlight=False, soft_wrap=True)
+    if v.blocking:
+        console.print(f"  blocking: {', '.join(v.blocking)}" + (f" (bookings {', '.join(map(str, v.bookings))})"
+                                                                 if v.bookings else ""), highlight=False,
+                      soft_wrap=True)
+    if v.person:
+        console.print(f"  a person decides first: {', '.join(v.person)} (human: never repaired automatically)",
+                      highlight=False, soft_wrap=True)
+    if v.command:
+        console.print(f"  repair: {escape(v.command)}", highlight=False, soft_wrap=True)
 
 
 # --- plan / repair ----------------------------------------------------------------------------------------------
@@ -424,10 +450,21 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         def said(estimate: costs.Estimate) -> None:
             warn_slow(repairs.Plan("", ctx, repairs.Selection((), ()), (), 0, estimate))
 
+        # damaged occupancy indexes first, outside any transaction: the row checks read through them
+        actions = reindex.rebuild_selected(conn, ctx, profile=profile, all_safe=all_safe, include=include or ())
+        for action in actions:
+            err_console.print(f"rebuilt {action.index} (action {action.action_id}): {action.lost_before} lost "
+                              f"entries before, {action.lost_after} after; live overlaps after: "
+                              f"{len(action.overlaps)}", highlight=False)
         result = repairs.repair(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
                                 retry=retry, adjacency=adjacency, explicit_window=start is not None,
                                 timeouts=timeouts, batch=batch, progress=progress, collect=False,
                                 on_estimate=said)
+    if actions and result.repair_id is None and result.allocator is None:
+        if fmt is OutputFormat.json:
+            render_json({"repair_id": None, "findings": [], "changes": 0,
+                         "actions": [a.as_dict() for a in actions]})
+        return
     if result.repair_id is None and result.allocator is None:
         skipped = result.plan.selection.skipped
         if skipped:
@@ -439,14 +476,16 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         return
     for f, why in result.plan.selection.skipped:
         err_console.print(f"left: {f.id} ({why})", highlight=False, soft_wrap=True)
-    summary: dict[str, Any] = {"repair_id": result.repair_id, "findings": [f.id for f in result.plan.selection.apply],
-                               "changes": result.plan.count}
+    summary: dict[str, Any] = {"scope": scope_of(ctx) or "database", "repair_id": result.repair_id,
+                               "findings": [f.id for f in result.plan.selection.apply], "changes": result.plan.count}
     if len(result.repair_ids) > 1:
         summary["repair_ids"] = list(result.repair_ids)
     if index_entry is not None:
         summary["index_repair_id"] = index_entry.journal_id
     if result.allocator is not None:
         summary["assigned"] = result.allocator.rows
+    if actions:
+        summary["actions"] = [a.as_dict() for a in actions]
     if fmt is OutputFormat.json:
         render_json(summary)
         return

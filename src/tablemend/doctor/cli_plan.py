@@ -20,9 +20,18 @@ from tablemend.clitools import (
     render_rows,
     write_out,
 )
-from tablemend.doctor import costs, planfile, repairs
+from tablemend.doctor import access, costs, planfile, repairs
 from tablemend.doctor.changes import RowChange
+from tablemend.doctor.rules import Context
 from tablemend.errors import PlanFileInvalid, RepairRefused, UsageError
+
+
+def scope_of(ctx: Context) -> str | None:
+    """``restaurant R`` under an explicit --restaurant scope (said on stderr too), None for the whole database."""
+    if ctx.scope_restaurant is None:
+        return None
+    err_console.print(f"note: {access.scope_note(ctx.scope_restaurant)}", highlight=False)
+    return f"restaurant {ctx.scope_restaurant}"
 
 
 def write_file(path: str, text: str) -> None:
@@ -115,7 +124,7 @@ def print_plan(p: repairs.Plan, fmt: OutputFormat) -> None:
 def emit_plan(p: repairs.Plan, changes: Iterable[tuple[RowChange, tuple[str, ...]]], fmt: OutputFormat) -> None:
     """Write the plan as its changes stream out of the database (JSON: every change; table: the first ones)."""
     if fmt is OutputFormat.json:
-        head = {"apply": [f.as_row() for f in p.selection.apply],
+        head = {"scope": scope_of(p.context) or "database", "apply": [f.as_row() for f in p.selection.apply],
                 "skipped": [{**f.as_row(), "reason": why} for f, why in p.selection.skipped],
                 "estimate": _estimate_row(p)}
         text = dumps_plain(head)

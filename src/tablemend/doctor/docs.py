@@ -22,7 +22,8 @@ journalled transaction that can be undone, and proves that the failed assignment
 
 {verbs}
 All verbs take `--dsn`, `--profile origin|tablemend` (default: detected from the catalog) and `--format table|json`;
-with `--format json` an error is also a JSON object `{"error": {code, message, details, hint}}` on stdout.
+with `--format json` an error is also a JSON object `{code, message, details, hint}` (the HTTP API's error shape) on
+stdout.
 
 Live origin databases sit at different points of its migration history (`tablemend sandbox origin --variant` builds
 them): the profile records which columns and constraints exist; a check that needs a missing one is reported as not
@@ -58,10 +59,50 @@ line is JSON: `{"bench": "scan", "ratio": scan / sequential read, ...}`. The tar
 
 * **safe** — changes no live booking's occupancy (which tables it holds, over which window): rows of terminal or past
   bookings, orphans, stale bookkeeping. Applied by `repair --all-safe` and `repair --booking P`.
-* **confirm** — changes a live booking's occupancy; applied only when the finding is named with `--include ID`.
+* **confirm** — changes a live booking's bookkeeping in a way someone should approve (restoring a missing
+  allocation, releasing a live booking's hold, a live booking's allocation on another table); applied only when the
+  finding is named with `--include ID`.
 * **human** — a real double booking between live bookings, or a schema defect; reported, never repaired.
 
+A live guest's seat is a person's call: no `safe` or `confirm` change removes or alters an assignment row (table,
+window) of a booking in a live status (confirmed, checked in, pending, pending allocation), or an allocation that
+backs one. A conflict between two live bookings is `human` and names both; a live row without an allocation gets its
+allocation back (TMD016), never loses its table. A property test over random origin states holds every repair to it.
+
 Finding ids are stable: the code plus a hash of the finding's key columns (`TMD001-3f2a9c1b0d`).
+
+## Complete or refuse
+
+Every doctor transaction (scan, explain, plan, repair, verify, gate, undo) reads with `row_security = off`, set with
+`SET LOCAL` (pg_dump's rule; no session state). A role that row-level security would filter (one that neither owns
+the tables nor has `BYPASSRLS`) gets one error, `TMD70`, naming the tables and the ways out, and no report: a scan of
+a filtered subset is never presented as the whole database. The narrower scope is explicit: `--restaurant R` reads as
+R (`app.restaurant_id`, the origin's tenant setting, transaction-local); under row-level security the doctor then
+checks that it sees R and every row R's visible rows refer to (`TMD71` otherwise), and every output says that it
+covers R only (a `note:` on stderr, `"scope"` in JSON).
+
+## How explain reads one call
+
+For booking P, the findings are only rows that P's call meets, listed in the order the origin's
+`assign_tables_atomic_v2` meets them (spec §2): the zone lock (step 7), the ledger replay under P's key (step 10),
+other bookings' hold windows (step 11), then per requested table in id order the other bookings' real allocations
+(step 14a, `allocations_no_overlap`) before their rows at P's slot (the `(table_id, slot_id)` key: "duplicate", or
+raw 23505 when P's own row on the table moves there) before their rows overlapping P's window at another slot
+(raw 23P01), then the ledger write (step 15). So the first listed blocker is the one whose error the call raises.
+Rows without a window never "overlap" (the exclusion constraint skips them): a live one that shares P's table and
+slot, or whose booking's window overlaps P's, is a live conflict (`human`). Findings about P's own rows that the call
+does not meet come last, marked hygiene. The verdict names the database's answer (from the probe, in a rolled-back
+transaction), the blocking findings and bookings, and the exact repair command; when the doctor's prediction and the
+probe disagree it says so and goes with the probe.
+
+## Error messages explain understands
+
+`explain --error MSG` matches the message's shape anywhere in the text; a table it names joins P's table set, a
+booking it names must be P. Unknown text is refused (`TMD72`). The real function never raises its documented hold
+conflict: its DETAIL `format('Hold % overlaps requested window', …)` fails in `format()`, so every hold conflict
+reaches the caller as `22023`.
+
+{shapes}
 
 ## Journal and undo
 
@@ -128,8 +169,9 @@ SELECT * FROM public.unassign_tables_atomic(:B, ARRAY[:X]::uuid[]);
 _VERBS = (
     ("scan", "findings as rows (code, level, safety, restaurant, booking, table, detail, remediation, metadata) "
      "from a read-only snapshot; exit 0 with none, 1 with findings at or above `--fail-on`, 2 on error"),
-    ("explain --booking P [--tables X,Y] [--error MSG]", "which rows block P, the error the allocator raises for "
-     "them and why, and the repair; also the database allocator's actual answer (rolled back)"),
+    ("explain --booking P [--tables X,Y] [--error MSG]", "the rows P's call meets, in the order it meets them, the "
+     "error each raises and its repair; the database allocator's actual answer (rolled back); a verdict with the "
+     "error, the blocking findings and the exact repair command"),
     ("plan [--sql] [--out FILE]", "the exact row changes a repair would make (including what its own changes make "
      "necessary), computed in a transaction that is rolled back and streamed out as read; an estimate, and a note "
      "when an unindexed foreign key (TMD032) will make the repair slow; `--sql` prints a reviewable script; `--out` "
@@ -190,7 +232,10 @@ def render() -> str:
     checks = list(registry().values())
     table = "".join(f"| [{c.code}](#{c.code.lower()}-{c.name}) | {c.name} | {c.level.value} | {c.safety.value} | "
                     f"{_errors(c)} |\n" for c in checks)
-    return _INTRO.replace("{verbs}", _verbs()) + table + "\n" + "\n".join(_section(c) for c in checks)
+    from tablemend.doctor.messages import markdown
+
+    intro = _INTRO.replace("{verbs}", _verbs()).replace("{shapes}", markdown())
+    return intro + table + "\n" + "\n".join(_section(c) for c in checks)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from typing import Any, LiteralString
 
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
+from tablemend.doctor import access
 from tablemend.doctor import profile as profiles
 from tablemend.errors import UsageError
 
@@ -175,6 +176,7 @@ def gate(conn: Connection, *, profile: str | None = None, keys: Sequence[str] | 
     selected = constraints(keys)
     with translated(), conn.transaction():
         conn.execute(sqlfiles.query("begin_snapshot", "doctor/catalog.sql"))
+        access.begin(conn)
         conn.execute(sqlfiles.query("read_everything", _SQL), {})
         prof = profiles.detect(conn, profile)
         verdicts = tuple(check(conn, c, limit=limit) for c in selected)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
-from tablemend.doctor import bulk, costs, journal
+from tablemend.doctor import access, bulk, costs, journal, reindex
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import ChangeLog, Op, Recorder, RowChange
 from tablemend.doctor.costs import Estimate
@@ -86,7 +86,9 @@ class Plan:
         scope = Scope(bookings, frozenset(self.context.table_ids))
         for finding in self.selection.apply:
             scope = scope | finding.scope()
-        lines = ["BEGIN;", "SET LOCAL lock_timeout = '5s';",
+        lines = [] if self.context.scope_restaurant is None else [
+            script.comment(f"covers restaurant {self.context.scope_restaurant} only")]
+        lines += ["BEGIN;", "SET LOCAL lock_timeout = '5s';",
                  "-- the allocator's lock order: bookings, then tables, by id"]
         locks = (("SELECT id FROM public.bookings WHERE id = ANY (%(ids)s::uuid[]) ORDER BY id FOR UPDATE;",
                   scope.bookings),
@@ -150,6 +152,8 @@ def select(findings: Iterable[Finding], *, all_safe: bool, include: Sequence[str
                 raise RepairRefused(f"{f.id} is a 'human' finding: it is reported, never repaired automatically",
                                     hint=f.remediation.splitlines()[0] if f.remediation else None)
             skipped.append((f, "human: reported, never repaired automatically"))
+        elif f.code in reindex.ACTION_CODES:  # an index rebuild cannot run in the repair transaction
+            skipped.append((f, reindex.ACTION_REASON))
         elif f.id in include or (all_safe and f.safety is Safety.safe):
             apply.append(f)
         else:
@@ -193,6 +197,7 @@ _AUTO_START = "60s"
 def _begin(conn: Connection, timeouts: Timeouts, ctx: Context) -> None:
     """Timeouts first, then P's booking row (the allocator's first lock)."""
     _set_timeouts(conn, timeouts)
+    access.begin(conn, ctx.scope_restaurant)
     if ctx.booking_id is not None:
         _lock(conn, [ctx.booking_id], [])
 
@@ -250,6 +255,7 @@ def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_s
     log = ChangeLog(conn, prof.catalog.relations, prof.name, prof.catalog.columns)
     progress("finding", 0, None)
     selection = select(_findings(conn, prof, ctx, wanted, include), all_safe=all_safe, include=include)
+    reindex.refuse_row_repairs(selection.skipped)  # a damaged occupancy index misleads every other check
     if ctx.booking_id is not None:
         # first look without locks, then lock what it names and look again: the repair works on locked rows
         _lock_for_booking(conn, ctx, selection)
@@ -483,6 +489,7 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
 
     progress("reading the journal", 0, None)
     with translated(), conn.transaction():
+        access.begin(conn)  # complete or refuse before anything else, even a missing journal
         head = journal.read(conn, repair_id, with_changes=False)
         index_only = head.kind == "repair" and head.undone_by is None and journal.only_indexes(conn, repair_id)
     if index_only:
@@ -490,7 +497,10 @@ def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeout
     try:
         with translated(), conn.transaction():
             _set_timeouts(conn, timeouts)
+            access.begin(conn)
             entry = journal.read(conn, repair_id, with_changes=False)
+            if entry.kind == "action":
+                raise RepairRefused(f"{repair_id} is an index rebuild (REINDEX): a rebuild has no undo")
             if entry.kind != "repair":
                 raise RepairNotFound(f"{repair_id} is an undo entry, not a repair")
             if entry.undone_by is not None:

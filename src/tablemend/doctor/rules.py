@@ -66,6 +66,8 @@ class Context:
     end_at: dt.datetime | None = None
     slot_id: uuid.UUID | None = None
     idempotency_key: str | None = None
+    #: an explicit ``--restaurant`` scope (reads as that restaurant under row-level security); None = complete reads
+    scope_restaurant: uuid.UUID | None = None
 
     def params(self) -> dict[str, Any]:
         return {
@@ -169,6 +171,8 @@ class Check:
     degraded: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: True when the check only makes sense for one booking P (explain / repair --booking)
     needs_booking: ClassVar[bool] = False
+    #: True when the check says nothing about one booking P's call (whole scans only; not in explain / --booking)
+    scan_only: ClassVar[bool] = False
 
     def __init__(self, catalog: Catalog | None = None) -> None:
         #: the database's features; None means the newest origin / tablemend schema (everything present)

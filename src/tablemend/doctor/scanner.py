@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from psycopg import pq
 
-from tablemend import sqlfiles
+from tablemend import integrity, sqlfiles
 from tablemend.db import Connection, translated
+from tablemend.doctor import access
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.rules import Check, Context, Finding, Level, for_profile
 from tablemend.errors import UsageError
@@ -29,15 +30,21 @@ def context(conn: Connection, *, restaurant_id: uuid.UUID | None = None, booking
     if booking_id is None:
         if table_ids or start_at or end_at:
             raise UsageError("--tables/--start/--end need --booking")
-        return Context(restaurant_id=restaurant_id)
+        with translated(), conn.transaction():  # refuse before any output starts when the reads could be partial
+            access.begin(conn, restaurant_id)
+        return Context(restaurant_id=restaurant_id, scope_restaurant=restaurant_id)
     if (start_at is None) != (end_at is None):
         raise UsageError("give both --start and --end, or neither")
     name = profile or profiles.detect(conn).name
     query = "booking_context_tablemend" if name == "tablemend" else "booking_context"
-    with translated():
+    with translated(), conn.transaction():
+        access.begin(conn, restaurant_id)
         row = conn.execute(sqlfiles.query(query, _CATALOG), {"booking_id": booking_id}).fetchone()
         if row is None:
             raise UsageError(f"booking {booking_id} not found")
+        if restaurant_id is not None and row["restaurant_id"] != restaurant_id:
+            raise UsageError(f"booking {booking_id} belongs to restaurant {row['restaurant_id']}, "
+                             f"not to --restaurant {restaurant_id}")
         tables = list(table_ids)
         if not tables:
             found = conn.execute(sqlfiles.query("booking_last_tables", _CATALOG), {"booking_id": booking_id}).fetchone()
@@ -52,13 +59,15 @@ def context(conn: Connection, *, restaurant_id: uuid.UUID | None = None, booking
         end_at=end_at or row["end_at"],
         slot_id=row["slot_id"],
         idempotency_key=idempotency_key,
+        scope_restaurant=restaurant_id,
     )
 
 
 def checks(profile: profiles.Profile, codes: Iterable[str] | None = None, *,
            booking: bool = False) -> list[Check]:
     """The checks that apply: the profile's, whose required features exist, optionally only ``codes``."""
-    return [c for c in _wanted(profile, codes) if not c.missing() and (booking or not c.needs_booking)]
+    return [c for c in _wanted(profile, codes)
+            if not c.missing() and (booking or not c.needs_booking) and not (booking and c.scan_only)]
 
 
 def not_applicable(profile: profiles.Profile,
@@ -90,6 +99,8 @@ def detect(conn: Connection, profile: profiles.Profile, ctx: Context, codes: Ite
     selected = checks(profile, codes, booking=ctx.booking_id is not None)
     pooled = {c.code: c for c in selected if c.code in SHARED_PASS} \
         if shared and ctx.booking_id is None and profile.name == "origin" else {}
+    if any(c.variants() for c in pooled.values()):  # an older schema variant: each check runs its equivalent query
+        pooled = {}
     if pooled:
         for check in pooled.values():
             if on_check is not None:
@@ -117,10 +128,13 @@ def scan(conn: Connection, *, profile: profiles.Profile | None = None, ctx: Cont
          codes: Iterable[str] | None = None, on_check: Callable[[Check], None] | None = None) -> Iterator[Finding]:
     """Stream findings from a read-only snapshot (REPEATABLE READ READ ONLY)."""
     fresh = conn.info.transaction_status == pq.TransactionStatus.IDLE
+    if fresh:  # the GiST rescan self-test needs a writable (rolled-back) transaction: before the snapshot (TMD022)
+        integrity.server_check(conn)
     with translated(), conn.transaction():
         if fresh:  # inside a caller's transaction the caller's snapshot (and isolation) applies
             conn.execute(sqlfiles.query("begin_snapshot", _CATALOG))
         conn.execute(sqlfiles.query("scan_settings", _CATALOG))
+        access.begin(conn, (ctx or Context()).scope_restaurant)
         prof = profile or profiles.detect(conn)
         yield from detect(conn, prof, ctx or Context(), codes, on_check)
 

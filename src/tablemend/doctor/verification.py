@@ -42,8 +42,6 @@ STATES: tuple[State, ...] = (
           "P0001 assign_tables_atomic_v2 assignment duplicate for table X", ("TMD001",)),
     State("D1b", "B moved; its row kept the stale slot S",
           "P0001 assign_tables_atomic_v2 assignment duplicate for table X", ("TMD003",)),
-    State("D1c", "live B moved to other tables; its row on X stayed, its allocation on X was pruned",
-          "P0001 assign_tables_atomic_v2 assignment duplicate for table X", ("TMD016",), confirm=True),
     State("D2", "B's call committed (X, S) while P waited; P's custom window does not overlap B's",
           "P0001 assign_tables_atomic_v2 assignment duplicate for table X", ("TMD004",)),
     State("stale-own-slot", "P holds X at its old slot; a released B holds (X, S) of P's new time",
@@ -64,6 +62,11 @@ STATES: tuple[State, ...] = (
     State("zone-lock-drift", "P's assigned_zone_id still locks it to another zone",
           "23514 Booking P locked to zone Z2, cannot assign zone Z1", ("TMD008", "TMD009")),
 )
+
+#: live conflicts: another live booking is really seated on P's table over P's window; no row repair, a person decides
+#: (state, what, the error P gets, the check that names both bookings)
+LIVE = (("D1c", "live B moved to other tables; its row on X stayed (still its seat), its allocation on X was pruned",
+         "P0001 assign_tables_atomic_v2 assignment duplicate for table X", "TMD006"),)
 
 #: schema defects: no row repair, a schema change (see docs/doctor.md)
 DEFECTS = (("D3", "the legacy partial unique index on (booking_id, idempotency_key)", "TMD014"),
@@ -182,6 +185,8 @@ def render() -> str:
     states = "".join(f"| {s.code} | {s.what} | `{s.error}` | "
                      f"{', '.join(s.checks)}"
                      f"{' (confirm)' if s.confirm else ''} |\n" for s in STATES)
+    live = "".join(f"| {code} | {what} | `{error}` | {check} (human: a live conflict, a person decides which booking "
+                   "keeps the table) |\n" for code, what, error, check in LIVE)
     defects = "".join(f"| {code} | {what} | see [doctor.md](doctor.md#{check.lower()}) | {check} (human: a schema "
                       "change) |\n" for code, what, check in DEFECTS)
     used = sorted({c for s in STATES for c in s.checks})
@@ -190,4 +195,5 @@ def render() -> str:
                         ("{lock_tables}", lock_sql()[1]),
                         ("{checks}", "\n".join(_check_block(checks[c]) for c in used))):
         text = text.replace(name, value)
-    return text.replace("{states}\n", states).replace("{defects}\n", defects).replace("{{", "{").replace("}}", "}")
+    text = text.replace("{states}\n", states + live).replace("{defects}\n", defects)
+    return text.replace("{{", "{").replace("}}", "}")

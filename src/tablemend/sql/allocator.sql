@@ -57,3 +57,13 @@ FROM (SELECT COALESCE(%(restaurant_id)s::uuid,
                       (SELECT b.restaurant_id FROM bookings b WHERE b.id = %(booking_id)s LIMIT 1),
                       (SELECT h.restaurant_id FROM table_holds h WHERE h.id = %(hold_id)s LIMIT 1)) AS restaurant_id) r
 WHERE r.restaurant_id IS NOT NULL;
+
+-- name: set_scope
+-- The tenant scope of this transaction (row-level security and the definer functions key on it); is_local = true,
+-- so it ends with the transaction and nothing leaks to the next user of a pooled connection.
+SELECT set_config('tablemend.restaurant_id', %(restaurant_id)s::text, true) AS scope;
+
+-- name: role_usable
+-- A role the current user may SET ROLE to (it exists and the user is a member of it).
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+               WHERE r.rolname = %(role)s AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')) AS usable;

@@ -1,8 +1,9 @@
-"""TMD001: a cancelled, no-show, waitlisted (or, for one booking, past) booking still holds a table.
+"""TMD001: a cancelled, no-show, waitlisted, completed-ahead-of-time (or, for one booking, past) booking holds a table.
 
 Bad: booking B (cancelled) keeps ``booking_table_assignments (B, X, slot S)``; P asks for X at S and the origin raises
 ``assign_tables_atomic_v2 assignment duplicate for table X`` (the allocator never looks at status), or raw 23P01 when
-B's window overlaps P's at another slot.
+B's window overlaps P's at another slot. Every terminal status counts the same in scan, explain and repair; in a whole
+scan a *past* completed booking's row is its seating history and is left alone (it cannot block a request ahead).
 
 Repaired: B's row on X and B's ``table`` allocation on X are gone (``unassign_tables_atomic(B, [X])``), X is
 ``available`` when nothing else holds it. B's booking row is untouched.

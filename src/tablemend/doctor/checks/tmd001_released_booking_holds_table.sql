@@ -1,6 +1,9 @@
 -- name: detect
--- Scan: rows of bookings that were cancelled, marked no-show or moved to the waitlist (they should have released).
--- For one booking P: any released (terminal or past) booking's row on P's tables at P's slot or overlapping P's window.
+-- Scan: rows of bookings in a terminal status (cancelled, no-show, waitlisted, and completed ones dated ahead: they
+-- should have released).
+-- For one booking P: any released (terminal or past) booking's row on P's tables that P's call hits: at P's slot
+-- (the (table, slot) key) or with a window overlapping P's (the exclusion constraint, which skips rows without one;
+-- tstzrange(NULL, NULL) is '(,)' and would "overlap" everything).
 SELECT bta.booking_id, bta.table_id, b.restaurant_id,
        format('booking %%s (%%s%%s) still holds table %%s at slot %%s, window %%s',
               bta.booking_id, b.status, CASE WHEN b.end_at <= now() THEN ', past' ELSE '' END,
@@ -14,11 +17,14 @@ FROM public.booking_table_assignments bta
 JOIN public.bookings b ON b.id = bta.booking_id
 WHERE (%(restaurant_id)s::uuid IS NULL OR b.restaurant_id = %(restaurant_id)s::uuid)
   AND CASE WHEN %(booking_id)s::uuid IS NULL
-        THEN b.status IN ('cancelled', 'no_show', 'PRIORITY_WAITLIST')
+        -- a past completed booking's row is the record of a seating, not drift; one dated ahead blocks like the rest
+        THEN b.status IN ('cancelled', 'no_show', 'PRIORITY_WAITLIST') OR (b.status = 'completed' AND b.end_at > now())
         ELSE bta.booking_id <> %(booking_id)s::uuid AND bta.table_id = ANY (%(table_ids)s::uuid[])
              AND (b.status IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') OR b.end_at <= now())
              AND (bta.slot_id = %(slot_id)s::uuid
-                  OR tstzrange(bta.start_at, bta.end_at, '[)') && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)'))
+                  OR (bta.start_at IS NOT NULL AND bta.end_at IS NOT NULL
+                      AND tstzrange(bta.start_at, bta.end_at, '[)')
+                          && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')))
       END
 ORDER BY bta.booking_id, bta.table_id;
 

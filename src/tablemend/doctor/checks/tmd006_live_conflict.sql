@@ -1,6 +1,8 @@
 -- name: detect
 -- Two live bookings really occupy one table over overlapping windows (a row's window, or its booking's when the row
--- has none). For one booking P: a live booking on P's tables whose window overlaps P's requested window.
+-- has none). For one booking P: a live booking's row with a window on P's tables that overlaps P's requested window,
+-- with or without an allocation behind it (a live guest's seat either way: B's missing allocation is restored by
+-- TMD016, never B's table deleted); rows without a window are TMD005's.
 -- Pairs are found in one ordered pass per table (a row overlaps an earlier one when it starts before the latest end
 -- so far), not by a self-join: that stays linear in the number of live rows. The ordered pass sorts the join's rows
 -- directly (narrow: no copy of them is written first); the materialized copy is built, on first use, only to name
@@ -12,8 +14,10 @@ WITH live_rows AS NOT MATERIALIZED (
     FROM public.booking_table_assignments bta
     JOIN public.bookings b ON b.id = bta.booking_id
     WHERE b.status NOT IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') AND b.end_at > now()
-      -- rows without any allocation are TMD016 / TMD005 (leftovers), not a confirmed double booking
-      AND (bta.start_at IS NULL OR EXISTS (SELECT 1 FROM public.allocations a
+      -- in a whole scan, rows without any allocation are TMD016 / TMD005 (leftovers), not a confirmed double booking
+      AND (%(booking_id)s::uuid IS NULL OR (bta.start_at IS NOT NULL AND bta.end_at IS NOT NULL))
+      AND (bta.start_at IS NULL OR %(booking_id)s::uuid IS NOT NULL
+           OR EXISTS (SELECT 1 FROM public.allocations a
                                            WHERE a.booking_id = bta.booking_id AND a.resource_type = 'table'
                                              AND a.resource_id = bta.table_id AND NOT a.shadow))
       AND (%(restaurant_id)s::uuid IS NULL OR b.restaurant_id = %(restaurant_id)s::uuid)
@@ -42,8 +46,9 @@ WHERE x.latest_end > lower(x.occupied)
 UNION ALL
 SELECT l.booking_id, l.table_id,
        (SELECT b.restaurant_id FROM public.bookings b WHERE b.id = l.booking_id) AS restaurant_id,
-       format('live booking %%s occupies table %%s over %%s, overlapping the requested %%s', l.booking_id, l.table_id,
-              l.occupied, tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')) AS detail,
+       format('live booking %%s occupies table %%s over %%s, overlapping booking %%s''s requested %%s', l.booking_id,
+              l.table_id, l.occupied, %(booking_id)s::uuid,
+              tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')) AS detail,
        jsonb_build_object('booking_id', l.booking_id, 'other_booking_id', %(booking_id)s::uuid,
                           'table_id', l.table_id) AS key,
        jsonb_build_object('blocks_booking_id', %(booking_id)s::uuid, 'window', l.occupied) AS metadata

@@ -1,9 +1,10 @@
 """TMD010: a hold that no longer holds still claims tables.
 
 Bad: ``table_holds`` past ``expires_at`` (or already ``confirmed`` / ``cancelled``) with members, ``table_hold_windows``
-rows and shadow allocations. An unexpired window of a confirmed or cancelled hold makes the origin raise ``Hold
-conflict prevents assignment`` for every other booking; expired ones still block new holds on those tables (the
-hold-window exclusion constraint) and confuse every reader.
+rows and shadow allocations. An unexpired window of a confirmed or cancelled hold blocks every other booking's
+assignment: the origin means to raise ``Hold conflict prevents assignment`` (P0001), but its RAISE's DETAIL
+``format('Hold % overlaps …')`` fails first, so callers get ``22023 unrecognized format() type specifier " "``;
+expired ones still block new holds on those tables (the hold-window exclusion constraint) and confuse every reader.
 
 Repaired: members and hold windows deleted (the origin's trigger removes the shadow allocations); an active hold past
 its expiry becomes ``expired``.
@@ -22,7 +23,9 @@ class ExpiredHold(Check):
     title = "Finished hold still claims tables"
     level = Level.warning
     safety = Safety.safe
-    errors = (ErrorSignature("P0001", "Hold conflict prevents assignment for booking %"),
+    #: the real function's hold conflict surfaces as 22023 (its RAISE's format() fails); P0001 is the documented one
+    errors = (ErrorSignature("22023", 'unrecognized format() type specifier " "'),
+              ErrorSignature("P0001", "Hold conflict prevents assignment for booking %"),
               ErrorSignature("23P01", "%table_hold_windows_no_overlap%"))
     remediation = """
 DELETE FROM public.table_hold_members WHERE hold_id = :hold;

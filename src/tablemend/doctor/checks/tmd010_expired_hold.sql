@@ -2,7 +2,8 @@
 -- Holds that no longer hold (expired, or already confirmed / cancelled) but still have members or hold windows, or
 -- are past expiry and still 'active'. Their hold windows and shadow allocations keep mirroring a claim nobody has:
 -- an unexpired window of a confirmed or cancelled hold even blocks other bookings' assignments. For one booking P:
--- such holds of P or on P's tables.
+-- P's own such holds, and holds of others with an unexpired window on P's tables overlapping P's window (the
+-- origin's step 11 reads the windows only: not the hold's status, not its own expiry).
 SELECT h.booking_id, NULL::uuid AS table_id, h.restaurant_id,
        format('hold %%s (%%s, expires %%s) still has %%s member(s) and %%s hold window(s)', h.id, h.status,
               h.expires_at, m.n, w.n) AS detail,
@@ -20,7 +21,9 @@ WHERE (h.expires_at <= now() OR h.status <> 'active')
   AND (m.n > 0 OR w.n > 0 OR h.status = 'active')
   AND (%(restaurant_id)s::uuid IS NULL OR h.restaurant_id = %(restaurant_id)s::uuid)
   AND (%(booking_id)s::uuid IS NULL OR h.booking_id = %(booking_id)s::uuid
-       OR (m.tables || w.tables) && %(table_ids)s::uuid[])
+       OR EXISTS (SELECT 1 FROM public.table_hold_windows x
+                   WHERE x.hold_id = h.id AND x.table_id = ANY (%(table_ids)s::uuid[]) AND x.expires_at > now()
+                     AND x.hold_window && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')))
 ORDER BY h.id;
 
 -- name: repair
@@ -50,7 +53,7 @@ WHERE h.id = k.hold_id AND h.status = 'active' AND h.expires_at <= now();
 -- Holds that no longer hold (expired, or already confirmed / cancelled) but still have members or hold windows, or
 -- are past expiry and still 'active'. Their hold windows and shadow allocations keep mirroring a claim nobody has:
 -- an unexpired window of a confirmed or cancelled hold even blocks other bookings' assignments. For one booking P:
--- such holds of P or on P's tables.
+-- P's own such holds, and holds of others with an unexpired window on P's tables overlapping P's window.
 SELECT h.booking_id, NULL::uuid AS table_id, h.restaurant_id,
        format('hold %%s (%%s, expires %%s) still has %%s member(s) and %%s hold window(s)', h.id, 'no status',
               h.expires_at, m.n, w.n) AS detail,
@@ -68,7 +71,9 @@ WHERE h.expires_at <= now()
   AND (m.n > 0 OR w.n > 0)
   AND (%(restaurant_id)s::uuid IS NULL OR h.restaurant_id = %(restaurant_id)s::uuid)
   AND (%(booking_id)s::uuid IS NULL OR h.booking_id = %(booking_id)s::uuid
-       OR (m.tables || w.tables) && %(table_ids)s::uuid[])
+       OR EXISTS (SELECT 1 FROM public.table_hold_windows x
+                   WHERE x.hold_id = h.id AND x.table_id = ANY (%(table_ids)s::uuid[]) AND x.expires_at > now()
+                     AND x.hold_window && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')))
 ORDER BY h.id;
 
 -- name: repair_status__no_hold_status

@@ -1,5 +1,6 @@
 -- name: detect
 -- Shadow allocations mirror a hold member of the booking's own unexpired hold; without one they are leftovers.
+-- The allocation exclusion skips shadow rows, so another booking's never blocks P: for one booking P, P's own only.
 SELECT a.booking_id, a.resource_id AS table_id, a.restaurant_id,
        format('shadow allocation %%s of booking %%s on table %%s (window %%s) has no live hold behind it', a.id,
               a.booking_id, a.resource_id, a."window") AS detail,
@@ -8,8 +9,7 @@ SELECT a.booking_id, a.resource_id AS table_id, a.restaurant_id,
 FROM public.allocations a
 WHERE a.resource_type = 'table' AND a.shadow
   AND (%(restaurant_id)s::uuid IS NULL OR a.restaurant_id = %(restaurant_id)s::uuid)
-  AND (%(booking_id)s::uuid IS NULL OR a.booking_id = %(booking_id)s::uuid
-       OR a.resource_id = ANY (%(table_ids)s::uuid[]))
+  AND (%(booking_id)s::uuid IS NULL OR a.booking_id = %(booking_id)s::uuid)
   AND NOT EXISTS (
       SELECT 1 FROM public.table_holds h JOIN public.table_hold_members m ON m.hold_id = h.id
       WHERE h.booking_id IS NOT DISTINCT FROM a.booking_id AND m.table_id = a.resource_id
@@ -25,6 +25,7 @@ DELETE FROM public.allocations a USING jsonb_to_recordset(%(keys)s::jsonb) AS k(
 -- name: detect__no_hold_status
 -- Before table_holds.status every unexpired hold is live.
 -- Shadow allocations mirror a hold member of the booking's own unexpired hold; without one they are leftovers.
+-- The allocation exclusion skips shadow rows, so another booking's never blocks P: for one booking P, P's own only.
 SELECT a.booking_id, a.resource_id AS table_id, a.restaurant_id,
        format('shadow allocation %%s of booking %%s on table %%s (window %%s) has no live hold behind it', a.id,
               a.booking_id, a.resource_id, a."window") AS detail,
@@ -33,8 +34,7 @@ SELECT a.booking_id, a.resource_id AS table_id, a.restaurant_id,
 FROM public.allocations a
 WHERE a.resource_type = 'table' AND a.shadow
   AND (%(restaurant_id)s::uuid IS NULL OR a.restaurant_id = %(restaurant_id)s::uuid)
-  AND (%(booking_id)s::uuid IS NULL OR a.booking_id = %(booking_id)s::uuid
-       OR a.resource_id = ANY (%(table_ids)s::uuid[]))
+  AND (%(booking_id)s::uuid IS NULL OR a.booking_id = %(booking_id)s::uuid)
   AND NOT EXISTS (
       SELECT 1 FROM public.table_holds h JOIN public.table_hold_members m ON m.hold_id = h.id
       WHERE h.booking_id IS NOT DISTINCT FROM a.booking_id AND m.table_id = a.resource_id

@@ -19,6 +19,8 @@ class AmbiguousOverload(Check):
     title = "Second overload of assign_tables_atomic_v2"
     level = Level.error
     safety = Safety.human
+    #: calls that pass all 7 arguments (the doctor's, confirm_hold_assignment_tx's) are not affected: not a blocker of P
+    scan_only = True
     errors = (ErrorSignature("42725", "function assign_tables_atomic_v2% is not unique"),
               ErrorSignature("P0001", "assign_tables_atomic_v2 assignment duplicate for table %"))
     remediation = """

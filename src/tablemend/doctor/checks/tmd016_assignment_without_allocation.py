@@ -1,11 +1,14 @@
 """TMD016: a live booking's assignment has no allocation behind it.
 
-Bad: live booking B was moved from {X, W} to {W, V}; v2 never deletes B's old row on X and ``synchronizeAssignments``
-pruned B's allocation on X. The row still holds ``(X, S)``, so P asking for X at S gets ``assignment duplicate for
-table X`` (state D1c), and nothing in the allocation layer shows B on X.
+Bad: live booking B holds ``booking_table_assignments (B, X, S, window)`` but B's real ``table`` allocation on X is
+gone (pruned by ``synchronizeAssignments`` after a move, or deleted by hand). Nothing in the allocation layer shows B
+on X, so a request for X over B's window passes step 14a and then hits B's row: ``assignment duplicate for table X``
+at B's slot, raw 23P01 elsewhere (state D1c).
 
-Repaired (confirm): ``unassign_tables_atomic(B, [X])``. That removes a table from a live booking, so it needs
-``--include`` with the finding id after someone checked that B really moved.
+Repaired (confirm): B's allocation on X is *restored* over the row's window; B's seat stays exactly as it is. A live
+guest's seat is a person's call: the doctor never deletes it. When another live booking's allocation overlaps the
+row, restoring would collide: ``human`` (a double booking; the detail names both bookings). For one booking P, a live
+row that P's call hits is reported as a live conflict (TMD006, or TMD004 for disjoint windows) instead.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ class AssignmentWithoutAllocation(Check):
     level = Level.error
     safety = Safety.confirm
     errors = (ErrorSignature("P0001", "assign_tables_atomic_v2 assignment duplicate for table %"),)
+    #: a whole-scan check: one booking's blocking live rows are TMD006 / TMD004 findings
+    scan_only = True
     remediation = """
-SELECT * FROM public.unassign_tables_atomic(:booking, ARRAY[:table]::uuid[]);  -- after checking B really moved
+-- restore B's allocation behind its seat (or, if B really moved away, a person unassigns it:
+-- SELECT * FROM public.unassign_tables_atomic(:booking, ARRAY[:table]::uuid[]);)
 """

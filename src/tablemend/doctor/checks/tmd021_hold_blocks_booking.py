@@ -1,9 +1,11 @@
 """TMD021: an active hold blocks the assignment.
 
 Bad: ``table_holds (status 'active', expires_at ahead)`` with a hold window on X: the origin refuses every other
-booking that wants X over that window with ``Hold conflict prevents assignment for booking P`` (P0001, DETAIL "Hold
-<id> overlaps requested window"). A hold of a cancelled, no-show, completed, waitlisted or past booking will never
-be confirmed: ``safe``. A live booking's (or an unowned session's) hold is someone's work in progress: ``confirm``.
+booking that wants X over that window. It means to raise ``Hold conflict prevents assignment for booking P`` (P0001),
+but that RAISE's DETAIL ``format('Hold % overlaps requested window', …)`` is rejected by format(), so the caller gets
+``22023 unrecognized format() type specifier " "`` (spec §2 step 11). A hold of a cancelled, no-show, completed,
+waitlisted or past booking will never be confirmed: ``safe``. A live booking's (or an unowned session's) hold is
+someone's work in progress: ``confirm``.
 
 Repaired: the hold is released — members and windows deleted (the trigger removes the shadow allocations), status
 ``cancelled``.
@@ -22,7 +24,9 @@ class HoldBlocksBooking(Check):
     title = "Active hold blocks the assignment"
     level = Level.error
     safety = Safety.confirm
-    errors = (ErrorSignature("P0001", "Hold conflict prevents assignment for booking %"),)
+    #: the real function's hold conflict surfaces as 22023 (its RAISE's format() fails); P0001 is the documented one
+    errors = (ErrorSignature("22023", 'unrecognized format() type specifier " "'),
+              ErrorSignature("P0001", "Hold conflict prevents assignment for booking %"))
     remediation = """
 DELETE FROM public.table_hold_members WHERE hold_id = :hold;
 DELETE FROM public.table_hold_windows WHERE hold_id = :hold;

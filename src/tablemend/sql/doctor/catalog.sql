@@ -48,8 +48,9 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY;
 -- name: scan_settings
 -- Every check reads whole tables through a cursor: plan for all rows, not the first 10%% (the default
 -- cursor_tuple_fraction picks index-order nested loops, and never a parallel plan), and keep the hash joins of
--- bookings with assignment rows in memory (this transaction only: is_local).
-SELECT set_config('cursor_tuple_fraction', '1', true), set_config('work_mem', '64MB', true);
+-- bookings with assignment rows in memory (this transaction only: is_local); UTC as the origin's function assumes.
+SELECT set_config('cursor_tuple_fraction', '1', true), set_config('work_mem', '64MB', true),
+       set_config('TimeZone', 'UTC', true);
 
 -- name: booking_context
 SELECT b.id, b.restaurant_id, b.start_at, b.end_at, b.booking_date, b.start_time, b.status::text AS status,
@@ -69,7 +70,10 @@ SELECT coalesce(
 ) AS table_ids;
 
 -- name: set_timeouts
-SELECT set_config('lock_timeout', %(lock_timeout)s, true), set_config('statement_timeout', %(statement_timeout)s, true);
+-- This transaction only (a transaction-mode pooler keeps no session settings): the timeouts, and UTC for the origin's
+-- function, which computes its zone x hour advisory key with date_trunc in the session's TimeZone.
+SELECT set_config('lock_timeout', %(lock_timeout)s, true), set_config('statement_timeout', %(statement_timeout)s, true),
+       set_config('TimeZone', 'UTC', true);
 
 -- name: lock_bookings
 SELECT id FROM public.bookings WHERE id = ANY (%(ids)s::uuid[]) ORDER BY id FOR UPDATE;

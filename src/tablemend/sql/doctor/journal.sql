@@ -9,7 +9,7 @@ CREATE SCHEMA IF NOT EXISTS tablemend_doctor;
 
 CREATE TABLE IF NOT EXISTS tablemend_doctor.journal (
     id          uuid PRIMARY KEY,
-    kind        text NOT NULL CHECK (kind IN ('repair', 'undo')),
+    kind        text NOT NULL CHECK (kind IN ('repair', 'undo', 'action')),  -- action: an index rebuild (no undo)
     undoes      uuid REFERENCES tablemend_doctor.journal (id),
     created_at  timestamptz NOT NULL DEFAULT now(),
     operator    text NOT NULL,

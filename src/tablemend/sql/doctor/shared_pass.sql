@@ -26,8 +26,9 @@ WITH joined AS (
 ),
 facts AS (
     SELECT j.*,
-           -- TMD001: a released booking's row
-           j.id IS NOT NULL AND j.status IN ('cancelled', 'no_show', 'PRIORITY_WAITLIST') AS tmd001,
+           -- TMD001: a released booking's row (a completed one only when dated ahead: past, it records a seating)
+           j.id IS NOT NULL AND (j.status IN ('cancelled', 'no_show', 'PRIORITY_WAITLIST')
+                                 OR (j.status = 'completed' AND j.booking_end > now())) AS tmd001,
            -- TMD002: a real table allocation (not maintenance) with no assignment row
            j.id IS NULL AND NOT j.is_maintenance AS tmd002,
            -- TMD003: the slot does not match the row's own (local) start
@@ -66,6 +67,11 @@ CROSS JOIN LATERAL (
                   h.allocation_id, h.booking_id, h.status, h.table_id, h."window"),
            CASE WHEN h.status NOT IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST')
                      AND h.booking_end > now() AND upper(h."window") > now()
+                     AND (EXISTS (SELECT 1 FROM public.booking_table_assignments o WHERE o.booking_id = h.booking_id)
+                          OR EXISTS (SELECT 1 FROM public.table_holds th
+                                     JOIN public.table_hold_members m ON m.hold_id = th.id
+                                     WHERE th.booking_id = h.booking_id AND m.table_id = h.table_id
+                                       AND th.status = 'active' AND th.expires_at > now()))
                 THEN 'confirm' END,
            jsonb_build_object('allocation_id', h.allocation_id, 'booking_id', h.booking_id, 'table_id', h.table_id),
            jsonb_build_object('window', h."window", 'status', h.status, 'blocks_booking_id', NULL::uuid)
@@ -86,21 +92,31 @@ CROSS JOIN LATERAL (
                   tstzrange(h.booking_start, h.booking_end, '[)')),
            NULL,
            jsonb_build_object('booking_id', h.booking_id, 'table_id', h.table_id),
-           jsonb_build_object('assignment_id', h.id, 'status', h.status, 'booking_start', h.booking_start,
-                              'booking_end', h.booking_end, 'blocks_booking_id', NULL::uuid)
+           jsonb_build_object('assignment_id', h.id, 'status', h.status, 'slot_id', h.slot_id,
+                              'booking_start', h.booking_start, 'booking_end', h.booking_end,
+                              'other_booking_id', NULL::uuid, 'blocks_booking_id', NULL::uuid)
     WHERE h.tmd005
     UNION ALL
     SELECT 'TMD016',
-           format('live booking %%s (%%s) holds table %%s over %%s without an allocation%%s', h.booking_id, h.status,
-                  h.table_id, tstzrange(h.start_at, h.end_at, '[)'),
-                  CASE WHEN other.n > 0 THEN format('; its allocated tables are %%s', other.list) ELSE '' END),
-           NULL,
+           format('live booking %%s (%%s) holds table %%s over %%s without an allocation%%s%%s', h.booking_id,
+                  h.status, h.table_id, tstzrange(h.start_at, h.end_at, '[)'),
+                  CASE WHEN other.n > 0 THEN format('; its allocated tables are %%s', other.list) ELSE '' END,
+                  CASE WHEN clash.booking_id IS NOT NULL
+                       THEN format('; live booking %%s''s allocation overlaps it', clash.booking_id) ELSE '' END),
+           CASE WHEN clash.booking_id IS NOT NULL THEN 'human' END,
            jsonb_build_object('booking_id', h.booking_id, 'table_id', h.table_id),
-           jsonb_build_object('assignment_id', h.id, 'status', h.status, 'allocated_tables', other.list,
-                              'blocks_booking_id', NULL::uuid)
+           jsonb_build_object('assignment_id', h.id, 'status', h.status, 'slot_id', h.slot_id,
+                              'allocated_tables', other.list, 'other_booking_id', clash.booking_id)
     FROM (SELECT count(*) AS n, array_agg(a.resource_id ORDER BY a.resource_id) AS list
           FROM public.allocations a
           WHERE a.booking_id = h.booking_id AND a.resource_type = 'table' AND NOT a.shadow) other
+    LEFT JOIN LATERAL (SELECT a.booking_id FROM public.allocations a JOIN public.bookings o ON o.id = a.booking_id
+                       WHERE a.restaurant_id = h.restaurant_id AND a.resource_type = 'table'
+                         AND a.resource_id = h.table_id AND NOT a.shadow AND a.booking_id <> h.booking_id
+                         AND a."window" && tstzrange(h.start_at, h.end_at, '[)')
+                         AND o.status NOT IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST')
+                         AND o.end_at > now()
+                       ORDER BY a.booking_id LIMIT 1) clash ON true
     WHERE h.tmd016
 ) x
 ORDER BY x.code, h.booking_id, h.table_id;

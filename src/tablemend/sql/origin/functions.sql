@@ -316,8 +316,10 @@ BEGIN
       AND w.hold_window && v_window
     LIMIT 1;
     IF FOUND THEN
+        -- As in the real body: format() rejects "% o" as a type specifier, so evaluating this RAISE fails first with
+        -- 22023 unrecognized format() type specifier " " -- the documented P0001 never reaches the caller (§2 step 11).
         RAISE EXCEPTION 'Hold conflict prevents assignment for booking %', p_booking_id
-            USING ERRCODE = 'P0001', DETAIL = format('Hold %s overlaps requested window', v_hold),
+            USING ERRCODE = 'P0001', DETAIL = format('Hold % overlaps requested window', v_hold),
                   HINT = 'Retry after hold expiration or confirm existing hold.';
     END IF;
 
