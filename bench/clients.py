@@ -38,6 +38,7 @@ class ClientRun:
     latencies: list[float]
     errors: Counter[str]
     cpu: float
+    server_cpu: float | None = None  # CPU seconds of the server sessions, when measured (bench.breakdown)
 
     @property
     def ops(self) -> int:
