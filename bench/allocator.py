@@ -17,7 +17,9 @@ workaround of docs/allocator.md §7, and without, in ABBA order; ``off_vs_on`` i
 ``contended`` / ``origin_contended`` (8 clients on 8 movable tables of one restaurant, random assign of 1-3 adjacent
 tables and unassign on 40 bookings of one evening, so most calls collide; refusals counted by SQLSTATE).
 
-Clients are threads, each borrowing its own connection from a pool (psycopg releases the GIL while it waits for the
+In each cell the columns run in two halves, baseline / assign / origin and then origin / assign / baseline, so a
+drift of the shared machine during the cell weighs on all three alike. Clients are threads, each borrowing its own
+connection from a pool (psycopg releases the GIL while it waits for the
 server). ``client_cpu`` in each cell is the process's CPU seconds per wall second: near 1.0 would mean the threads are
 GIL-bound rather than waiting for the server; ``--processes`` runs tablemend's measured cells with one process per
 client instead, for comparison. ``throughput`` counts calls that succeeded.
@@ -50,7 +52,7 @@ from pathlib import Path
 from typing import Any, LiteralString
 
 from bench import origin, results
-from bench.clients import ClientRun, Group, Planned, groups_from_rows, percentile, run_clients, split
+from bench.clients import ClientRun, Group, Planned, groups_from_rows, merged, percentile, run_clients, split
 from tablemend import Allocator, databases, db, integrity, sample, sqlfiles
 from tablemend.errors import TablemendError
 
@@ -169,6 +171,18 @@ def baseline_ops(alloc: Allocator, plans: list[list[Planned]]) -> list[list[Call
     return [[op(p) for p in planned] for planned in plans]
 
 
+def interleaved(work: dict[str, list[list[Callable[[], object]]]]) -> list[tuple[str, ClientRun]]:
+    """Each column's operations in two halves, run in the order A B C then C B A: a drift of the shared machine during
+    the cell weighs on every column alike. Returns the columns in ``work``'s order, halves merged."""
+    halves = {kind: ([ops[:len(ops) // 2] for ops in w], [ops[len(ops) // 2:] for ops in w])
+              for kind, w in work.items()}
+    done: dict[str, list[ClientRun]] = {kind: [] for kind in work}
+    for half, order in ((0, list(work)), (1, list(reversed(work)))):
+        for kind in order:
+            done[kind].append(run_clients(halves[kind][half]))
+    return [(kind, merged(done[kind])) for kind in work]
+
+
 def _deadlocks(conn: db.Connection) -> int:
     with db.translated():
         row = conn.execute(query("deadlocks")).fetchone()
@@ -256,16 +270,18 @@ def run(dsn: str, *, origin_dsn: str | None = None, restaurants: int, ops: int, 
             for size in sizes:
                 cell += 1
                 plans = plan_cell(conn, groups[size], n, ops, _EPOCH + dt.timedelta(days=400 * cell))
-                if processes:
-                    base, got = run_processes(dsn, "baseline", plans), run_processes(dsn, "assign", plans)
-                else:
-                    base = run_clients(baseline_ops(alloc, plans))
-                    got = run_clients(assign_ops(alloc, plans))
-                runs = [("baseline", base), ("assign", got)]
+                work: dict[str, list[list[Callable[[], object]]]] = {
+                    "baseline": baseline_ops(alloc, plans), "assign": assign_ops(alloc, plans)}
                 if origin_conn is not None:
-                    first_day = _ORIGIN_DAY + dt.timedelta(days=400 * cell)
-                    runs.append(("origin", run_clients(origin.assign_ops(
-                        pool, origin.plan_cell(origin_conn, origin_groups[size], n, ops, first_day)))))
+                    work["origin"] = origin.assign_ops(pool, origin.plan_cell(
+                        origin_conn, origin_groups[size], n, ops, _ORIGIN_DAY + dt.timedelta(days=400 * cell)))
+                if processes:
+                    runs = [("baseline", run_processes(dsn, "baseline", plans)),
+                            ("assign", run_processes(dsn, "assign", plans))]
+                    runs += [("origin", run_clients(work["origin"]))] if "origin" in work else []
+                else:
+                    runs = interleaved(work)
+                base = runs[0][1]
                 for kind, result in runs:
                     cells.append(_cell_report(kind, n, size, result))
                 log(f"{n:2d} clients, {size}-table: " + " | ".join(

@@ -97,6 +97,16 @@ def run_clients(work: Sequence[Sequence[Callable[[], object]]]) -> ClientRun:
     return ClientRun(seconds, latencies, errors, (time.process_time() - cpu0) / seconds if seconds else 0.0)
 
 
+def merged(runs: Sequence[ClientRun]) -> ClientRun:
+    """Several runs of one column as one: wall times and CPU seconds add up, latencies and refusals are pooled."""
+    seconds = sum(r.seconds for r in runs)
+    errors: Counter[str] = Counter()
+    for r in runs:
+        errors.update(r.errors)
+    cpu = sum(r.cpu * r.seconds for r in runs) / seconds if seconds else 0.0
+    return ClientRun(seconds, [v for r in runs for v in r.latencies], errors, cpu)
+
+
 def groups_from_rows(rows: Iterable[dict[str, Any]], size: int, *, movable: bool = False) -> list[Group]:
     """Disjoint runs of ``size`` consecutive (so adjacent) tables of one zone; movable when size > 1.
 
