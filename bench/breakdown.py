@@ -28,7 +28,9 @@ import datetime as dt
 import json
 import os
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, LiteralString
@@ -36,6 +38,7 @@ from typing import Any, LiteralString
 from bench import allocator, results
 from bench.clients import ClientRun, Planned, run_clients
 from tablemend import Allocator, databases, db, embedded, sample, sqlfiles
+from tablemend.errors import TablemendError
 
 _SQL = Path(__file__).with_name("breakdown.sql")
 _EPOCH = dt.datetime(2045, 1, 1, tzinfo=dt.UTC)
@@ -97,14 +100,52 @@ def measure(conn: db.Connection, dsn: str, clients: int, ops: Ops, plans: list[l
     with Allocator.open(dsn, min_size=clients, max_size=clients, record_conflicts=False) as alloc:
         run_clients(ops(alloc, warm))
         pids = _flush_all(alloc, clients)  # the warm-up's function counters land before the reset, not after it
+        _one(conn, "flush")  # and this session's own (the sample's assigns)
+        time.sleep(0.3)
         _one(conn, "reset")
         cpu0 = cpu_seconds(pids)
-        got = run_clients(ops(alloc, plans))
+        lsn0 = _one(conn, "wal_lsn")["lsn"]
+        with WaitSampler(dsn, pids) as waits:
+            got = run_clients(ops(alloc, plans))
+        lsn1 = _one(conn, "wal_lsn")["lsn"]
         cpu1 = cpu_seconds(pids)
+        got.waits = waits.shares()
+        got.wal = wal_records(conn, lsn0, lsn1)
         got.server_cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
     time.sleep(0.5)
     _one(conn, "flush")
     return got, _all(conn, "statements"), _all(conn, "functions")
+
+
+class WaitSampler:
+    """Samples the sessions' ``pg_stat_activity`` state every few milliseconds from a connection of its own while the
+    clients run (as pg_wait_sampling would): the share of samples on CPU, idle (waiting for the client) and in each
+    wait event."""
+
+    def __init__(self, dsn: str, pids: Sequence[int], interval: float = 0.01) -> None:
+        self._dsn, self._pids, self._interval = dsn, list(pids), interval
+        self._counts: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with db.connect(self._dsn, autocommit=True) as conn:
+            while not self._stop.wait(self._interval):
+                with db.translated():
+                    rows = conn.execute(query("wait_sample"), {"pids": self._pids}).fetchall()
+                self._counts.update(str(r["what"]) for r in rows)
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def shares(self) -> dict[str, float]:
+        total = sum(self._counts.values())
+        return {k: round(v / total, 3) for k, v in self._counts.most_common()} if total else {}
 
 
 def _flush_all(alloc: Allocator, clients: int) -> list[int]:
@@ -120,6 +161,15 @@ def _flush_all(alloc: Allocator, clients: int) -> list[int]:
             pids.append(int(row["pid"]))
     time.sleep(0.3)
     return pids
+
+
+def wal_records(conn: db.Connection, start: str, end: str) -> list[dict[str, Any]] | None:
+    """WAL by record type between two positions (pg_walinspect), None where the extension is not available."""
+    try:
+        with db.translated():
+            return [dict(r) for r in conn.execute(query("wal_stats"), {"start": start, "end": end}).fetchall()]
+    except TablemendError:
+        return None
 
 
 def cpu_seconds(pids: Sequence[int]) -> float | None:
@@ -158,6 +208,10 @@ def per_call(run: ClientRun, statements: list[dict[str, Any]], functions: list[d
         "client_latency_ms": round(latency, 3),
         # everything the sessions' server processes did: parse, plan, execute, commit, protocol
         "server_cpu_ms": round(run.server_cpu * 1000 / n, 3) if run.server_cpu is not None else None,
+        "session_states": run.waits,
+        "wal_records": [{"record": w["record"], "per_call": round(w["n"] / n, 2),
+                         "record_bytes": round(w["record_bytes"] / n, 1), "fpi_bytes": round(w["fpi_bytes"] / n, 1)}
+                        for w in run.wal] if run.wal is not None else None,
         "client_cpu_ms": round(run.cpu * run.seconds * 1000 / n, 3),
         "server_exec_ms": round(top_exec / n, 3),
         "server_plan_ms": round((top_plan + nested_plan) / n, 3),
@@ -208,6 +262,8 @@ def run(dsn: str, *, calls: int, clients: int, sizes: Sequence[int], restaurants
         with db.translated():
             conn.execute(query("create_extension"))
             conn.execute(allocator.query("create_baseline"))
+        with contextlib.suppress(TablemendError), db.translated():
+            conn.execute(query("walinspect"))  # optional: the WAL by record type
         settings = _one(conn, "settings")
         version = _one(conn, "preloaded")["version"]
         ids = list(loaded.restaurant_ids)
@@ -277,6 +333,11 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"   {'per call':>8} {'self ms':>8} {'total ms':>8}  function")
             lines += [f"   {f['per_call']:8.2f} {f['self_ms']:8.4f} {f['total_ms']:8.4f}  "
                       f"{'trigger ' if f['trigger'] else ''}{f['name']}" for f in shown]
+        if phase.get("wal_records"):
+            lines.append(f"   {'per call':>8} {'bytes':>8} {'FPI B':>8}  WAL record")
+            lines += [f"   {w['per_call']:8.2f} {w['record_bytes']:8.1f} {w['fpi_bytes']:8.1f}  {w['record']}"
+                      for w in phase["wal_records"][:_SHOWN]]
+        lines.append("   sessions: " + ", ".join(f"{k} {v:.0%}" for k, v in (phase["session_states"] or {}).items()))
     for size, v in report["verdict"].items():
         lines.append(f"{size}-table: assign {v['assign_server_ms']} ms of server time per call vs baseline "
                      f"{v['baseline_server_ms']} ms (server-time ratio {v['server_ratio']}, client-latency ratio "

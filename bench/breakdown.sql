@@ -48,6 +48,7 @@ FROM pg_stat_statements s
 WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND s.query NOT LIKE '%%pg_stat_statements%%' AND s.query NOT LIKE '%%pg_stat_user_functions%%'
   AND s.query NOT LIKE '%%pg_stat_force_next_flush%%' AND s.query NOT LIKE '%%pg_stat_reset%%'
+  AND s.query NOT LIKE '%%pg_stat_activity%%'
 ORDER BY s.total_exec_time + s.total_plan_time DESC;
 
 -- name: functions
@@ -76,3 +77,27 @@ SELECT set_config('auto_explain.log_min_duration', '0', false) AS a,
        set_config('auto_explain.log_timing', 'on', false) AS e,
        set_config('auto_explain.log_buffers', 'on', false) AS f,
        set_config('log_min_messages', 'log', false) AS g;
+
+-- name: wait_sample
+-- What each of the bench's sessions is doing right now: on CPU ('active' without a wait event), waiting for the
+-- client ('idle'), or waiting on a named event (lock, WAL flush, I/O…).
+SELECT CASE WHEN a.state = 'idle' THEN 'idle (client, network, pool)'
+            WHEN a.wait_event IS NULL THEN 'CPU (running)'
+            ELSE a.wait_event_type || ':' || a.wait_event END AS what
+FROM pg_stat_activity a
+WHERE a.pid = ANY (%(pids)s::int[]);
+
+-- name: walinspect
+CREATE EXTENSION IF NOT EXISTS pg_walinspect;
+
+-- name: wal_lsn
+SELECT pg_current_wal_insert_lsn()::text AS lsn;
+
+-- name: wal_stats
+-- WAL written between two positions by record type (the whole cluster: the breakdown's own cluster runs nothing else
+-- but background workers); full-page images apart.
+SELECT w."resource_manager/record_type" AS record, w.count::bigint AS n, w.record_size::bigint AS record_bytes,
+       w.fpi_size::bigint AS fpi_bytes
+FROM pg_get_wal_stats(%(start)s::pg_lsn, %(end)s::pg_lsn, true) AS w
+WHERE w.count > 0
+ORDER BY w.combined_size DESC;

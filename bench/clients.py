@@ -39,6 +39,8 @@ class ClientRun:
     errors: Counter[str]
     cpu: float
     server_cpu: float | None = None  # CPU seconds of the server sessions, when measured (bench.breakdown)
+    waits: dict[str, float] | None = None  # share of the sessions' samples per state / wait event (bench.breakdown)
+    wal: list[dict[str, Any]] | None = None  # WAL by record type during the run (bench.breakdown, pg_walinspect)
 
     @property
     def ops(self) -> int:

@@ -57,4 +57,7 @@ def test_a_tiny_run_reports_the_allocators_statements_functions_and_triggers(
     assert {t["trigger"] for t in report["triggers"]} >= {"booking_assignment_idempotency_check"}
     assert set(report["verdict"]) == {"2"} and report["verdict"]["2"]["assign_server_ms"] > 0
     assert "Trigger" in Path(report["explain_log"]).read_text()  # auto_explain with trigger times
+    # WAL by record type (pg_walinspect): the assign writes assignment rows and index entries
+    assert {"Heap/INSERT", "Btree/INSERT_LEAF", "Transaction/COMMIT"} <= {w["record"] for w in assign["wal_records"]}
+    assert sum(assign["session_states"].values()) == pytest.approx(1.0, abs=0.01)  # sampled session states
     assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".json", ".log"]
