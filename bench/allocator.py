@@ -19,10 +19,10 @@ tables and unassign on 40 bookings of one evening, so most calls collide; refusa
 
 In each cell the columns run in two halves, baseline / assign / origin and then origin / assign / baseline, so a
 drift of the shared machine during the cell weighs on all three alike. Clients are threads, each borrowing its own
-connection from a pool (psycopg releases the GIL while it waits for the
-server). ``client_cpu`` in each cell is the process's CPU seconds per wall second: near 1.0 would mean the threads are
-GIL-bound rather than waiting for the server; ``--processes`` runs tablemend's measured cells with one process per
-client instead, for comparison. ``throughput`` counts calls that succeeded.
+connection from a pool (psycopg releases the GIL while it waits for the server). ``client_cpu`` in each cell is the
+process's CPU seconds per wall second: near 1.0 would mean the threads are GIL-bound rather than waiting for the
+server; ``--processes`` runs tablemend's measured cells with one process per client instead, for comparison.
+``throughput`` counts calls that succeeded.
 
 It prints every cell, a table of the three columns by client count, writes ``bench/results/allocator-<time>.json``
 and a PNG plot (matplotlib: ``pip install -e '.[bench]'``), and ends with one JSON line: ``{"bench": "allocator",
