@@ -11,6 +11,8 @@ single PostgreSQL never asks for; :func:`check` lists each place that breaks one
 * ``foreign_key_action``: ON DELETE SET NULL / SET DEFAULT, ON UPDATE SET NULL / SET DEFAULT / CASCADE, which Citus
   refuses when the distribution column is in the key;
 * ``transition_table_trigger``: a trigger reading transition tables, which fails on shards;
+* ``policy_with_subquery``: a row-level security policy whose expression holds a subquery (Citus refuses it on a
+  distributed table: found on the real cluster by ``tablemend distribute``);
 * ``id_only_lookup``: a statement of a function that reads or locks a tenant table without naming ``restaurant_id``
   (it cannot be routed to one shard), or a SECURITY DEFINER entry point whose first argument is not the restaurant
   (it cannot be delegated to the restaurant's node) and that is not a declared compatibility entry, or a function
@@ -34,7 +36,7 @@ _Q = "distribution.sql"
 
 CAUSES: tuple[str, ...] = (
     "tenant_column", "key_without_tenant", "foreign_key_without_tenant", "foreign_key_action",
-    "transition_table_trigger", "id_only_lookup", "forced_generic_plan",
+    "transition_table_trigger", "policy_with_subquery", "id_only_lookup", "forced_generic_plan",
 )
 #: The origin's booking- or hold-keyed RPC entries, kept for its callers: each resolves the restaurant once (a lookup
 #: by id, which fans out to every shard on Citus) and calls its restaurant-keyed variant, which does all the work.
@@ -53,6 +55,7 @@ _CATALOG_CHECKS: tuple[tuple[str, LiteralString], ...] = (
     ("foreign_key_without_tenant", "foreign_keys_without_tenant"),
     ("foreign_key_action", "foreign_key_actions"),
     ("transition_table_trigger", "transition_table_triggers"),
+    ("policy_with_subquery", "policies_with_subqueries"),
     ("forced_generic_plan", "forced_generic_plans"),
 )
 _COMMENT = re.compile(r"--[^\n]*")

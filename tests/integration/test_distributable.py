@@ -57,6 +57,14 @@ CASES: dict[str, tuple[str, str]] = {
         """,
         "bookings.bookings_touch",
     ),
+    "policy_with_subquery": (
+        """
+        ALTER TABLE scratch.bookings ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY scoped ON scratch.bookings
+            USING (restaurant_id = (SELECT current_setting('x.restaurant_id', true)::uuid));
+        """,
+        "bookings.scoped",
+    ),
     "id_only_lookup": (
         """
         CREATE FUNCTION scratch.lock_booking(p_booking_id uuid) RETURNS text LANGUAGE plpgsql AS $$
@@ -102,6 +110,11 @@ CLEAN_TWINS: dict[str, str] = {
         END $$;
         CREATE TRIGGER bookings_touch AFTER INSERT ON scratch.bookings
             FOR EACH ROW EXECUTE FUNCTION scratch.touch();
+    """,
+    "policy_with_subquery": """
+        ALTER TABLE scratch.bookings ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY scoped ON scratch.bookings
+            USING (restaurant_id = current_setting('x.restaurant_id', true)::uuid);
     """,
     "id_only_lookup": """
         CREATE FUNCTION scratch.lock_booking(p_restaurant_id uuid, p_booking_id uuid) RETURNS text

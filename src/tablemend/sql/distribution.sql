@@ -73,6 +73,16 @@ WHERE n.nspname = %(schema)s AND NOT t.tgisinternal
   AND (t.tgoldtable IS NOT NULL OR t.tgnewtable IS NOT NULL)
 ORDER BY 1;
 
+-- name: policies_with_subqueries
+-- Row-level security policies whose expressions hold a subquery: Citus refuses them on distributed tables.
+SELECT c.relname || '.' || p.polname AS subject, 'policy expression with a subquery' AS detail
+FROM pg_policy p
+JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s
+  AND (COALESCE(pg_get_expr(p.polqual, p.polrelid), '') ~* '\mSELECT\M'
+       OR COALESCE(pg_get_expr(p.polwithcheck, p.polrelid), '') ~* '\mSELECT\M')
+ORDER BY 1;
+
 -- name: forced_generic_plans
 -- Functions pinned to generic plans: Citus cannot route a generic plan's parameterised queries (0A000).
 SELECT p.oid::regprocedure::text AS subject, 'SET plan_cache_mode = force_generic_plan' AS detail

@@ -134,6 +134,31 @@ CREATE TRIGGER table_holds_window_to_members
     FOR EACH ROW WHEN ((OLD.start_at, OLD.end_at) IS DISTINCT FROM (NEW.start_at, NEW.end_at))
     EXECUTE FUNCTION table_holds_window_to_members();
 
+-- --- row-level security without subqueries ------------------------------------------------------------------------------
+-- Citus refuses subqueries in the policies of distributed tables. tenant_scope() is STABLE, so an index scan still
+-- evaluates it once per scan; the owner role (and so every definer function) is not subject to the policies at all.
+ALTER POLICY tenant_isolation ON restaurants USING (id = tenant_scope()) WITH CHECK (id = tenant_scope());
+ALTER POLICY tenant_isolation ON zones
+    USING (restaurant_id = tenant_scope()) WITH CHECK (restaurant_id = tenant_scope());
+ALTER POLICY tenant_isolation ON table_inventory
+    USING (restaurant_id = tenant_scope()) WITH CHECK (restaurant_id = tenant_scope());
+ALTER POLICY tenant_isolation ON table_adjacencies
+    USING (restaurant_id = tenant_scope()) WITH CHECK (restaurant_id = tenant_scope());
+ALTER POLICY tenant_isolation ON bookings
+    USING (restaurant_id = tenant_scope()) WITH CHECK (restaurant_id = tenant_scope());
+ALTER POLICY tenant_isolation ON table_holds
+    USING (restaurant_id = tenant_scope()) WITH CHECK (restaurant_id = tenant_scope());
+ALTER POLICY tenant_isolation ON table_hold_members
+    USING (restaurant_id = tenant_scope()) WITH CHECK (restaurant_id = tenant_scope());
+ALTER POLICY tenant_isolation ON booking_table_assignments
+    USING (restaurant_id = tenant_scope()) WITH CHECK (restaurant_id = tenant_scope());
+ALTER POLICY tenant_isolation ON booking_table_assignments_archive
+    USING (restaurant_id = tenant_scope()) WITH CHECK (restaurant_id = tenant_scope());
+ALTER POLICY tenant_isolation ON booking_assignment_idempotency
+    USING (restaurant_id = tenant_scope()) WITH CHECK (restaurant_id = tenant_scope());
+ALTER POLICY tenant_isolation ON observability_events
+    USING (restaurant_id = tenant_scope()) WITH CHECK (restaurant_id = tenant_scope());
+
 -- --- no forced generic plans ----------------------------------------------------------------------------------------
 -- Citus cannot plan a generic plan's parameterised multi-shard queries nor delegate the call (0A000). PostgreSQL picks
 -- generic plans by itself once they cost no more than custom ones.
