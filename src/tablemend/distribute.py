@@ -96,6 +96,7 @@ def distribute(conn: Connection) -> list[Step]:
         raise SchemaNotMigrated(f"{len(waiting)} tablemend migration(s) are not applied",
                                 details="pending=" + ",".join(m.version for m in waiting),
                                 hint="run tablemend migrate on the coordinator first")
+    distribution.apply_plan_mode(conn)  # Citus is installed: the single server's forced generic plans go
     defects = distribution.check(conn)
     if defects:
         raise SchemaNotDistributable(

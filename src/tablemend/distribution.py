@@ -21,6 +21,12 @@ single PostgreSQL never asks for; :func:`check` lists each place that breaks one
   parameterised queries: 0A000).
 
 The check needs no Citus; ``tablemend distribute`` runs it before touching anything.
+
+Forced generic plans are the one defect tablemend itself puts in on purpose, and only on a single server:
+:func:`apply_plan_mode` (run by ``migrate`` and by ``distribute``) gives the allocator's entry points
+``plan_cache_mode = force_generic_plan`` where the database has no Citus (their array arguments would otherwise make
+PostgreSQL re-plan every statement of every call; measured: ~40% more time per assign) and resets it where Citus is
+installed. The schema as shipped (``schema.sql``, the migrations) forces nothing.
 """
 
 from __future__ import annotations
@@ -108,6 +114,33 @@ def check(conn: Connection, schema: str = "public") -> list[Defect]:
 def _calls(body: str, names: dict[str, str]) -> list[str]:
     text = _STRING.sub("''", _COMMENT.sub("", body))
     return [n for n in sorted(names) if re.search(r"\b" + re.escape(n) + r"\s*\(", text)]
+
+
+def citus_installed(conn: Connection) -> bool:
+    """Whether the citus extension is installed in the database."""
+    with translated():
+        row = conn.execute(sqlfiles.query("citus_installed", _Q)).fetchone()
+    return bool(row and row["x"])
+
+
+def generic_plans(conn: Connection) -> dict[str, bool]:
+    """``{function: plan_cache_mode is force_generic_plan}`` for the allocator's entry points."""
+    with translated():
+        return {str(r["name"]): bool(r["forced"])
+                for r in conn.execute(sqlfiles.query("generic_plans_state", _Q)).fetchall()}
+
+
+def set_generic_plans(conn: Connection, forced: bool) -> None:
+    """Force (a single server) or reset (Citus) generic plans on the entry points, in one transaction."""
+    with translated(), conn.transaction():
+        conn.execute(sqlfiles.query("generic_plans_on" if forced else "generic_plans_off", _Q))
+
+
+def apply_plan_mode(conn: Connection) -> bool:
+    """Generic plans forced without Citus, reset with it (see the module's docstring); returns whether forced."""
+    forced = not citus_installed(conn)
+    set_generic_plans(conn, forced)
+    return forced
 
 
 def unrouted_statements(body: str, tables: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tablemend import distribution
+from tablemend import distribution, security
 from tablemend.db import Connection
 
 # The smallest distributable pair of tenant tables; each case adds one defect to it.
@@ -220,7 +220,18 @@ def test_an_optional_restaurant_filter_routes_nothing(scratch: Connection) -> No
 
 
 def test_the_schema_distributes(tm_conn: Connection) -> None:
+    # a single server: migrate forced generic plans on the entry points, the one defect distribute removes itself
+    forced = distribution.generic_plans(tm_conn)
+    assert forced and all(forced.values())
+    assert {(d.cause, d.subject.split("(")[0]) for d in distribution.check(tm_conn)} == {
+        ("forced_generic_plan", name) for name in forced}
+    distribution.set_generic_plans(tm_conn, False)
     assert distribution.check(tm_conn) == []
+
+
+def test_generic_plans_cover_every_service_function(tm_conn: Connection) -> None:
+    assert set(distribution.generic_plans(tm_conn)) == set(security.SERVICE_FUNCTIONS)
+    assert distribution.apply_plan_mode(tm_conn) is True  # no Citus here
 
 
 def test_allocator_tables_exist(tm_conn: Connection) -> None:

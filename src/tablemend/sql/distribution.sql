@@ -111,3 +111,63 @@ WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p')
   AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'restaurant_id'
               AND NOT a.attisdropped)
 ORDER BY 1;
+
+
+-- name: citus_installed
+SELECT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'citus') AS x;
+
+-- name: generic_plans_state
+-- The allocator's entry points and whether each runs with plan_cache_mode = force_generic_plan.
+SELECT p.proname::text AS name, COALESCE('plan_cache_mode=force_generic_plan' = ANY (p.proconfig), false) AS forced
+FROM pg_proc p
+WHERE p.pronamespace = 'public'::regnamespace
+  AND p.proname = ANY (ARRAY['assign_tables_atomic_v2', 'unassign_tables_atomic', 'create_table_hold',
+                           'extend_table_hold', 'release_table_hold', 'confirm_hold_assignment',
+                           'set_booking_status', 'move_booking', 'quote_tables', 'hold_best_tables', 'repack_state',
+                           'apply_repack_plan', 'restaurant_assign_tables', 'restaurant_unassign_tables',
+                           'restaurant_extend_table_hold', 'restaurant_release_table_hold',
+                           'restaurant_confirm_hold_assignment', 'restaurant_set_booking_status',
+                           'restaurant_move_booking'])
+ORDER BY p.proname;
+
+-- name: generic_plans_on
+-- A single server: the entry points (and what they call) plan once per session, not on every call.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+             WHERE p.pronamespace = 'public'::regnamespace
+               AND p.proname = ANY (ARRAY['assign_tables_atomic_v2', 'unassign_tables_atomic', 'create_table_hold',
+                                'extend_table_hold', 'release_table_hold', 'confirm_hold_assignment',
+                                'set_booking_status', 'move_booking', 'quote_tables', 'hold_best_tables',
+                                'repack_state', 'apply_repack_plan', 'restaurant_assign_tables',
+                                'restaurant_unassign_tables', 'restaurant_extend_table_hold',
+                                'restaurant_release_table_hold', 'restaurant_confirm_hold_assignment',
+                                'restaurant_set_booking_status', 'restaurant_move_booking'])
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = force_generic_plan', f);
+    END LOOP;
+END
+$$;
+
+-- name: generic_plans_off
+-- Citus: it cannot route a generic plan's parameterised queries, nor delegate the call.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+             WHERE p.pronamespace = 'public'::regnamespace
+               AND p.proname = ANY (ARRAY['assign_tables_atomic_v2', 'unassign_tables_atomic', 'create_table_hold',
+                                'extend_table_hold', 'release_table_hold', 'confirm_hold_assignment',
+                                'set_booking_status', 'move_booking', 'quote_tables', 'hold_best_tables',
+                                'repack_state', 'apply_repack_plan', 'restaurant_assign_tables',
+                                'restaurant_unassign_tables', 'restaurant_extend_table_hold',
+                                'restaurant_release_table_hold', 'restaurant_confirm_hold_assignment',
+                                'restaurant_set_booking_status', 'restaurant_move_booking'])
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s RESET plan_cache_mode', f);
+    END LOOP;
+END
+$$;
