@@ -38,6 +38,8 @@ STATUS: dict[str, int] = {
     # the service
     "TMH01": 401, "TMH02": 401, "TMH03": 403, "TMH04": 403, "TMH05": 404, "TMH06": 400, "TMH07": 422,
     "TMH08": 413, "TMH09": 404,
+    # tablemend distribute (docs/scale.md): no Citus, a schema that would not distribute or is behind, a refused step
+    "TMS01": 503, "TMS02": 503, "TMS03": 503, "TMS04": 503,
 }
 _SHAPE = {"code", "message", "details", "hint"}
 
