@@ -1,27 +1,36 @@
-"""Allocator benchmark: ``python -m bench.allocator [--quick] [--dsn SERVER_DSN] [--keep]``.
+"""Allocator benchmark: ``python -m bench.allocator [--smoke | --quick] [--dsn SERVER_DSN] [--out DIR] [--keep]``.
 
-On a throwaway database (sample data from :mod:`tablemend.sample`, many restaurants) it measures, in the same run:
+Three columns in the same run, on the same server, for 1-, 2- and 3-table bookings at 1, 4, 8 and 16 clients:
 
-* ``assign``: :meth:`tablemend.Allocator.assign` with an idempotency key, for 1-, 2- and 3-table bookings at 1, 4 and
-  8 clients. Every operation seats a fresh booking on a connected group of free tables; the groups are split between
-  the clients, so the clients never wait on each other's tables (many restaurants, no collisions).
-* ``baseline``: the same clients, the same pool, the same number of operations, each inserting as many rows as the
-  assign writes (its assignment rows + the ledger row) into a plain table with a primary key, one transaction per
-  operation: the cheapest equivalent write.
-* ``workaround``: the same assigns at 8 clients with the functions' ``enable_indexscan = off`` (the GiST rescan
-  workaround, docs/allocator.md §7) and without, in ABBA order; ``off_vs_on`` is the throughput a fixed server regains.
-* ``contended``: 8 clients on one small zone of one restaurant, random assign (1-3 adjacent tables) and unassign on
-  40 bookings of one evening, so most calls collide; refusals are counted by SQLSTATE.
+* ``baseline``: each operation inserts as many rows as the assign writes (its assignment rows + the ledger row) into
+  a plain table with a primary key, one statement, one transaction: the cheapest equivalent write.
+* ``assign``: :meth:`tablemend.Allocator.assign` with an idempotency key, on a throwaway tablemend database (sample
+  data from :mod:`tablemend.sample`, many restaurants). Every operation seats a fresh booking on a connected group of
+  free tables; the groups are split between the clients, so the clients never wait on each other's tables, though
+  they often work in the same restaurant.
+* ``origin``: the origin sandbox's ``assign_tables_atomic_v2`` (spec/origin-system.md §2-§3a, :mod:`bench.origin`)
+  in a second throwaway database on the same server, with the same restaurants, zones, tables and adjacency and the
+  same split of groups; its deadlocks (§3a: two calls in one restaurant) are counted, not avoided.
 
-Clients are threads, each borrowing its own connection from the Allocator's pool (psycopg releases the GIL while it
-waits for the server). ``client_cpu`` in each cell is the process's CPU seconds per wall second: near 1.0 would mean
-the threads are GIL-bound rather than waiting for the server; the report prints it so the choice can be checked, and
-``--processes`` runs the measured cells with one process per client instead, for comparison.
+Then, at 8 clients: ``workaround`` (the same assigns with the functions' ``enable_indexscan = off``, the GiST rescan
+workaround of docs/allocator.md §7, and without, in ABBA order; ``off_vs_on`` is what a fixed server regains) and
+``contended`` / ``origin_contended`` (8 clients on 8 movable tables of one restaurant, random assign of 1-3 adjacent
+tables and unassign on 40 bookings of one evening, so most calls collide; refusals counted by SQLSTATE).
 
-The last line is JSON: ``{"bench": "allocator", "ratio": assign / baseline throughput at 8 clients, ...}`` with
-p50/p99 of the 8-client assigns, deadlocks (pg_stat_database delta, must be 0) and errors by SQLSTATE. Without
-``--dsn`` the embedded cluster is used. A database ``tablemend_bench_alloc_<pid>`` is created on the server and
-dropped afterwards unless ``--keep``.
+In each cell the columns run in two halves, baseline / assign / origin and then origin / assign / baseline, so a
+drift of the shared machine during the cell weighs on all three alike. Clients are threads, each borrowing its own
+connection from a pool (psycopg releases the GIL while it waits for the server). ``client_cpu`` in each cell is the
+process's CPU seconds per wall second: near 1.0 would mean the threads are GIL-bound rather than waiting for the
+server; ``--processes`` runs tablemend's measured cells with one process per client instead, for comparison.
+``throughput`` counts calls that succeeded.
+
+It prints every cell, a table of the three columns by client count, writes ``bench/results/allocator-<time>.json``
+and a PNG plot (matplotlib: ``pip install -e '.[bench]'``), and ends with one JSON line: ``{"bench": "allocator",
+"ratio": assign / baseline at 8 clients, ...}`` with p50/p99 of the 8-client assigns, deadlocks (pg_stat_database
+delta, must be 0), errors by SQLSTATE, ``origin`` (its ratio, p50/p99, deadlocks, errors) and ``by_clients``. Without
+``--dsn`` the embedded cluster is used. Databases ``tablemend_bench_alloc_<pid>`` and ``tablemend_bench_origin_<pid>``
+are created on the server and dropped afterwards unless ``--keep``. Exit status 1 when tablemend's column had a
+deadlock or an error (the origin's are expected).
 """
 
 from __future__ import annotations
@@ -31,101 +40,39 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
-import math
 import multiprocessing
 import os
 import random
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, LiteralString
 
+from bench import origin, results
+from bench.clients import ClientRun, Group, Planned, groups_from_rows, merged, percentile, run_clients, split
 from tablemend import Allocator, databases, db, integrity, sample, sqlfiles
 from tablemend.errors import TablemendError
 
+__all__ = ["ClientRun", "Group", "Planned", "main", "percentile", "run", "run_clients"]
+
 _SQL = Path(__file__).with_name("allocator.sql")
+SMOKE = {"restaurants": 2, "ops": 8, "contended_ops": 16, "clients": (1, 2), "sizes": (1, 2)}
 QUICK = {"restaurants": 20, "ops": 240, "contended_ops": 1600}
 FULL = {"restaurants": 120, "ops": 2400, "contended_ops": 4000}
-CLIENTS = (1, 4, 8)
+CLIENTS = (1, 4, 8, 16)
 SIZES = (1, 2, 3)
+TARGET_CLIENTS = 8  # the target (DESIGN.md §9): >= 0.5 of the baseline at 8 clients, p99 <= 15 ms, no deadlock
+COLUMNS = ("baseline", "assign", "origin")
 _EPOCH = dt.datetime(2040, 1, 1, tzinfo=dt.UTC)  # far from the sample's own bookings
+_ORIGIN_DAY = dt.date(2041, 1, 1)
+RESULTS = Path(__file__).with_name("results")
 
 
 def query(name: str) -> LiteralString:
     return sqlfiles.split_named(_SQL.read_text(encoding="utf-8"))[name]
-
-
-@dataclass(frozen=True)
-class Group:
-    restaurant_id: uuid.UUID
-    table_ids: tuple[uuid.UUID, ...]
-    seats: int
-
-
-@dataclass
-class ClientRun:
-    """What a set of client threads did: wall time, per-operation latencies, refusals by SQLSTATE."""
-
-    seconds: float
-    latencies: list[float]
-    errors: Counter[str]
-    cpu: float
-
-    @property
-    def ops(self) -> int:
-        return len(self.latencies)
-
-    @property
-    def throughput(self) -> float:
-        return self.ops / self.seconds if self.seconds > 0 else 0.0
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of ``values``; 0.0 for none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
-    return ordered[rank]
-
-
-def run_clients(work: Sequence[Sequence[Callable[[], object]]]) -> ClientRun:
-    """Run each client's list of operations in its own thread, all starting together."""
-    latencies: list[float] = []
-    errors: Counter[str] = Counter()
-    guard = threading.Lock()
-    barrier = threading.Barrier(len(work) + 1)
-
-    def client(ops: Sequence[Callable[[], object]]) -> None:
-        mine: list[float] = []
-        failed: Counter[str] = Counter()
-        barrier.wait()
-        for op in ops:
-            start = time.perf_counter()
-            try:
-                op()
-            except TablemendError as exc:
-                failed[exc.sqlstate] += 1
-            mine.append(time.perf_counter() - start)
-        with guard:
-            latencies.extend(mine)
-            errors.update(failed)
-
-    threads = [threading.Thread(target=client, args=(ops,)) for ops in work]
-    for t in threads:
-        t.start()
-    cpu0 = time.process_time()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - start
-    return ClientRun(seconds, latencies, errors, (time.process_time() - cpu0) / seconds if seconds else 0.0)
 
 
 def _process_client(dsn: str, kind: str, planned: list[Planned], barrier: Any, results: Any) -> None:
@@ -176,38 +123,15 @@ def find_groups(conn: db.Connection, restaurant_ids: Sequence[uuid.UUID], size: 
     """Disjoint runs of ``size`` consecutive (so adjacent) tables of one zone; movable when size > 1."""
     with db.translated():
         rows = conn.execute(query("groups"), {"ids": list(restaurant_ids)}).fetchall()
-    groups: list[Group] = []
-    run: list[dict[str, Any]] = []
-    for row in rows:
-        if run and (run[-1]["zone_id"] != row["zone_id"] or run[-1]["n"] + 1 != row["n"]):
-            run = []
-        if (size > 1 or movable) and row["mobility"] != "movable":
-            run = []
-            continue
-        run.append(row)
-        if len(run) == size:
-            groups.append(Group(row["restaurant_id"], tuple(r["id"] for r in run), sum(r["capacity"] for r in run)))
-            run = []
-    return groups
-
-
-@dataclass(frozen=True)
-class Planned:
-    booking_id: uuid.UUID
-    table_ids: tuple[uuid.UUID, ...]
-    start_at: dt.datetime
-    end_at: dt.datetime
+    return groups_from_rows(rows, size, movable=movable)
 
 
 def plan_cell(conn: db.Connection, groups: Sequence[Group], clients: int, ops: int, epoch: dt.datetime
               ) -> list[list[Planned]]:
     """Per client, ``ops // clients`` fresh bookings on that client's own groups, at distinct windows; inserted."""
-    if len(groups) < clients:
-        raise SystemExit(f"only {len(groups)} table groups for {clients} clients: use more restaurants")
-    per_client = [list(groups[c::clients]) for c in range(clients)]
     plans: list[list[Planned]] = []
     rows: list[dict[str, Any]] = []
-    for mine in per_client:
+    for mine in split(groups, clients):
         planned: list[Planned] = []
         for i in range(ops // clients):
             group = mine[i % len(mine)]
@@ -245,6 +169,18 @@ def baseline_ops(alloc: Allocator, plans: list[list[Planned]]) -> list[list[Call
         return run
 
     return [[op(p) for p in planned] for planned in plans]
+
+
+def interleaved(work: dict[str, list[list[Callable[[], object]]]]) -> list[tuple[str, ClientRun]]:
+    """Each column's operations in two halves, run in the order A B C then C B A: a drift of the shared machine during
+    the cell weighs on every column alike. Returns the columns in ``work``'s order, halves merged."""
+    halves = {kind: ([ops[:len(ops) // 2] for ops in w], [ops[len(ops) // 2:] for ops in w])
+              for kind, w in work.items()}
+    done: dict[str, list[ClientRun]] = {kind: [] for kind in work}
+    for half, order in ((0, list(work)), (1, list(reversed(work)))):
+        for kind in order:
+            done[kind].append(run_clients(halves[kind][half]))
+    return [(kind, merged(done[kind])) for kind in work]
 
 
 def _deadlocks(conn: db.Connection) -> int:
@@ -295,53 +231,89 @@ def _bound(fn: Callable[..., object], *args: Any) -> Callable[[], object]:
     return lambda: fn(*args)
 
 
-def run(dsn: str, *, restaurants: int, ops: int, contended_ops: int, clients: Sequence[int] = CLIENTS,
-        sizes: Sequence[int] = SIZES, seed: int = 7, processes: bool = False,
-        log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
-    """The whole benchmark on ``dsn`` (a database it may write to; migrated and sampled here). Returns the report."""
-    with db.connect(dsn, autocommit=True) as conn:
-        loaded = sample.load(conn, sample.plan(seed, restaurants, day=dt.date(2039, 6, 1)))
+def run(dsn: str, *, origin_dsn: str | None = None, restaurants: int, ops: int, contended_ops: int,
+        clients: Sequence[int] = CLIENTS, sizes: Sequence[int] = SIZES, seed: int = 7, processes: bool = False,
+        target_clients: int = TARGET_CLIENTS, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+    """The whole benchmark on ``dsn`` (a database it may write to; migrated and sampled here) and, with
+    ``origin_dsn`` (an empty database on the same server), the origin's column. Returns the report."""
+    target = target_clients if target_clients in clients else max(clients)
+    plan = sample.plan(seed, restaurants, day=dt.date(2039, 6, 1))
+    with contextlib.ExitStack() as stack:
+        conn = stack.enter_context(db.connect(dsn, autocommit=True))
+        loaded = sample.load(conn, plan)
         with db.translated():
             conn.execute(query("create_baseline"))
             version = conn.execute(query("server_version")).fetchone()
         ids = list(loaded.restaurant_ids)
         verdict = integrity.server_check(conn).verdict.value
         groups = {size: find_groups(conn, ids, size) for size in sizes}
+        origin_conn: db.Connection | None = None
+        if origin_dsn is not None:
+            origin_conn = stack.enter_context(db.connect(origin_dsn, autocommit=True))
+            origin.build(origin_conn, plan)
+            origin_groups = {size: origin.find_groups(origin_conn, ids, size) for size in sizes}
+            pool = stack.enter_context(origin.open_pool(origin_dsn, max(clients)))
         deadlocks_before = _deadlocks(conn)
         cells: list[dict[str, Any]] = []
         cell = 0
-        with Allocator.open(dsn, min_size=max(clients), max_size=max(clients)) as alloc:
-            # every pooled connection runs both statements once first (PL/pgSQL compiles per session)
-            warm = plan_cell(conn, groups[sizes[0]], max(clients), 20 * max(clients), _EPOCH - dt.timedelta(days=400))
-            run_clients(assign_ops(alloc, warm))
-            run_clients(baseline_ops(alloc, warm))
-            for n in clients:
-                for size in sizes:
-                    cell += 1
-                    plans = plan_cell(conn, groups[size], n, ops, _EPOCH + dt.timedelta(days=400 * cell))
-                    if processes:
-                        base, got = run_processes(dsn, "baseline", plans), run_processes(dsn, "assign", plans)
-                    else:
-                        base = run_clients(baseline_ops(alloc, plans))
-                        got = run_clients(assign_ops(alloc, plans))
-                    for kind, result in (("baseline", base), ("assign", got)):
-                        cells.append(_cell_report(kind, n, size, result))
-                    p50, p99 = percentile(got.latencies, 50) * 1000, percentile(got.latencies, 99) * 1000
-                    log(f"{n} clients, {size}-table: assign {got.throughput:8.1f}/s p50 {p50:5.2f} ms p99 {p99:6.2f}"
-                        f" ms | baseline {base.throughput:8.1f}/s p99 {percentile(base.latencies, 99) * 1000:6.2f} ms"
-                        f" | ratio {got.throughput / base.throughput:.2f}"
-                        f" | client cpu {got.cpu:.2f} errors {dict(got.errors) or 0}")
-            toggled = workaround_cells(alloc, conn, groups, max(clients), ops, sizes, cell, log)
-            cells += toggled
-            busy = contended(alloc, conn, ids, max(clients), contended_ops, seed)
-            cells.append(_cell_report("contended", max(clients), None, busy))
-            log(f"contended, {max(clients)} clients: {busy.throughput:8.1f} calls/s p50 "
-                f"{percentile(busy.latencies, 50) * 1000:5.2f} ms p99 {percentile(busy.latencies, 99) * 1000:6.2f} ms"
-                f" refusals {dict(busy.errors)}")
+        alloc = stack.enter_context(Allocator.open(dsn, min_size=max(clients), max_size=max(clients)))
+        # every pooled connection runs each statement once first (PL/pgSQL compiles per session)
+        warm = plan_cell(conn, groups[sizes[0]], max(clients), 20 * max(clients), _EPOCH - dt.timedelta(days=400))
+        run_clients(assign_ops(alloc, warm))
+        run_clients(baseline_ops(alloc, warm))
+        if origin_conn is not None:
+            run_clients(origin.assign_ops(pool, origin.plan_cell(
+                origin_conn, origin_groups[sizes[0]], max(clients), 20 * max(clients), _ORIGIN_DAY)))
+            time.sleep(1.0)  # the warm-up's own deadlocks reach pg_stat_database before the count starts
+            origin_deadlocks = origin.deadlocks(origin_conn)
+        for n in clients:
+            for size in sizes:
+                cell += 1
+                plans = plan_cell(conn, groups[size], n, ops, _EPOCH + dt.timedelta(days=400 * cell))
+                work: dict[str, list[list[Callable[[], object]]]] = {
+                    "baseline": baseline_ops(alloc, plans), "assign": assign_ops(alloc, plans)}
+                if origin_conn is not None:
+                    work["origin"] = origin.assign_ops(pool, origin.plan_cell(
+                        origin_conn, origin_groups[size], n, ops, _ORIGIN_DAY + dt.timedelta(days=400 * cell)))
+                if processes:
+                    runs = [("baseline", run_processes(dsn, "baseline", plans)),
+                            ("assign", run_processes(dsn, "assign", plans))]
+                    runs += [("origin", run_clients(work["origin"]))] if "origin" in work else []
+                else:
+                    runs = interleaved(work)
+                base = runs[0][1]
+                for kind, result in runs:
+                    cells.append(_cell_report(kind, n, size, result))
+                log(f"{n:2d} clients, {size}-table: " + " | ".join(
+                    f"{kind} {r.throughput:7.1f}/s p50 {percentile(r.latencies, 50) * 1000:5.2f} p99 "
+                    f"{percentile(r.latencies, 99) * 1000:6.2f} ms" + (f" x{r.throughput / base.throughput:.3f}"
+                                                                       if kind != "baseline" and base.throughput
+                                                                       else "")
+                    + (f" errors {dict(r.errors)}" if r.errors else "") for kind, r in runs))
+        toggled = workaround_cells(alloc, conn, groups, target, ops, sizes, cell, log)
+        cells += toggled
+        busy = contended(alloc, conn, ids, target, contended_ops, seed)
+        cells.append(_cell_report("contended", target, None, busy))
+        log(f"contended, {target} clients: {busy.throughput:8.1f} calls/s p50 "
+            f"{percentile(busy.latencies, 50) * 1000:5.2f} ms p99 {percentile(busy.latencies, 99) * 1000:6.2f} ms"
+            f" refusals {dict(busy.errors)}")
+        if origin_conn is not None:
+            rival = origin.contended(pool, origin_conn, ids[0], target, contended_ops, seed,
+                                     _ORIGIN_DAY - dt.timedelta(days=30))
+            cells.append(_cell_report("origin_contended", target, None, rival))
+            log(f"origin contended, {target} clients: {rival.throughput:8.1f} calls/s p50 "
+                f"{percentile(rival.latencies, 50) * 1000:5.2f} ms p99 "
+                f"{percentile(rival.latencies, 99) * 1000:6.2f} ms refusals {dict(rival.errors)}")
         deadlocks = _deadlocks(conn) - deadlocks_before
-    report = summarize(cells, deadlocks, version["v"] if version else "?", max(clients))
+        if origin_conn is not None:
+            time.sleep(1.0)  # backends report their statistics at most once a second
+            origin_deadlocks = origin.deadlocks(origin_conn) - origin_deadlocks
+    report = summarize(cells, deadlocks, version["v"] if version else "?", target)
     report["client_mode"] = "processes" if processes else "threads"
     report["workaround"] = summarize_workaround(toggled, verdict)
+    if origin_conn is not None:
+        report["origin"] = summarize_origin(cells, origin_deadlocks, target)
+    report["by_clients"] = by_clients(cells)
     return report
 
 
@@ -387,16 +359,13 @@ def summarize(cells: list[dict[str, Any]], deadlocks: int, version: str, top: in
     def at(kind: str, clients: int) -> list[dict[str, Any]]:
         return [c for c in cells if c["kind"] == kind and c["clients"] == clients]
 
-    def rate(rows: list[dict[str, Any]]) -> float:
-        seconds = sum(r["seconds"] for r in rows)
-        return sum(r["ops"] for r in rows) / seconds if seconds else 0.0
-
+    rate = _rate
     assign_top, base_top = at("assign", top), at("baseline", top)
     ratios = {str(a["tables"]): round(a["throughput"] / b["throughput"], 3) if b["throughput"] else 0.0
               for a, b in zip(assign_top, base_top, strict=True)}
     errors: Counter[str] = Counter()
     for c in cells:
-        if c["kind"] != "contended":
+        if c["kind"] == "baseline" or c["kind"].startswith("assign"):  # tablemend's own uncontended cells
             errors.update(c["errors"])
     contention = next((c for c in cells if c["kind"] == "contended"), None)
     return {
@@ -417,41 +386,109 @@ def summarize(cells: list[dict[str, Any]], deadlocks: int, version: str, top: in
     }
 
 
+def _rate(rows: list[dict[str, Any]]) -> float:
+    """Succeeded calls per second over several cells (``throughput`` is already per cell)."""
+    seconds = sum(r["seconds"] for r in rows)
+    return sum(r["throughput"] * r["seconds"] for r in rows) / seconds if seconds else 0.0
+
+
+def summarize_origin(cells: list[dict[str, Any]], deadlocks: int, top: int) -> dict[str, Any]:
+    """The origin's column at ``top`` clients against the same cells' baseline, its deadlocks and refusals."""
+    mine = [c for c in cells if c["kind"] == "origin" and c["clients"] == top]
+    base = [c for c in cells if c["kind"] == "baseline" and c["clients"] == top]
+    errors: Counter[str] = Counter()
+    for c in cells:
+        if c["kind"] == "origin":
+            errors.update(c["errors"])
+    return {
+        "ratio": round(_rate(mine) / _rate(base), 3) if _rate(base) else 0.0,
+        "per_s": round(_rate(mine), 1),
+        "p50_ms": max((c["p50_ms"] for c in mine), default=0.0),
+        "p99_ms": max((c["p99_ms"] for c in mine), default=0.0),
+        "deadlocks": deadlocks,
+        "errors": dict(errors),
+        "contended": next((c for c in cells if c["kind"] == "origin_contended"), None),
+    }
+
+
+def by_clients(cells: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per client count, each column's succeeded calls/s over all table counts, its worst p50 / p99 and its ratio to
+    the baseline (what the plot shows)."""
+    out: dict[str, dict[str, Any]] = {}
+    for n in sorted({c["clients"] for c in cells if c["kind"] == "baseline"}):
+        row: dict[str, Any] = {}
+        base = _rate([c for c in cells if c["kind"] == "baseline" and c["clients"] == n])
+        for kind in COLUMNS:
+            mine = [c for c in cells if c["kind"] == kind and c["clients"] == n]
+            if not mine:
+                continue
+            rate = _rate(mine)
+            row[kind] = {"per_s": round(rate, 1), "ratio": round(rate / base, 3) if base else 0.0,
+                         "p50_ms": max(c["p50_ms"] for c in mine), "p99_ms": max(c["p99_ms"] for c in mine),
+                         "errors": dict(sum((Counter(c["errors"]) for c in mine), Counter()))}
+        out[str(n)] = row
+    return out
+
+
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.allocator", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer restaurants and operations (under a minute)")
-    parser.add_argument("--dsn", help="server to create the throwaway database on (default: embedded cluster)")
+    parser.add_argument("--quick", action="store_true", help="fewer restaurants and operations (a few minutes)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny run (2 restaurants, 1 and 2 clients, 8 operations a cell) that only proves the "
+                        "tool works; its figures mean nothing")
+    parser.add_argument("--dsn", help="server to create the throwaway databases on (default: embedded cluster)")
     parser.add_argument("--ops", type=int, help="operations per cell (default: 240 quick, 2400 full)")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--no-origin", action="store_true", help="leave out the origin's column")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="directory for the JSON report and the PNG plot (default: bench/results)")
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument("--processes", action="store_true",
-                        help="run each measured client as a process instead of a thread (the contended case stays "
-                        "threads)")
+                        help="run each measured client as a process instead of a thread (the contended case and the "
+                        "origin's column stay threads)")
     args = parser.parse_args(argv)
-    size = dict(QUICK if args.quick else FULL)
+    size: dict[str, Any] = dict(SMOKE if args.smoke else QUICK if args.quick else FULL)
     if args.ops:
         size["ops"] = args.ops
     server = db.resolve_dsn(args.dsn)
     name = f"tablemend_bench_alloc_{os.getpid()}"
+    origin_name = f"tablemend_bench_origin_{os.getpid()}"
     databases.ensure(server, name, reset=True)
+    if not args.no_origin:
+        databases.ensure(server, origin_name, reset=True)
     try:
         started = time.perf_counter()
-        report = run(databases.dsn_for(server, name), restaurants=size["restaurants"], ops=size["ops"],
-                     contended_ops=size["contended_ops"], processes=args.processes, log=_log)
+        report = run(databases.dsn_for(server, name),
+                     origin_dsn=None if args.no_origin else databases.dsn_for(server, origin_name),
+                     restaurants=size["restaurants"], ops=size["ops"], contended_ops=size["contended_ops"],
+                     clients=size.get("clients", CLIENTS), sizes=size.get("sizes", SIZES),
+                     processes=args.processes, log=_log)
+        report["mode"] = "smoke" if args.smoke else "quick" if args.quick else "full"
         report["quick"] = bool(args.quick)
         report["total_s"] = round(time.perf_counter() - started, 1)
+        report["machine"] = results.machine()
     finally:
         if not args.keep:
             databases.drop(server, name)
+            if not args.no_origin:
+                databases.drop(server, origin_name)
     _log(f"server {report['server_version']}: ratio {report['ratio']} at {report['clients']} clients "
          f"({report['assign_per_s']}/s vs {report['baseline_per_s']}/s), p50 {report['p50_ms']} ms, "
          f"p99 {report['p99_ms']} ms, deadlocks {report['deadlocks']}, errors {report['errors'] or 0}")
+    if "origin" in report:
+        o = report["origin"]
+        _log(f"origin's assign_tables_atomic_v2: ratio {o['ratio']} at {report['clients']} clients ({o['per_s']}/s), "
+             f"p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms, deadlocks {o['deadlocks']}, errors {o['errors'] or 0}")
     w = report["workaround"]
     _log(f"GiST rescan workaround (server {w['server']}): assign {w['on_per_s']}/s with enable_indexscan = off, "
          f"{w['off_per_s']}/s without: off/on {w['off_vs_on']}")
+    _log(results.table(report["by_clients"]))
+    written = results.write(args.out, "allocator", report)
+    report["files"] = [str(p) for p in written]
+    _log("wrote " + ", ".join(report["files"]))
     print(json.dumps({k: v for k, v in report.items() if k != "cells"} | {"cells": report["cells"]}))
     return 0 if report["deadlocks"] == 0 and not report["errors"] else 1
 

@@ -16,6 +16,7 @@ from tablemend.clitools import (
     handle_errors,
     print_error,
     render_json,
+    render_rows,
 )
 from tablemend.errors import UsageError
 
@@ -203,6 +204,30 @@ def migrate_cmd(dsn: DsnOption = None) -> None:
         workaround = "on" if result.server.workaround else "off"
         console.print(f"gist rescan: {result.server.summary()}; enable_indexscan workaround {workaround}",
                       highlight=False)
+
+
+@app.command("distribute")
+@handle_errors
+def distribute_cmd(dsn: DsnOption = None, fmt: FormatOption = OutputFormat.table) -> None:
+    """Distribute tablemend's schema on Citus by restaurant (idempotent).
+
+    Run on the coordinator after migrate: tables by restaurant_id, co-located,
+    parents first; restaurant-keyed functions delegated by p_restaurant_id;
+    the rest propagated. Refuses, changing nothing, on a server without Citus
+    (TMS01) or a schema that would not distribute (TMS02). docs/scale.md.
+    """
+    from tablemend import db
+    from tablemend.distribute import distribute
+
+    with db.connect(dsn, autocommit=True) as conn:
+        steps = distribute(conn)
+    rows = [{"kind": s.kind, "name": s.name, "how": s.how, "state": s.state} for s in steps]
+    if fmt is OutputFormat.json:
+        render_json(rows)
+        return
+    done = sum(1 for s in steps if s.state == "done")
+    console.print(f"distributed {done} object(s); {len(steps) - done} already were")
+    render_rows(rows, fmt)
 
 
 # --- sandbox and demo (origin sandbox) ----------------------------------------------------------------------------

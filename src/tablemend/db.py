@@ -120,8 +120,8 @@ def translate(exc: psycopg.Error) -> TablemendError:
     diag = exc.diag
     sqlstate = diag.sqlstate
     # a raw violation of one of tablemend's own constraints (a direct write) maps like the function's own error
-    cls = for_sqlstate(sqlstate) or for_constraint(sqlstate, diag.constraint_name)
     message = diag.message_primary or str(exc).strip() or type(exc).__name__
+    cls = for_sqlstate(sqlstate) or for_constraint(sqlstate, diag.constraint_name, message)
     if cls is None:
         unreachable = isinstance(exc, psycopg.OperationalError) and sqlstate is None
         cls = ConnectionFailed if unreachable else DatabaseError

@@ -10,6 +10,7 @@ Driver exceptions are translated into these classes in exactly one place: :mod:`
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 _BY_SQLSTATE: dict[str, type[TablemendError]] = {}
@@ -512,11 +513,34 @@ _BY_CONSTRAINT: dict[tuple[str, str], type[TablemendError]] = {
 }
 
 
-def for_constraint(sqlstate: str | None, constraint: str | None) -> type[TablemendError] | None:
-    """The class for a raw constraint violation on one of tablemend's own constraints, or None."""
+#: Citus names a shard's copy of a constraint after the constraint and the shard id: ``…_no_overlap_102245``.
+_SHARD_SUFFIX = re.compile(r"_[0-9]+$")
+#: Citus can pass a shard's exclusion violation on as XX000 (from INSERT … SELECT); only the message names it.
+_EXCLUSION_MESSAGE = re.compile(r'violates exclusion constraint "([^"]+)"')
+
+
+def constraint_name(constraint: str | None) -> str | None:
+    """The constraint a (possibly shard-suffixed) name stands for: ``x_102245`` is ``x`` when ``x`` is one of
+    tablemend's own constraints; any other name is returned unchanged."""
+    if constraint is None:
+        return None
+    known = {name for _, name in _BY_CONSTRAINT}
+    base = _SHARD_SUFFIX.sub("", constraint)
+    return base if constraint not in known and base in known else constraint
+
+
+def for_constraint(sqlstate: str | None, constraint: str | None,
+                   message: str | None = None) -> type[TablemendError] | None:
+    """The class for a raw constraint violation on one of tablemend's own constraints, or None.
+
+    Understands a shard's copy of a constraint (Citus suffixes the shard id) and an exclusion violation that reached
+    the client as XX000, named only in ``message``.
+    """
+    if sqlstate == "XX000" and message and (m := _EXCLUSION_MESSAGE.search(message)):
+        sqlstate, constraint = "23P01", m.group(1)
     if sqlstate is None or constraint is None:
         return None
-    return _BY_CONSTRAINT.get((sqlstate, constraint))
+    return _BY_CONSTRAINT.get((sqlstate, constraint_name(constraint) or constraint))
 
 
 # --- server integrity (tablemend.integrity, the doctor's index rebuild) ----------------------------------------------
@@ -535,3 +559,29 @@ class IndexRebuildRefused(DoctorError, sqlstate="TMD82"):
 
 class IndexRebuildFailed(DoctorError, sqlstate="TMD83"):
     """REINDEX INDEX CONCURRENTLY failed; the half-built copy was dropped and the old index is unchanged."""
+
+
+# --- scale-out on Citus (tablemend.distribution, tablemend.distribute, docs/scale.md) ---------------------------------
+
+
+class ScaleError(TablemendError):
+    """``tablemend distribute`` could not distribute the schema; nothing was changed by the failing step."""
+
+    http_status = 503
+    exit_code = 2
+
+
+class CitusMissing(ScaleError, sqlstate="TMS01"):
+    """The server has no Citus: the extension is not installed in the database (``CREATE EXTENSION citus``)."""
+
+
+class SchemaNotDistributable(ScaleError, sqlstate="TMS02"):
+    """The schema has defects that keep it from distributing by restaurant (``tablemend.distribution.check``)."""
+
+
+class SchemaNotMigrated(ScaleError, sqlstate="TMS03"):
+    """The database has pending tablemend migrations; run ``tablemend migrate`` first."""
+
+
+class DistributeFailed(ScaleError, sqlstate="TMS04"):
+    """Citus refused one step of the distribution; the step, its object and Citus's message are named."""

@@ -91,15 +91,17 @@ def migrate(conn: Connection, *, use_schema_for_fresh: bool = True, roles: secur
     Whenever something was applied, :func:`tablemend.security.apply` then gives everything to the owner role and
     grants the other roles (``roles``, default :meth:`~tablemend.security.Roles.from_env`), in the same transaction.
     Afterwards the server's GiST rescan verdict is recorded and the allocator functions' ``enable_indexscan`` is set
-    from it, in a second transaction (until then they keep 0002's safe ``off``).
+    from it, in a second transaction (until then they keep 0002's safe ``off``), and their plan cache mode from
+    whether the database has Citus (:func:`tablemend.distribution.apply_plan_mode`).
     """
     import dataclasses
 
-    from tablemend import integrity
+    from tablemend import distribution, integrity
 
     result = _migrate(conn, use_schema_for_fresh=use_schema_for_fresh, roles=roles or security.Roles.from_env())
     check = integrity.server_check(conn, record=True)
     integrity.apply_workaround(conn, check)
+    distribution.apply_plan_mode(conn)  # generic plans on one server, none on Citus (docs/scale.md)
     return dataclasses.replace(result, server=check)
 
 

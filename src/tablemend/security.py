@@ -39,6 +39,10 @@ SERVICE_FUNCTIONS: tuple[str, ...] = (
     "release_table_hold", "confirm_hold_assignment", "set_booking_status", "move_booking",
     # auto-assign (migration 0006, docs/auto-assign.md)
     "quote_tables", "hold_best_tables", "repack_state", "apply_repack_plan",
+    # restaurant-keyed variants (migration 0007, docs/scale.md)
+    "restaurant_assign_tables", "restaurant_unassign_tables", "restaurant_extend_table_hold",
+    "restaurant_release_table_hold", "restaurant_confirm_hold_assignment", "restaurant_set_booking_status",
+    "restaurant_move_booking",
 )
 #: Schemas whose objects tablemend owns (``public`` holds the allocator, ``tablemend`` the migration bookkeeping).
 SCHEMAS: tuple[str, ...] = ("public", "tablemend")

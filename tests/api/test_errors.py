@@ -33,9 +33,13 @@ STATUS: dict[str, int] = {
     "TMD97": 409,
     # doctor precision: row-level security refused, an incomplete --restaurant scope, an unrecognised --error text
     "TMD70": 403, "TMD71": 403, "TMD72": 422,
+    # reviewed plans and repairs that leave findings: drift since review, a foreign file, other rows than planned
+    "TMD84": 409, "TMD85": 409, "TMD86": 422, "TMD87": 409,
     # the service
     "TMH01": 401, "TMH02": 401, "TMH03": 403, "TMH04": 403, "TMH05": 404, "TMH06": 400, "TMH07": 422,
     "TMH08": 413, "TMH09": 404,
+    # tablemend distribute (docs/scale.md): no Citus, a schema that would not distribute or is behind, a refused step
+    "TMS01": 503, "TMS02": 503, "TMS03": 503, "TMS04": 503,
 }
 _SHAPE = {"code", "message", "details", "hint"}
 

@@ -77,3 +77,26 @@ def test_raw_violations_of_own_constraints_map_to_allocator_classes() -> None:
     assert errors.for_constraint("23503", "booking_table_assignments_booking_zone_fkey") is errors.ZoneLocked
     assert errors.for_constraint("23P01", "no_overlapping_table_assignments") is None  # the origin's stays raw
     assert errors.for_constraint("23505", None) is None
+
+
+def test_a_shard_suffixed_constraint_maps_like_its_constraint() -> None:
+    # Citus names a shard's copy of a constraint after the shard: <constraint>_<shard id>
+    assert errors.for_constraint("23P01", "booking_table_assignments_no_overlap_102245") is errors.TableOccupied
+    assert errors.for_constraint("23P01", "table_hold_members_no_overlap_102310") is errors.HoldConflict
+    assert errors.for_constraint("23503", "booking_table_assignments_table_zone_fkey_7") is errors.ZoneLocked
+    suffixed = "booking_table_assignments_no_overlap_102245"
+    assert errors.constraint_name(suffixed) == "booking_table_assignments_no_overlap"
+    # a name that is not one of tablemend's keeps its digits, and so stays unmapped
+    origin = "no_overlapping_table_assignments_102245"
+    assert errors.constraint_name(origin) == origin
+    assert errors.for_constraint("23P01", "no_overlapping_table_assignments_102245") is None
+    assert errors.for_constraint("23505", "booking_table_assignments_no_overlap_102245") is None  # wrong SQLSTATE
+
+
+def test_an_exclusion_violation_wrapped_as_xx000_maps_by_its_message() -> None:
+    message = 'conflicting key value violates exclusion constraint "booking_table_assignments_no_overlap_102245"'
+    assert errors.for_constraint("XX000", None, message) is errors.TableOccupied
+    assert errors.for_constraint("XX000", None, "could not connect to the worker") is None
+    assert errors.for_constraint("XX000", None, None) is None
+    # only XX000 is read from its message: another code says what it says
+    assert errors.for_constraint("23505", None, message) is None

@@ -99,7 +99,10 @@ FROM pg_proc p
 WHERE p.pronamespace = 'public'::regnamespace
   AND p.proname = ANY (ARRAY['assign_tables_atomic_v2', 'unassign_tables_atomic', 'create_table_hold',
                              'extend_table_hold', 'release_table_hold', 'confirm_hold_assignment',
-                             'set_booking_status', 'move_booking'])
+                             'set_booking_status', 'move_booking', 'restaurant_assign_tables',
+                             'restaurant_unassign_tables', 'restaurant_extend_table_hold',
+                             'restaurant_release_table_hold', 'restaurant_confirm_hold_assignment',
+                             'restaurant_set_booking_status', 'restaurant_move_booking'])
 ORDER BY p.proname;
 
 -- name: workaround_on
@@ -111,7 +114,10 @@ BEGIN
              WHERE p.pronamespace = 'public'::regnamespace
                AND p.proname = ANY (ARRAY['assign_tables_atomic_v2', 'unassign_tables_atomic', 'create_table_hold',
                                           'extend_table_hold', 'release_table_hold', 'confirm_hold_assignment',
-                                          'set_booking_status', 'move_booking'])
+                                          'set_booking_status', 'move_booking', 'restaurant_assign_tables',
+                                          'restaurant_unassign_tables', 'restaurant_extend_table_hold',
+                                          'restaurant_release_table_hold', 'restaurant_confirm_hold_assignment',
+                                          'restaurant_set_booking_status', 'restaurant_move_booking'])
     LOOP
         EXECUTE format('ALTER FUNCTION %s SET enable_indexscan = off', f);
     END LOOP;
@@ -127,7 +133,10 @@ BEGIN
              WHERE p.pronamespace = 'public'::regnamespace
                AND p.proname = ANY (ARRAY['assign_tables_atomic_v2', 'unassign_tables_atomic', 'create_table_hold',
                                           'extend_table_hold', 'release_table_hold', 'confirm_hold_assignment',
-                                          'set_booking_status', 'move_booking'])
+                                          'set_booking_status', 'move_booking', 'restaurant_assign_tables',
+                                          'restaurant_unassign_tables', 'restaurant_extend_table_hold',
+                                          'restaurant_release_table_hold', 'restaurant_confirm_hold_assignment',
+                                          'restaurant_set_booking_status', 'restaurant_move_booking'])
     LOOP
         EXECUTE format('ALTER FUNCTION %s RESET enable_indexscan', f);
     END LOOP;
