@@ -23,4 +23,7 @@ def test_generator_and_scan_find_the_seeded_drift(origin_conn: db.Connection) ->
                   "tracemalloc_peak_kib", "per_check_s", "slowest_check", "generate_s"):
         assert field in result, field
     assert result["scan_s"] > 0 and result["seq_read_s"] > 0
-    assert set(result["per_check_s"]) >= set(expected)
+    # the shared pass's checks are timed together
+    from tablemend.doctor.scanner import SHARED_PASS
+
+    assert set(result["per_check_s"]) >= (set(expected) - set(SHARED_PASS)) | {"shared_pass"}

@@ -113,3 +113,18 @@ def test_committed_docs_match_the_registry() -> None:
     assert committed == render(), "docs/doctor.md is stale: run `python -m tablemend.doctor.docs`"
     for code in registry():
         assert f"### {code} " in committed
+
+
+def test_every_row_repair_has_its_set_based_form() -> None:
+    """Each ``repair*`` statement has a ``bulk_repair*`` twin (repairs run set-based, doctor/bulk.py), and the check
+    says which checks its repair can expose (otherwise every round re-detects everything)."""
+    from tablemend.doctor.bulk import EXPOSES
+
+    actions = {"TMD023"}  # an index rebuild outside the repair transaction, not a row repair
+    for code, cls in registry().items():
+        queries = cls().queries()
+        rows = sorted(name for name in queries if name.startswith("repair"))
+        if not rows or code in actions:
+            continue
+        assert sorted(name.removeprefix("bulk_") for name in queries if name.startswith("bulk_repair")) == rows, code
+        assert code in EXPOSES, code

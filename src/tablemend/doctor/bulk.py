@@ -94,6 +94,7 @@ EXPOSES: dict[str, frozenset[str]] = {
     # deleting assignments (with their own table allocation) leaves ledger rows, zone locks and merge groups behind
     "TMD001": frozenset({"TMD007", "TMD008", "TMD009", "TMD013", "TMD020"}),
     "TMD016": frozenset({"TMD007", "TMD008", "TMD009", "TMD013", "TMD020"}),
+    "TMD024": frozenset({"TMD007", "TMD008", "TMD009", "TMD013", "TMD020"}),
     # deleting an allocation no assignment uses (orphan, merge group, shadow) changes only table status
     "TMD002": frozenset({"TMD013"}),
     "TMD008": frozenset({"TMD013"}),
@@ -105,6 +106,7 @@ EXPOSES: dict[str, frozenset[str]] = {
     # row-local fixes
     "TMD003": frozenset({"TMD004"}), "TMD004": frozenset(), "TMD005": frozenset(), "TMD007": frozenset(),
     "TMD009": frozenset(), "TMD012": frozenset(), "TMD013": frozenset(), "TMD020": frozenset(),
+    "TMD025": frozenset(), "TMD028": frozenset(),
 }
 
 

@@ -52,8 +52,9 @@ per constraint (all are counted), `--format json` for CI.
 
 `python -m bench.scan [--quick] [--dsn SERVER]` builds throwaway origin databases of 10k, 100k and 1M bookings
 (`--quick`: up to 100k) with a known share of drift, checks the scan finds exactly that drift, and times the scan
-against one sequential read of the same tables, with per-check times and the scanning process's memory. Its last
-line is JSON: `{"bench": "scan", "ratio": scan / sequential read, ...}`. The target is a ratio of 3 or less.
+against one sequential read of the same tables, with per-check times (the shared pass's checks together, as
+`shared_pass`) and the scanning process's memory. Its last line is JSON: `{"bench": "scan", "ratio": scan /
+sequential read, ...}`. The target is a ratio of 3 or less.
 
 ## Safety classes
 

@@ -35,7 +35,7 @@ _HOLD = 'unrecognized format() type specifier " "'
 #: the step of spec §2 a finding's rows are hit at; HYGIENE = not hit by P's call at all
 HYGIENE = 99
 #: checks whose finding is one booking's row on one of P's tables (step 14b, or 14a when it has an allocation there)
-_ROW_CHECKS = frozenset({"TMD001", "TMD003", "TMD004", "TMD005", "TMD006", "TMD016"})
+_ROW_CHECKS = frozenset({"TMD001", "TMD003", "TMD004", "TMD005", "TMD006", "TMD016", "TMD025"})
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,10 @@ def predict(finding: Finding, ctx: Context, call: Facts) -> Prediction:
         if str(finding.key.get("assigned_zone_id")) == str(call.zone_id):
             return hygiene  # locked to the zone P asks for: the call passes step 7
         return Prediction(7, 0, 0, "23514", f"Booking {ctx.booking_id} locked to zone %, cannot assign zone %")
+    if code == "TMD024":  # P's own rows in another zone: the call refuses at step 6
+        if finding.booking_id != ctx.booking_id:
+            return hygiene
+        return Prediction(6, 0, 0, "23514", f"Booking {ctx.booking_id} already has assignments in a different zone")
     if code in ("TMD007", "TMD028"):
         key = finding.key.get("idempotency_key")
         if ctx.idempotency_key is not None and key == ctx.idempotency_key:

@@ -55,4 +55,7 @@ SELECT l.booking_id, l.table_id,
 FROM live l
 WHERE %(booking_id)s::uuid IS NOT NULL AND l.booking_id <> %(booking_id)s::uuid
   AND l.occupied && tstzrange(%(start_at)s::timestamptz, %(end_at)s::timestamptz, '[)')
+  -- a row wholly outside its own booking's window is no seat but one a move left behind: TMD025's (confirm)
+  AND EXISTS (SELECT 1 FROM public.bookings b
+               WHERE b.id = l.booking_id AND l.occupied && tstzrange(b.start_at, b.end_at, '[)'))
 ORDER BY 1, 2;

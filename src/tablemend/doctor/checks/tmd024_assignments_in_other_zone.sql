@@ -40,3 +40,16 @@ WHERE a.booking_id = %(booking_id)s::uuid AND a.resource_type = 'table' AND a.re
 DELETE FROM public.booking_table_assignments bta
 USING public.table_inventory t
 WHERE bta.booking_id = %(booking_id)s::uuid AND t.id = bta.table_id AND t.zone_id IS NOT DISTINCT FROM %(zone_id)s::uuid;
+
+-- name: bulk_repair_allocations
+-- The same repair for every planned finding at once, keyed by the findings' (booking, zone) pairs.
+DELETE FROM public.allocations a
+USING jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, zone_id uuid), public.table_inventory t
+WHERE a.booking_id = k.booking_id AND a.resource_type = 'table' AND a.resource_id = t.id
+  AND t.zone_id IS NOT DISTINCT FROM k.zone_id
+  AND t.id IN (SELECT bta.table_id FROM public.booking_table_assignments bta WHERE bta.booking_id = k.booking_id);
+
+-- name: bulk_repair
+DELETE FROM public.booking_table_assignments bta
+USING jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, zone_id uuid), public.table_inventory t
+WHERE bta.booking_id = k.booking_id AND t.id = bta.table_id AND t.zone_id IS NOT DISTINCT FROM k.zone_id;

@@ -26,3 +26,9 @@ ORDER BY bta.booking_id, bta.table_id;
 UPDATE public.booking_table_assignments bta SET start_at = b.start_at, end_at = b.end_at
 FROM public.bookings b
 WHERE b.id = bta.booking_id AND bta.booking_id = %(booking_id)s::uuid AND bta.table_id = %(table_id)s::uuid;
+
+-- name: bulk_repair
+-- The same repair for every planned finding at once, keyed by the findings' (booking, table) pairs.
+UPDATE public.booking_table_assignments bta SET start_at = b.start_at, end_at = b.end_at
+FROM public.bookings b, jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, table_id uuid)
+WHERE b.id = bta.booking_id AND bta.booking_id = k.booking_id AND bta.table_id = k.table_id;

@@ -24,3 +24,8 @@ ORDER BY l.idempotency_key;
 -- name: repair
 DELETE FROM public.booking_assignment_idempotency
 WHERE booking_id = %(booking_id)s::uuid AND idempotency_key = %(idempotency_key)s;
+
+-- name: bulk_repair
+DELETE FROM public.booking_assignment_idempotency l
+USING jsonb_to_recordset(%(keys)s::jsonb) AS k(booking_id uuid, idempotency_key text)
+WHERE l.booking_id = k.booking_id AND l.idempotency_key = k.idempotency_key;
