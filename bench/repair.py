@@ -6,9 +6,11 @@ the unindexed ``booking_table_assignments.allocation_id``) and ``bench/origin_da
 the same process and on the same warm cache, first without and then with the indexes TMD032 recommends:
 
 * ``plain``: the same row changes as plain set-based statements (each check's ``bulk_repair*`` statements keyed by
-  the findings the repair applies, in code order), triggers firing, no snapshot, no journal; rolled back;
+  the findings the repair applied, in the order it applied them), triggers firing, no detection, no lock, no
+  snapshot, no journal; rolled back, after checking that it left the same rows per table as the repair did;
 * ``repair``: ``tablemend.doctor.repair`` (detect, lock, repair, re-detect what it exposed, journal), committed;
-* ``undo``: ``tablemend.doctor.undo`` of that repair (the database is back where it was);
+* ``undo``: ``tablemend.doctor.undo`` of that repair (checked: the same rows per table as before the repair);
+* ``scan``: one read-only ``tablemend.doctor.scan`` of the database (what the repair's detection costs at least);
 * ``plan``: ``tablemend doctor plan --format json > /dev/null`` in a child process: wall time and peak RSS;
 * ``hold_member_delete_s``: one expired hold's ``DELETE FROM table_hold_members`` (rolled back).
 
@@ -75,20 +77,40 @@ def _prepare(server: str, n: int, keep: bool) -> str:
     return dsn
 
 
-def plain(conn: db.Connection, findings: Sequence[Finding]) -> float:
-    """The repair's row changes as plain set-based statements (rolled back); seconds."""
-    checks = registry()
-    by_code: dict[str, list[dict[str, Any]]] = {}
+def _runs(findings: Sequence[Finding]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The findings' keys by check, in the order the repair applied them (consecutive findings of one check)."""
+    runs: list[tuple[str, list[dict[str, Any]]]] = []
     for f in findings:
-        by_code.setdefault(f.code, []).append(json.loads(json.dumps(dict(f.key), default=str)))
-    start = time.perf_counter()
+        if not runs or runs[-1][0] != f.code:
+            runs.append((f.code, []))
+        runs[-1][1].append(json.loads(json.dumps(dict(f.key), default=str)))
+    return runs
+
+
+def row_counts(conn: db.Connection) -> dict[str, Any]:
+    """Rows per origin table (and the columns the updates change, hashed): the state plain and repair leave."""
+    with db.translated():
+        row = conn.execute(_query("row_counts")).fetchone()
+    return dict(row) if row else {}
+
+
+def plain(conn: db.Connection, findings: Sequence[Finding], expected: dict[str, Any] | None = None) -> float:
+    """The repair's row changes as plain set-based statements (each check's ``bulk_repair*`` statements keyed by the
+    findings the repair applied, in the order it applied them), triggers firing, then rolled back; seconds. With
+    ``expected`` (:func:`row_counts` after the repair), refuses a baseline that did not leave the same rows."""
+    checks = registry()
+    runs = _runs(findings)
     with db.translated(), conn.transaction(force_rollback=True):
         conn.execute(_query("no_timeout"))
-        for code in sorted(by_code):
+        start = time.perf_counter()
+        for code, keys in runs:
             for name, statement in checks[code]().sql().items():
                 if name.startswith("bulk_repair"):
-                    conn.execute(statement, {"keys": Jsonb(by_code[code])})
-    return time.perf_counter() - start
+                    conn.execute(statement, {"keys": Jsonb(keys)})
+        elapsed = time.perf_counter() - start
+        if expected is not None and row_counts(conn) != expected:
+            raise RuntimeError(f"plain statements left {row_counts(conn)}, the repair {expected}")
+    return elapsed
 
 
 def hold_member_delete(conn: db.Connection) -> float | None:
@@ -153,6 +175,7 @@ def round_trip(dsn: str, label: str) -> dict[str, Any]:
         _log(f"  [{label}] plan {out['plan_s']:.1f}s, peak RSS {out['plan_peak_rss_kib'] // 1024} MiB; "
              "repair …")
         ctx = context(conn)
+        before = row_counts(conn)
         phases = _Phases()
         start = time.perf_counter()
         result = repairs.repair(conn, ctx, collect=False, progress=phases)  # default options: auto timeout
@@ -166,18 +189,24 @@ def round_trip(dsn: str, label: str) -> dict[str, Any]:
         _log(f"  [{label}] repair {out['repair_s']:.1f}s ({out['findings']} findings, {out['changes']} changes, "
              f"estimated {out['estimate_s']}s); undo …")
         assert result.repair_id is not None
+        repaired = row_counts(conn)
         start = time.perf_counter()
         repairs.undo(conn, result.repair_id, timeouts=repairs.Timeouts(statement_timeout="0"))
         out["undo_s"] = time.perf_counter() - start
-        _log(f"  [{label}] undo {out['undo_s']:.1f}s; plain statements …")
-        out["plain_s"] = plain(conn, result.plan.selection.apply)
+        if row_counts(conn) != before:
+            raise RuntimeError(f"undo left {row_counts(conn)}, not {before}")
+        _log(f"  [{label}] undo {out['undo_s']:.1f}s (rows restored); plain statements …")
+        out["plain_s"] = plain(conn, result.plan.selection.apply, expected=repaired)
+        start = time.perf_counter()
+        out["scan_findings"] = sum(1 for _ in scan(conn))
+        out["scan_s"] = time.perf_counter() - start
         out["ratio"] = round(out["repair_s"] / out["plain_s"], 2) if out["plain_s"] else None
         out["plan_vs_repair"] = round(out["plan_s"] / out["repair_s"], 2) if out["repair_s"] else None
         out["ratio_without_detection"] = (round(out["repair_apply_s"] / out["plain_s"], 2) if out["plain_s"]
                                           else None)
         _log(f"  [{label}] plain {out['plain_s']:.1f}s: repair / plain = {out['ratio']} (the repair spent "
              f"{out['repair_detect_s']:.1f}s finding, {out['repair_apply_s']:.1f}s repairing and journalling: "
-             f"{out['ratio_without_detection']}x plain)")
+             f"{out['ratio_without_detection']}x plain); one read-only scan {out['scan_s']:.1f}s")
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 
