@@ -8,8 +8,11 @@ the same process and on the same warm cache, first without and then with the ind
 * ``plain``: the same row changes as plain set-based statements (each check's ``bulk_repair*`` statements keyed by
   the findings the repair applied, in the order it applied them), triggers firing, no detection, no lock, no
   snapshot, no journal; rolled back, after checking that it left the same rows per table as the repair did;
-* ``repair``: ``tablemend.doctor.repair`` (detect, lock, repair, re-detect what it exposed, journal), committed;
+* ``repair``: ``tablemend doctor repair --all-safe --yes --format json`` (default options) in a child process, as
+  an operator runs it (the damaged-index pre-check, detect, lock, repair, journal), committed;
 * ``undo``: ``tablemend.doctor.undo`` of that repair (checked: the same rows per table as before the repair);
+* ``library_repair``: ``tablemend.doctor.repair`` once more (the same changes, checked), timed by phase: detection
+  (``repair_detect_s``) and the rest (``repair_apply_s``: locks, before/after images, statements, journal); undone;
 * ``scan``: one read-only ``tablemend.doctor.scan`` of the database (what the repair's detection costs at least);
 * ``plan``: ``tablemend doctor plan --format json > /dev/null`` in a child process: wall time and peak RSS;
 * ``hold_member_delete_s``: one expired hold's ``DELETE FROM table_hold_members`` (rolled back).
@@ -28,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, LiteralString
@@ -148,54 +152,78 @@ class _Phases:
         return self.totals
 
 
-def plan_child(dsn: str) -> tuple[float, int]:
-    """``tablemend doctor plan --format json`` in a child process: wall seconds and peak RSS (KiB)."""
+def _child(*args: str, keep_stdout: bool = False) -> tuple[float, int, str]:
+    """``tablemend ARGS`` in a child process: wall seconds, its peak RSS (KiB) and, with ``keep_stdout``, its stdout."""
     exe = os.path.join(os.path.dirname(sys.executable), "tablemend")
     start = time.perf_counter()
-    with (open(os.devnull, "wb") as sink, tempfile.TemporaryFile() as err,
-          subprocess.Popen([exe, "doctor", "plan", "--dsn", dsn, "--format", "json"], stdout=sink,
-                           stderr=err) as child):
+    with (tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err,
+          open(os.devnull, "wb") as sink,
+          subprocess.Popen([exe, *args], stdout=out if keep_stdout else sink, stderr=err) as child):
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
         child.returncode = os.waitstatus_to_exitcode(status)
         elapsed = time.perf_counter() - start
         err.seek(0)
         message = err.read().decode()
+        out.seek(0)
+        text = out.read().decode()
     if child.returncode != 0:
-        raise RuntimeError(f"doctor plan failed: {message}")
-    return elapsed, usage.ru_maxrss
+        raise RuntimeError(f"tablemend {args[0]} {args[1]} failed: {message}")
+    return elapsed, usage.ru_maxrss, text
+
+
+def plan_child(dsn: str) -> tuple[float, int]:
+    """``tablemend doctor plan --format json`` in a child process: wall seconds and peak RSS (KiB)."""
+    elapsed, rss, _ = _child("doctor", "plan", "--dsn", dsn, "--format", "json")
+    return elapsed, rss
+
+
+def repair_child(dsn: str) -> tuple[float, dict[str, Any]]:
+    """``tablemend doctor repair --all-safe --yes --format json`` (default options) in a child process."""
+    elapsed, _, text = _child("doctor", "repair", "--all-safe", "--yes", "--dsn", dsn, "--format", "json",
+                              keep_stdout=True)
+    return elapsed, json.loads(text)
+
+
+def _undo(conn: db.Connection, repair_id: uuid.UUID, before: dict[str, Any]) -> float:
+    start = time.perf_counter()
+    repairs.undo(conn, repair_id, timeouts=repairs.Timeouts(statement_timeout="0"))
+    elapsed = time.perf_counter() - start
+    if row_counts(conn) != before:
+        raise RuntimeError(f"undo left {row_counts(conn)}, not {before}")
+    return elapsed
 
 
 def round_trip(dsn: str, label: str) -> dict[str, Any]:
-    """plan, plain, repair, undo on the database as it is (undo puts it back)."""
+    """plan, repair (the CLI, then the library for its phases), undo, plain, scan on the database as it is (each
+    repair is undone: the database is back where it was)."""
     out: dict[str, Any] = {}
     with db.connect(dsn, autocommit=True) as conn:
         out["hold_member_delete_s"] = hold_member_delete(conn)
         _log(f"  [{label}] one hold-member delete: {out['hold_member_delete_s']}s; planning …")
         out["plan_s"], out["plan_peak_rss_kib"] = plan_child(dsn)
         _log(f"  [{label}] plan {out['plan_s']:.1f}s, peak RSS {out['plan_peak_rss_kib'] // 1024} MiB; "
-             "repair …")
-        ctx = context(conn)
+             "repair --all-safe --yes …")
         before = row_counts(conn)
+        out["repair_s"], done = repair_child(dsn)
+        out["findings"], out["changes"] = len(done["findings"]), done["changes"]
+        repaired = row_counts(conn)
+        _log(f"  [{label}] repair {out['repair_s']:.1f}s ({out['findings']} findings, {out['changes']} changes); "
+             "undo …")
+        out["undo_s"] = _undo(conn, uuid.UUID(done["repair_id"]), before)
+        _log(f"  [{label}] undo {out['undo_s']:.1f}s (rows restored); the library's repair, for its phases …")
         phases = _Phases()
         start = time.perf_counter()
-        result = repairs.repair(conn, ctx, collect=False, progress=phases)  # default options: auto timeout
-        out["repair_s"] = time.perf_counter() - start
+        result = repairs.repair(conn, context(conn), collect=False, progress=phases)  # default options
+        out["library_repair_s"] = time.perf_counter() - start
         out["repair_detect_s"] = phases.done().get("finding", 0.0)
-        out["repair_apply_s"] = out["repair_s"] - out["repair_detect_s"]
-        out["findings"] = len(result.plan.selection.apply)
-        out["changes"] = result.plan.count
+        out["repair_apply_s"] = out["library_repair_s"] - out["repair_detect_s"]
         estimate = result.plan.estimate
         out["estimate_s"] = round(estimate.seconds, 1) if estimate else None
-        _log(f"  [{label}] repair {out['repair_s']:.1f}s ({out['findings']} findings, {out['changes']} changes, "
-             f"estimated {out['estimate_s']}s); undo …")
+        if row_counts(conn) != repaired or result.plan.count != out["changes"]:
+            raise RuntimeError("the library's repair did not make the CLI's changes")
         assert result.repair_id is not None
-        repaired = row_counts(conn)
-        start = time.perf_counter()
-        repairs.undo(conn, result.repair_id, timeouts=repairs.Timeouts(statement_timeout="0"))
-        out["undo_s"] = time.perf_counter() - start
-        if row_counts(conn) != before:
-            raise RuntimeError(f"undo left {row_counts(conn)}, not {before}")
-        _log(f"  [{label}] undo {out['undo_s']:.1f}s (rows restored); plain statements …")
+        _undo(conn, result.repair_id, before)
+        _log(f"  [{label}] library repair {out['library_repair_s']:.1f}s; plain statements …")
         out["plain_s"] = plain(conn, result.plan.selection.apply, expected=repaired)
         start = time.perf_counter()
         out["scan_findings"] = sum(1 for _ in scan(conn))
@@ -204,9 +232,9 @@ def round_trip(dsn: str, label: str) -> dict[str, Any]:
         out["plan_vs_repair"] = round(out["plan_s"] / out["repair_s"], 2) if out["repair_s"] else None
         out["ratio_without_detection"] = (round(out["repair_apply_s"] / out["plain_s"], 2) if out["plain_s"]
                                           else None)
-        _log(f"  [{label}] plain {out['plain_s']:.1f}s: repair / plain = {out['ratio']} (the repair spent "
-             f"{out['repair_detect_s']:.1f}s finding, {out['repair_apply_s']:.1f}s repairing and journalling: "
-             f"{out['ratio_without_detection']}x plain); one read-only scan {out['scan_s']:.1f}s")
+        _log(f"  [{label}] plain {out['plain_s']:.1f}s: repair / plain = {out['ratio']} (the library's repair "
+             f"spent {out['repair_detect_s']:.1f}s finding, {out['repair_apply_s']:.1f}s repairing and "
+             f"journalling: {out['ratio_without_detection']}x plain); one read-only scan {out['scan_s']:.1f}s")
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 

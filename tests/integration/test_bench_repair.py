@@ -19,7 +19,7 @@ def test_round_trip_reports_and_restores(origin_dsn: str) -> None:
         before = Counter(f.id for f in scan(conn))
     result = round_trip(origin_dsn, "test")
     for field in ("plan_s", "plan_peak_rss_kib", "repair_s", "repair_detect_s", "undo_s", "plain_s", "ratio",
-                  "estimate_s", "hold_member_delete_s", "scan_s"):
+                  "estimate_s", "hold_member_delete_s", "scan_s", "library_repair_s"):
         assert result[field] is not None, field
     assert result["findings"] > sum(origin_data.expected_findings(2_000).values()) // 2
     assert result["changes"] >= result["findings"] > 0
