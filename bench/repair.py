@@ -6,9 +6,15 @@ the unindexed ``booking_table_assignments.allocation_id``) and ``bench/origin_da
 the same process and on the same warm cache, first without and then with the indexes TMD032 recommends:
 
 * ``plain``: the same row changes as plain set-based statements (each check's ``bulk_repair*`` statements keyed by
-  the findings the repair applies, in code order), triggers firing, no snapshot, no journal; rolled back;
-* ``repair``: ``tablemend.doctor.repair`` (detect, lock, repair, re-detect what it exposed, journal), committed;
-* ``undo``: ``tablemend.doctor.undo`` of that repair (the database is back where it was);
+  the findings the repair applied, in the order it applied them), triggers firing, no detection, no lock, no
+  snapshot, no journal; rolled back, after checking that it left the same rows per table as the repair did;
+* ``repair``: ``tablemend doctor repair --all-safe --yes --format json`` (default options) in a child process, as
+  an operator runs it (the damaged-index pre-check, detect, lock, repair, journal), committed;
+* ``undo``: ``tablemend.doctor.undo`` of that repair (checked: the same rows per table as before the repair);
+* ``library_repair``: ``tablemend.doctor.repair`` once more (the same changes, checked), timed by phase: detection
+  (``repair_detect_s``) and the rest (``repair_apply_s``: locks, before/after images, statements, journal); undone;
+* ``scan``: one read-only ``tablemend.doctor.scan`` of the database, first (what the repair's detection costs at
+  least; and the cache is as warm for the plan, the first write, as for everything after it);
 * ``plan``: ``tablemend doctor plan --format json > /dev/null`` in a child process: wall time and peak RSS;
 * ``hold_member_delete_s``: one expired hold's ``DELETE FROM table_hold_members`` (rolled back).
 
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, LiteralString
@@ -75,20 +82,40 @@ def _prepare(server: str, n: int, keep: bool) -> str:
     return dsn
 
 
-def plain(conn: db.Connection, findings: Sequence[Finding]) -> float:
-    """The repair's row changes as plain set-based statements (rolled back); seconds."""
-    checks = registry()
-    by_code: dict[str, list[dict[str, Any]]] = {}
+def _runs(findings: Sequence[Finding]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The findings' keys by check, in the order the repair applied them (consecutive findings of one check)."""
+    runs: list[tuple[str, list[dict[str, Any]]]] = []
     for f in findings:
-        by_code.setdefault(f.code, []).append(json.loads(json.dumps(dict(f.key), default=str)))
-    start = time.perf_counter()
+        if not runs or runs[-1][0] != f.code:
+            runs.append((f.code, []))
+        runs[-1][1].append(json.loads(json.dumps(dict(f.key), default=str)))
+    return runs
+
+
+def row_counts(conn: db.Connection) -> dict[str, Any]:
+    """Rows per origin table (and the columns the updates change, hashed): the state plain and repair leave."""
+    with db.translated():
+        row = conn.execute(_query("row_counts")).fetchone()
+    return dict(row) if row else {}
+
+
+def plain(conn: db.Connection, findings: Sequence[Finding], expected: dict[str, Any] | None = None) -> float:
+    """The repair's row changes as plain set-based statements (each check's ``bulk_repair*`` statements keyed by the
+    findings the repair applied, in the order it applied them), triggers firing, then rolled back; seconds. With
+    ``expected`` (:func:`row_counts` after the repair), refuses a baseline that did not leave the same rows."""
+    checks = registry()
+    runs = _runs(findings)
     with db.translated(), conn.transaction(force_rollback=True):
         conn.execute(_query("no_timeout"))
-        for code in sorted(by_code):
+        start = time.perf_counter()
+        for code, keys in runs:
             for name, statement in checks[code]().sql().items():
                 if name.startswith("bulk_repair"):
-                    conn.execute(statement, {"keys": Jsonb(by_code[code])})
-    return time.perf_counter() - start
+                    conn.execute(statement, {"keys": Jsonb(keys)})
+        elapsed = time.perf_counter() - start
+        if expected is not None and row_counts(conn) != expected:
+            raise RuntimeError(f"plain statements left {row_counts(conn)}, the repair {expected}")
+    return elapsed
 
 
 def hold_member_delete(conn: db.Connection) -> float | None:
@@ -126,58 +153,91 @@ class _Phases:
         return self.totals
 
 
-def plan_child(dsn: str) -> tuple[float, int]:
-    """``tablemend doctor plan --format json`` in a child process: wall seconds and peak RSS (KiB)."""
+def _child(*args: str, keep_stdout: bool = False) -> tuple[float, int, str]:
+    """``tablemend ARGS`` in a child process: wall seconds, its peak RSS (KiB) and, with ``keep_stdout``, its stdout."""
     exe = os.path.join(os.path.dirname(sys.executable), "tablemend")
     start = time.perf_counter()
-    with (open(os.devnull, "wb") as sink, tempfile.TemporaryFile() as err,
-          subprocess.Popen([exe, "doctor", "plan", "--dsn", dsn, "--format", "json"], stdout=sink,
-                           stderr=err) as child):
+    with (tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err,
+          open(os.devnull, "wb") as sink,
+          subprocess.Popen([exe, *args], stdout=out if keep_stdout else sink, stderr=err) as child):
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
         child.returncode = os.waitstatus_to_exitcode(status)
         elapsed = time.perf_counter() - start
         err.seek(0)
         message = err.read().decode()
+        out.seek(0)
+        text = out.read().decode()
     if child.returncode != 0:
-        raise RuntimeError(f"doctor plan failed: {message}")
-    return elapsed, usage.ru_maxrss
+        raise RuntimeError(f"tablemend {args[0]} {args[1]} failed: {message}")
+    return elapsed, usage.ru_maxrss, text
+
+
+def plan_child(dsn: str) -> tuple[float, int]:
+    """``tablemend doctor plan --format json`` in a child process: wall seconds and peak RSS (KiB)."""
+    elapsed, rss, _ = _child("doctor", "plan", "--dsn", dsn, "--format", "json")
+    return elapsed, rss
+
+
+def repair_child(dsn: str) -> tuple[float, dict[str, Any]]:
+    """``tablemend doctor repair --all-safe --yes --format json`` (default options) in a child process."""
+    elapsed, _, text = _child("doctor", "repair", "--all-safe", "--yes", "--dsn", dsn, "--format", "json",
+                              keep_stdout=True)
+    return elapsed, json.loads(text)
+
+
+def _undo(conn: db.Connection, repair_id: uuid.UUID, before: dict[str, Any]) -> float:
+    start = time.perf_counter()
+    repairs.undo(conn, repair_id, timeouts=repairs.Timeouts(statement_timeout="0"))
+    elapsed = time.perf_counter() - start
+    if row_counts(conn) != before:
+        raise RuntimeError(f"undo left {row_counts(conn)}, not {before}")
+    return elapsed
 
 
 def round_trip(dsn: str, label: str) -> dict[str, Any]:
-    """plan, plain, repair, undo on the database as it is (undo puts it back)."""
+    """plan, repair (the CLI, then the library for its phases), undo, plain, scan on the database as it is (each
+    repair is undone: the database is back where it was)."""
     out: dict[str, Any] = {}
     with db.connect(dsn, autocommit=True) as conn:
+        # first a read-only scan: timed, and every measurement after it starts from the same warm cache
+        start = time.perf_counter()
+        out["scan_findings"] = sum(1 for _ in scan(conn))
+        out["scan_s"] = time.perf_counter() - start
         out["hold_member_delete_s"] = hold_member_delete(conn)
-        _log(f"  [{label}] one hold-member delete: {out['hold_member_delete_s']}s; planning …")
+        _log(f"  [{label}] scan {out['scan_s']:.1f}s; one hold-member delete: {out['hold_member_delete_s']}s; "
+             "planning …")
         out["plan_s"], out["plan_peak_rss_kib"] = plan_child(dsn)
         _log(f"  [{label}] plan {out['plan_s']:.1f}s, peak RSS {out['plan_peak_rss_kib'] // 1024} MiB; "
-             "repair …")
-        ctx = context(conn)
+             "repair --all-safe --yes …")
+        before = row_counts(conn)
+        out["repair_s"], done = repair_child(dsn)
+        out["findings"], out["changes"] = len(done["findings"]), done["changes"]
+        repaired = row_counts(conn)
+        _log(f"  [{label}] repair {out['repair_s']:.1f}s ({out['findings']} findings, {out['changes']} changes); "
+             "undo …")
+        out["undo_s"] = _undo(conn, uuid.UUID(done["repair_id"]), before)
+        _log(f"  [{label}] undo {out['undo_s']:.1f}s (rows restored); the library's repair, for its phases …")
         phases = _Phases()
         start = time.perf_counter()
-        result = repairs.repair(conn, ctx, collect=False, progress=phases)  # default options: auto timeout
-        out["repair_s"] = time.perf_counter() - start
+        result = repairs.repair(conn, context(conn), collect=False, progress=phases)  # default options
+        out["library_repair_s"] = time.perf_counter() - start
         out["repair_detect_s"] = phases.done().get("finding", 0.0)
-        out["repair_apply_s"] = out["repair_s"] - out["repair_detect_s"]
-        out["findings"] = len(result.plan.selection.apply)
-        out["changes"] = result.plan.count
+        out["repair_apply_s"] = out["library_repair_s"] - out["repair_detect_s"]
         estimate = result.plan.estimate
         out["estimate_s"] = round(estimate.seconds, 1) if estimate else None
-        _log(f"  [{label}] repair {out['repair_s']:.1f}s ({out['findings']} findings, {out['changes']} changes, "
-             f"estimated {out['estimate_s']}s); undo …")
+        if row_counts(conn) != repaired or result.plan.count != out["changes"]:
+            raise RuntimeError("the library's repair did not make the CLI's changes")
         assert result.repair_id is not None
-        start = time.perf_counter()
-        repairs.undo(conn, result.repair_id, timeouts=repairs.Timeouts(statement_timeout="0"))
-        out["undo_s"] = time.perf_counter() - start
-        _log(f"  [{label}] undo {out['undo_s']:.1f}s; plain statements …")
-        out["plain_s"] = plain(conn, result.plan.selection.apply)
+        _undo(conn, result.repair_id, before)
+        _log(f"  [{label}] library repair {out['library_repair_s']:.1f}s; plain statements …")
+        out["plain_s"] = plain(conn, result.plan.selection.apply, expected=repaired)
         out["ratio"] = round(out["repair_s"] / out["plain_s"], 2) if out["plain_s"] else None
         out["plan_vs_repair"] = round(out["plan_s"] / out["repair_s"], 2) if out["repair_s"] else None
         out["ratio_without_detection"] = (round(out["repair_apply_s"] / out["plain_s"], 2) if out["plain_s"]
                                           else None)
-        _log(f"  [{label}] plain {out['plain_s']:.1f}s: repair / plain = {out['ratio']} (the repair spent "
-             f"{out['repair_detect_s']:.1f}s finding, {out['repair_apply_s']:.1f}s repairing and journalling: "
-             f"{out['ratio_without_detection']}x plain)")
+        _log(f"  [{label}] plain {out['plain_s']:.1f}s: repair / plain = {out['ratio']} (the library's repair "
+             f"spent {out['repair_detect_s']:.1f}s finding, {out['repair_apply_s']:.1f}s repairing and "
+             f"journalling: {out['ratio_without_detection']}x plain)")
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 

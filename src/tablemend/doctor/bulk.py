@@ -120,3 +120,33 @@ def exposed(applied: Iterable[Finding], wanted: Sequence[str] | None) -> list[st
     if wanted is not None:
         codes &= {c.upper() for c in wanted}
     return sorted(codes)
+
+
+def strata(codes: Sequence[str]) -> list[list[str]]:
+    """``codes`` in detection order, so that every check is detected once, after each check whose repair can expose
+    its findings (:data:`EXPOSES`): a whole-database repair then needs no re-scan of what it exposed. Checks that
+    expose each other (a cycle) share a stratum; a code missing from :data:`EXPOSES` exposes nothing known here (the
+    caller re-detects everything after applying one). The given order is kept within a stratum."""
+    remaining = list(dict.fromkeys(codes))
+    graph = {c: EXPOSES.get(c, frozenset()) - {c} for c in remaining}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = {start}, [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), frozenset()):
+                if nxt == goal:
+                    return True
+                if nxt in graph and nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
+
+    order: list[list[str]] = []
+    while remaining:
+        preds = {c: [p for p in remaining if c in graph[p]] for c in remaining}
+        free = [c for c in remaining if not preds[c]]
+        if not free:  # a cycle: the codes whose remaining predecessors all lie on a cycle through them
+            free = [c for c in remaining if all(reaches(c, p) for p in preds[c])]
+        order.append(free)
+        remaining = [c for c in remaining if c not in free]
+    return order

@@ -122,8 +122,11 @@ Repairs scale with the drift, not with the database. Each check's repair is one 
 all its findings (`bulk_repair*` in the check's SQL file, keyed by the findings' rows); the rows in scope are
 snapshotted before and after in temporary tables of the repair's transaction and their difference is journalled with
 one `INSERT … SELECT`; `plan` streams the same difference through a cursor, so its memory stays flat. A repair can
-expose new findings (deleting a cancelled booking's assignments leaves its ledger row and zone lock behind): the
-checks it can expose are detected again and repaired in the same transaction, and `plan` shows those changes too.
+expose new findings (deleting a cancelled booking's assignments leaves its ledger row and zone lock behind): a
+whole-database `--all-safe` repair detects each check once, after the checks whose repairs can expose its findings;
+otherwise the checks a round exposed are detected again. Either way they are repaired in the same transaction, and
+`plan` shows those changes too. Detection in `plan` and `repair` uses `scan`'s planner settings (local to the
+transaction).
 The default `--statement-timeout auto` fits the estimated work (at least 60 s). Progress (phase, count, rate, ETA)
 is drawn on stderr when it is a terminal, and nothing extra is printed otherwise; JSON on stdout is the same bytes
 either way. A foreign key whose referencing columns no index leads (TMD032) makes every delete from the referenced

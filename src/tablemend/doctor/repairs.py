@@ -195,8 +195,10 @@ _AUTO_START = "60s"
 
 
 def _begin(conn: Connection, timeouts: Timeouts, ctx: Context) -> None:
-    """Timeouts first, then P's booking row (the allocator's first lock)."""
+    """Timeouts first, the scan's planner settings (the checks read whole tables, as a scan does), then P's
+    booking row (the allocator's first lock)."""
     _set_timeouts(conn, timeouts)
+    conn.execute(_q("scan_settings"))
     access.begin(conn, ctx.scope_restaurant)
     if ctx.booking_id is not None:
         _lock(conn, [ctx.booking_id], [])
@@ -253,6 +255,8 @@ def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_s
     """Detect, select, repair (logging every changed row in the database), then repair what the repair exposed."""
     wanted = list(codes) if codes is not None else None
     log = ChangeLog(conn, prof.catalog.relations, prof.name, prof.catalog.columns)
+    if ctx.booking_id is None and limit is None and not include and all_safe:
+        return _build_stratified(conn, prof, ctx, wanted, log, progress, timeouts, on_estimate)
     progress("finding", 0, None)
     selection = select(_findings(conn, prof, ctx, wanted, include), all_safe=all_safe, include=include)
     reindex.refuse_row_repairs(selection.skipped)  # a damaged occupancy index misleads every other check
@@ -267,15 +271,53 @@ def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_s
         on_estimate(estimate)
     bulk.apply(conn, prof, selection.apply, log, progress)
     applied, skipped = list(selection.apply), list(selection.skipped)
-    last = selection.apply
-    profile_codes = {c.code for c in for_profile(prof.name)}
-    for _ in range(_ROUNDS if all_safe and applied else 0):
+    if all_safe and applied:
+        _repair_exposed(conn, prof, ctx, wanted, log, progress, applied, skipped, selection.apply,
+                        {c.code for c in for_profile(prof.name)})
+    return Selection(tuple(applied), tuple(skipped)), log, estimate
+
+
+def _build_stratified(conn: Connection, prof: profiles.Profile, ctx: Context, wanted: list[str] | None,
+                      log: ChangeLog, progress: ProgressFn, timeouts: Timeouts,
+                      on_estimate: Callable[[Estimate], None] | None) -> tuple[Selection, ChangeLog, Estimate | None]:
+    """A whole-database ``--all-safe`` repair: each check detected once, after the checks whose repairs can expose
+    its findings (:func:`bulk.strata`), so what the repair exposes is found by the first look at it, not a re-scan.
+    The same changes as detecting everything first and re-detecting what each round exposed."""
+    applied: list[Finding] = []
+    skipped: list[tuple[Finding, str]] = []
+    estimate: Estimate | None = None
+    detected: set[str] = set()
+    for stratum in bulk.strata([c.code for c in checks_for(prof, wanted)]):
+        progress("finding", 0, None)
+        seen = {f.id for f in applied}
+        selection = select((f for f in detect(conn, prof, ctx, stratum) if f.id not in seen), all_safe=True)
+        detected |= set(stratum)
+        reindex.refuse_row_repairs(selection.skipped)  # (TMD023 is in the first stratum: before any change)
+        skipped += selection.skipped
+        if not selection.apply:
+            continue
+        if estimate is None:  # the first stratum holds the repairs that delete (see costs.DELETES): said once
+            estimate = _estimate(conn, prof, selection, timeouts, progress)
+            if on_estimate is not None and estimate is not None:
+                on_estimate(estimate)
+        bulk.apply(conn, prof, selection.apply, log, progress)
+        applied += selection.apply
+        # exposures into a check already looked at (a cycle, or a code EXPOSES does not know) are re-detected
+        _repair_exposed(conn, prof, ctx, wanted, log, progress, applied, skipped, selection.apply, detected)
+    return Selection(tuple(applied), tuple(skipped)), log, estimate
+
+
+def _repair_exposed(conn: Connection, prof: profiles.Profile, ctx: Context, wanted: list[str] | None,
+                    log: ChangeLog, progress: ProgressFn, applied: list[Finding],
+                    skipped: list[tuple[Finding, str]], last: Sequence[Finding], among: set[str]) -> None:
+    """Re-detect (among the codes ``among``) what the repair of ``last`` exposed and repair it, round after round;
+    extends ``applied`` and ``skipped`` in place."""
+    for _ in range(_ROUNDS):
         seen = {f.id for f in applied}
         again = bulk.exposed(last, wanted)
-        if again is not None:
-            again = [c for c in again if c in profile_codes]
-            if not again:  # (an empty list would mean every check to detect())
-                break
+        again = [c for c in (sorted(among) if again is None else again) if c in among]
+        if not again:  # (an empty list would mean every check to detect())
+            break
         progress("finding what the repair exposed", 0, None)
         fresh = [f for f in detect(conn, prof, ctx, again) if f.id not in seen]
         more = select(fresh, all_safe=True)
@@ -286,9 +328,8 @@ def _build_plan(conn: Connection, prof: profiles.Profile, ctx: Context, *, all_s
         applied += more.apply
         # a finding skipped earlier and now safe is applied; keep the reason of those still left
         done = {f.id for f in more.apply}
-        skipped = [(f, why) for f, why in skipped if f.id not in done]
+        skipped[:] = [(f, why) for f, why in skipped if f.id not in done]
         skipped += [(f, why) for f, why in more.skipped if f.id not in {g.id for g, _ in skipped}]
-    return Selection(tuple(applied), tuple(skipped)), log, estimate
 
 
 def _estimate(conn: Connection, prof: profiles.Profile, selection: Selection, timeouts: Timeouts,

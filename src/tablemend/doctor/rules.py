@@ -116,7 +116,7 @@ class Finding:
     key: Mapping[str, Any] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property  # (a repair asks for each id many times: 20,000 findings at 500k bookings)
     def id(self) -> str:
         """Stable id: the code plus a hash of the key columns (same state → same id, across runs)."""
         canonical = json.dumps({k: _jsonable(v) for k, v in sorted(self.key.items())}, sort_keys=True, default=str)

@@ -21,8 +21,14 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\\": "\\\\"}
 
 
+#: printable ASCII but the backslash: the text is its own escape (ids and instants; 20,000 findings name them at scale)
+_PLAIN = re.compile(r"[\x20-\x5b\x5d-\x7e]*")
+
+
 def _escape(text: str, quote: str) -> str:
     """``text`` as printable ASCII: backslash escapes for the rest, ``quote`` doubled (for E'' strings)."""
+    if _PLAIN.fullmatch(text):
+        return text.replace(quote, quote * 2) if quote else text
     out: list[str] = []
     for ch in text:
         code = ord(ch)

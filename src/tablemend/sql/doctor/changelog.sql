@@ -68,10 +68,22 @@ WITH b AS (
     -- (first: a table id is shared by many findings, joining it for every row would multiply the rows)
     SELECT ids.* FROM ids
     WHERE NOT EXISTS (SELECT 1 FROM by_row r WHERE r.relation = ids.relation AND r.pk = ids.pk)
+), table_owners AS (
+    -- each table's findings, aggregated once (at 500k bookings a table is named by ~500 findings: joining them to
+    -- every changed row of the table first, then aggregating, sorted 250,000 rows)
+    SELECT o.id, array_agg(DISTINCT o.finding_id ORDER BY o.finding_id) AS finding_ids
+    FROM pg_temp.tmd_owners o WHERE o.is_table GROUP BY o.id
+), matched AS MATERIALIZED (
+    SELECT u.relation, u.pk, t.finding_ids, count(*) OVER (PARTITION BY u.relation, u.pk) AS n
+    FROM unowned u JOIN table_owners t ON t.id = u.value
 ), by_table AS (
-    SELECT u.relation, u.pk, array_agg(DISTINCT o.finding_id ORDER BY o.finding_id) AS finding_ids
-    FROM unowned u JOIN pg_temp.tmd_owners o ON o.id = u.value AND o.is_table
-    GROUP BY u.relation, u.pk
+    -- a row names one table (almost always): that table's findings; else the union of its tables' findings
+    SELECT m.relation, m.pk, m.finding_ids FROM matched m WHERE m.n = 1
+    UNION ALL
+    SELECT m.relation, m.pk, array_agg(DISTINCT f.id ORDER BY f.id)
+    FROM matched m CROSS JOIN LATERAL unnest(m.finding_ids) AS f(id)
+    WHERE m.n > 1
+    GROUP BY m.relation, m.pk
 ), owned AS (
     SELECT * FROM by_row UNION ALL SELECT * FROM by_table
 )
