@@ -11,6 +11,7 @@ from tablemend.clitools import (
     DsnOption,
     FormatOption,
     OutputFormat,
+    announce_databases,
     console,
     err_console,
     handle_errors,
@@ -54,6 +55,7 @@ def _root(
     ] = False,
 ) -> None:
     """Global options."""
+    announce_databases()
 
 
 # --- db -----------------------------------------------------------------------------------------------------------

@@ -39,8 +39,8 @@ DsnOption = Annotated[
     typer.Option(
         "--dsn",
         envvar="TABLEMEND_DSN",
-        help="PostgreSQL connection string. Default: $DATABASE_URL, then libpq's PG* variables (when PGHOST is set), "
-        "then the embedded cluster.",
+        help="PostgreSQL connection string. Default: $DATABASE_URL, then libpq's PG* variables (any of PGHOST, "
+        "PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSERVICE, ...), then the embedded cluster.",
         show_default=False,
     ),
 ]
@@ -160,6 +160,28 @@ def progress_display() -> Iterator[ProgressFn]:
             bar.update(task, description=phase, completed=done, total=total, rate=rate)
 
         yield update
+
+
+def database_of(conn: Any) -> dict[str, str]:
+    """Server and database of a connection, for JSON output and titles (no password)."""
+    info = conn.info
+    return {"host": info.host or "?", "port": str(info.port), "dbname": info.dbname, "user": info.user}
+
+
+def announce_databases() -> None:
+    """Say on stderr, once per database, which server and database this command works on (the first line of every
+    command that connects; issue 12: a clean report must never be about a database the user did not name)."""
+    from tablemend import db
+
+    said: set[str] = set()
+
+    def say(target: db.Target) -> None:
+        where = f"{target.host}:{target.port}/{target.dbname}"
+        if where not in said:
+            said.add(where)
+            err_console.print(f"database: {escape(target.describe())}", highlight=False, soft_wrap=True)
+
+    db.on_connect(say)
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tablemend import db
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_lines, run
 from tests.integration import tmdata as d
 
 
@@ -23,7 +23,7 @@ def _json(*args: str) -> Any:
 def _one_line_error(done: Any, code: str, exit_code: int) -> None:
     """One error line naming the SQLSTATE (indented detail / hint lines may follow), no traceback, the class's exit."""
     assert done.returncode == exit_code, (done.returncode, done.stderr)
-    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    lines = error_lines(done.stderr)
     assert lines and lines[0].startswith(f"error [{code}]:"), done.stderr
     assert all(ln.startswith(("  detail:", "  hint:")) for ln in lines[1:]), done.stderr
     assert "Traceback" not in done.stderr + done.stdout

@@ -21,7 +21,7 @@ import pytest
 from psycopg import sql
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_lines, run
 from tests.conftest import TemplateFactory, _build_origin, _build_tablemend, dsn_for
 
 _UNREACHABLE = "postgresql://postgres:x@127.0.0.1:1/nowhere?connect_timeout=2"
@@ -181,7 +181,7 @@ def _database_exists(server: str, name: str) -> bool:
 def _one_error_line(stderr: str) -> str:
     """The error line; only the CLI's indented ``detail:`` / ``hint:`` lines may follow it."""
     assert "Traceback" not in stderr, stderr
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    lines = error_lines(stderr)
     assert lines and lines[0].startswith("error ["), stderr
     assert all(ln.startswith(("  detail:", "  hint:")) for ln in lines[1:]), stderr
     return lines[0]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_lines, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +67,7 @@ def test_bad_input_is_one_line_and_exit_2(origin_dsn: str) -> None:
                  ["repair"]):
         result = run("doctor", *args, "--dsn", origin_dsn)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        lines = error_lines(result.stderr)
         assert 1 <= len(lines) <= 2 and lines[0].startswith("error"), (args, result.stderr)
         assert "Traceback" not in result.stderr
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_lines, run
 
 
 def test_gate_exit_codes(origin_dsn: str, empty_dsn: str) -> None:
@@ -41,6 +41,6 @@ def test_gate_exit_codes(origin_dsn: str, empty_dsn: str) -> None:
     for bad in (["--constraint", "nope"], ["--limit", "-1"]):
         result = run("doctor", "gate", "--dsn", origin_dsn, *bad)
         assert result.returncode == 2 and "Traceback" not in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert len(error_lines(result.stderr)) == 1, result.stderr
     unknown = run("doctor", "gate", "--dsn", empty_dsn)
     assert unknown.returncode == 2 and "TMD91" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -19,6 +19,7 @@ from tablemend.clitools import (
     FormatOption,
     OutputFormat,
     console,
+    database_of,
     dumps,
     err_console,
     escape,
@@ -211,7 +212,9 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
             server = integrity.cached(conn)  # the scan probed before its snapshot; TMD022 when affected
             verdict = f"; GiST rescan self-test: {server.verdict.value}" if server is not None else ""
             only = f", {scope} only" if scope else ""
-            worst = _print_table(findings, f"doctor scan ({prof.name}{only}{verdict})")
+            where = database_of(conn)
+            worst = _print_table(findings, f"doctor scan ({prof.name}{only}{verdict}) of "
+                                           f"{where['host']}:{where['port']}/{where['dbname']}")
     if worst is not None and worst.rank >= threshold.rank:
         raise typer.Exit(1)
 
@@ -615,13 +618,15 @@ def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
     with _connect(dsn) as conn, progress_display() as progress:
         progress("checking constraints", 0, None)
         result = gate_mod.gate(conn, profile=profile, keys=constraint, limit=limit)
+        where = database_of(conn)
     if fmt is OutputFormat.json:
-        render_json(result.as_dict())
+        render_json({"database": where, **result.as_dict()})
     else:
         verdict_rows = [{"constraint": v.constraint.name, "definition": v.constraint.definition,
                          "creatable": "n/a" if v.creatable is None else ("yes" if v.creatable else "NO"),
                          "blocking": v.groups, "note": v.note or ""} for v in result.verdicts]
-        render_rows(verdict_rows, fmt, title=f"doctor gate ({result.profile})")
+        render_rows(verdict_rows, fmt, title=f"doctor gate ({result.profile}, {where['host']}:{where['port']}/"
+                    f"{where['dbname']})")
         for v in result.verdicts:
             if not v.blockers:
                 continue
