@@ -77,7 +77,7 @@ def origin_cmd(
 ) -> None:
     """Build the origin's schema and functions, and seed failing states.
 
-    The origin's tables and functions are written from spec/origin-system.md;
+    The origin's tables and functions are written from docs/origin-system.md;
     each state (D1, D1a, …) is seeded in its own restaurant, with the call that
     fails and the error it raises.
 
