@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tablemend.clitools import DsnOption, FormatOption, OutputFormat, console, handle_errors, render_json, render_rows
+from tablemend.clitools import (
+    DsnOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    handle_errors,
+    render_json,
+    render_record,
+    render_rows,
+)
 from tablemend.errors import UsageError
 
 if TYPE_CHECKING:
@@ -75,11 +84,7 @@ def _show_assignments(rows: Iterable[Assignment], fmt: OutputFormat, title: str)
 
 
 def _show_one(value: dict[str, Any], fmt: OutputFormat) -> None:
-    value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
-    if fmt is OutputFormat.json:
-        render_json(value)
-    else:
-        render_rows([value], fmt)
+    render_record({k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}, fmt)
 
 
 # --- assign / unassign -----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import datetime as dt
 import decimal
 import enum
 import json
+import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -72,8 +73,66 @@ def _cell(value: object) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, default=json_default)
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="minutes")
+        return format_instant(value)
+    if isinstance(value, list | tuple) and value and all(isinstance(v, uuid.UUID) for v in value):
+        return "\n".join(str(v) for v in value)  # one id a line: each stays whole
     return str(value)
+
+
+def format_instant(value: dt.datetime) -> str:
+    """Every instant in readable output: seconds and the UTC offset, e.g. ``2030-06-01 19:00:00+00:00``."""
+    return value.isoformat(sep=" ", timespec="seconds")
+
+
+#: a column holding one of these is never wrapped: an id split over two lines cannot be copied
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def print_table(table: Table, rows: Sequence[Sequence[str]]) -> None:
+    """Print a rich table whose id columns never wrap. When it cannot fit a terminal, each row is printed as
+    ``key: value`` lines instead (a terminal would fold the long lines); a pipe or file gets the wider table."""
+    widths = []
+    for index, column in enumerate(table.columns):
+        cells = [str(column.header), *(row[index] for row in rows if index < len(row))]
+        if any(_ID.search(cell) for cell in cells):
+            column.no_wrap = True
+            column.overflow = "ignore"
+            widths.append(max(len(line) for cell in cells for line in cell.splitlines() or [""]))
+        else:  # rich wraps these at spaces: their longest word is what they need
+            widths.append(max((len(word) for cell in cells for word in cell.split()), default=1))
+    needed = sum(widths) + 3 * len(widths) + 1  # one space of padding each side, and the borders
+    if needed > console.width and console.is_terminal:
+        if table.title:
+            console.print(str(table.title), highlight=False, soft_wrap=True)
+        names = [str(c.header) for c in table.columns]
+        for row in rows:
+            console.print()
+            _print_pairs(dict(zip(names, row, strict=False)))
+        return
+    before = console.width
+    console.width = max(before, needed)  # print() can only narrow its width, not widen it
+    try:
+        console.print(table, crop=False)
+    finally:
+        console.width = before
+
+
+def render_record(value: Mapping[str, Any], fmt: OutputFormat) -> None:
+    """One record: JSON, or ``key: value`` lines (the form an id can be copied from whatever the terminal's width)."""
+    if fmt is OutputFormat.json:
+        write_out(dumps_plain(dict(value)) + "\n")
+        return
+    _print_pairs({key: (", ".join(_cell(v) for v in item) or "-") if isinstance(item, list | tuple)
+                  else ("-" if item is None else _cell(item)) for key, item in value.items()})
+
+
+def _print_pairs(pairs: Mapping[str, str]) -> None:
+    width = max((len(k) for k in pairs), default=0)
+    for key, text in pairs.items():
+        lines = text.splitlines() or [""]
+        console.print(f"{key + ':':<{width + 1}} {escape(lines[0])}", highlight=False, soft_wrap=True)
+        for more in lines[1:]:
+            console.print(f"{'':<{width + 1}} {escape(more)}", highlight=False, soft_wrap=True)
 
 
 def dumps_plain(value: object) -> str:
@@ -107,12 +166,13 @@ def render_rows(
     table = Table(title=title, show_lines=False)
     for col in cols:
         table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in cols))
+    cells = [[_cell(row.get(c)) for c in cols] for row in rows]
+    for line in cells:
+        table.add_row(*line)
     if not rows:
         console.print(f"[dim]{title + ': ' if title else ''}no rows[/dim]")
     else:
-        console.print(table)
+        print_table(table, cells)
 
 
 def render_json(value: object) -> None:
