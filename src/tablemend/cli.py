@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+import typer.main
 
 from tablemend import __version__
 from tablemend.clitools import (
@@ -280,11 +281,22 @@ app.command("serve")(serve_cmd)
 app.add_typer(keys_app, name="keys")
 
 
+def _plain_flags(command: Any) -> Any:
+    """Boolean flags take no value: without this, typer's help shows them as `--adjacency <bool>`, which invites
+    `--adjacency true B T` (and `true` becomes the booking id)."""
+    for param in getattr(command, "params", ()):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _plain_flags(sub)
+    return command
+
+
 def main() -> NoReturn:
     """Console entry point. Typer's boxed usage errors (unknown option, missing argument, bad value) become one
     ``error [TMU01]: …`` line like every other error, with the command's --help as the hint; exit code 2."""
     try:
-        code = app(standalone_mode=False)
+        code = _plain_flags(typer.main.get_command(app))(standalone_mode=False)
     except typer.Abort:  # Ctrl-C / end of input at a prompt
         err_console.print("aborted")
         code = 1

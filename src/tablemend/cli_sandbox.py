@@ -13,6 +13,7 @@ from tablemend.clitools import (
     FormatOption,
     OutputFormat,
     console,
+    err_console,
     escape,
     handle_errors,
     render_json,
@@ -93,6 +94,9 @@ def origin_cmd(
     result = sandbox.prepare(dsn, database=database, states=codes, legacy_overload=legacy_overload,
                              legacy_idempotency_index=legacy_idempotency_index, reset=reset, variant=variant,
                              rls=rls)
+    if not result.built and result.cases:  # said even with -f json: it is not the machine output
+        err_console.print(f"note: the sandbox already existed; {len(result.cases)} state(s) were seeded in new "
+                          "restaurants beside what it holds (--reset starts over)", highlight=False, soft_wrap=True)
     if fmt is OutputFormat.json:
         render_json({
             "database": result.database,

@@ -182,8 +182,11 @@ def translate(exc: psycopg.Error) -> TablemendError:
     if cls is None:
         unreachable = isinstance(exc, psycopg.OperationalError) and sqlstate is None
         cls = ConnectionFailed if unreachable else DatabaseError
-    err = cls(message, details=diag.message_detail, hint=diag.message_hint, sqlstate=sqlstate,
-              constraint=diag.constraint_name)
+    hint = diag.message_hint
+    if sqlstate == "42501" and not hint:  # the server names the object, never what to do about it
+        hint = ("the login's roles lack this privilege: connect as a role that has it (the doctor reads as the "
+                "owner or a superuser would), or see docs/security.md for the grants")
+    err = cls(message, details=diag.message_detail, hint=hint, sqlstate=sqlstate, constraint=diag.constraint_name)
     err.__cause__ = exc
     return err
 

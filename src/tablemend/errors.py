@@ -158,6 +158,13 @@ class FindingNotFound(DoctorError, sqlstate="TMD96"):
     http_status = 404
 
 
+class DoctorBookingNotFound(DoctorError, sqlstate="TMD60"):
+    """The doctor was asked about a booking the database does not have (exit 4 and 404, as the allocator's TAN01)."""
+
+    http_status = 404
+    exit_code = 4
+
+
 class IndexBuildFailed(DoctorError, sqlstate="TMD73"):
     """``repair --create-indexes``: a recommended index could not be built concurrently; the invalid index it left
     was dropped and no repair ran."""

@@ -51,3 +51,23 @@ def test_dsn_resolution_prefers_argument_then_database_url(monkeypatch: pytest.M
 
 def test_describe_dsn_hides_the_password() -> None:
     assert db.describe_dsn("postgresql://u:secret@h:6543/d") == "h:6543/d"
+
+
+def test_permission_denied_says_what_to_do(tm_dsn: str) -> None:
+    """Issue 12: a raw 42501 had no hint; the one translation boundary adds one."""
+    import os
+
+    from psycopg import sql
+
+    from tablemend.errors import PermissionDenied
+
+    role = f"tm_{os.getpid()}_nopriv"
+    with db.connect(tm_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        try:
+            with pytest.raises(PermissionDenied) as info, db.translated(), conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+                conn.execute("SELECT 1 FROM tablemend.schema_migrations")
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    assert info.value.sqlstate == "42501" and info.value.hint and "privilege" in info.value.hint

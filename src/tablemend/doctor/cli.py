@@ -113,9 +113,12 @@ def _uuid(value: str | None, what: str) -> uuid.UUID | None:
 
 
 def _uuids(value: str | None, what: str) -> tuple[uuid.UUID, ...]:
-    if not value:
+    if value is None:
         return ()
-    return tuple(u for part in value.split(",") if part.strip() if (u := _uuid(part, what)) is not None)
+    ids = tuple(u for part in value.split(",") if part.strip() if (u := _uuid(part, what)) is not None)
+    if not ids:  # an empty list once meant "P's current tables", silently
+        raise UsageError(f"{what} names no table; leave it out to use P's current or last requested set")
+    return ids
 
 
 def _instant(value: str | None, what: str) -> dt.datetime | None:
