@@ -15,6 +15,7 @@ from tablemend.clitools import (
     announce_databases,
     console,
     err_console,
+    escape,
     handle_errors,
     print_error,
     render_json,
@@ -75,8 +76,8 @@ def db_start() -> None:
     cluster = EmbeddedCluster()
     before = cluster.status().running
     url = cluster.start()
-    for message in cluster.messages:
-        console.print(f"[yellow]recovered:[/yellow] {message}")
+    for message in cluster.messages:  # recoveries, and what it changed on the machine as root
+        err_console.print(f"[yellow]note:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
     state = "already running" if before else "started"
     console.print(f"embedded PostgreSQL {cluster.status().version} {state} in {cluster.home}")
     console.print(url, highlight=False, soft_wrap=True)

@@ -121,7 +121,8 @@ def resolve_dsn(dsn: str | None = None) -> str:
 
     cluster = EmbeddedCluster()
     url = cluster.start()
-    _how[url] = f"embedded cluster in {cluster.home}" + (", started now" if cluster.started else "")
+    said = [f"embedded cluster in {cluster.home}", *(["started now"] if cluster.started else []), *cluster.messages]
+    _how[url] = "; ".join(said)
     return url
 
 

@@ -212,12 +212,15 @@ class EmbeddedCluster:
                 raise EmbeddedClusterError(
                     f"running as root, and could not create the system user {SERVER_USER!r} for the server"
                 ) from exc
+            self.messages.append(f"running as root: created the system user {SERVER_USER!r} to run the server")
         # The server user must traverse every ancestor (o+x only: no listing) of the binaries and the data.
         for target in (_bin_dir().parent, self.home):
             for ancestor in [target, *target.parents]:
                 mode = ancestor.stat().st_mode
                 if not mode & 0o001:
                     ancestor.chmod(mode | 0o001)
+                    self.messages.append(f"running as root: let others traverse {ancestor} (o+x) so the server "
+                                         f"user {SERVER_USER!r} can reach {target}")
         lib = _bin_dir().parent
         for path in lib.rglob("*"):
             mode = path.stat().st_mode
