@@ -19,6 +19,7 @@ from tablemend.clitools import (
     render_json,
     render_record,
     render_rows,
+    working,
 )
 from tablemend.errors import UsageError
 
@@ -364,7 +365,10 @@ def sample_cmd(
             first = dt.date.fromisoformat(day)
         except ValueError:
             raise UsageError(f"invalid --day {day!r}: expected YYYY-MM-DD") from None
-    result = load_sample(dsn, seed=seed, restaurants=restaurants, day=first)
+    with working(f"loading sample data (seed {seed}, {restaurants} restaurant(s))…") as done:
+        result = load_sample(dsn, seed=seed, restaurants=restaurants, day=first)
+        done(f"sample: {result.counts.get('bookings', 0)} booking(s) in {len(result.restaurant_ids)} restaurant(s) "
+             + ("loaded" if result.loaded else "already there"))
     if fmt is OutputFormat.json:
         render_json(asdict(result))
         return

@@ -18,6 +18,7 @@ from tablemend.clitools import (
     handle_errors,
     render_json,
     render_rows,
+    working,
 )
 from tablemend.sandbox import StateCase
 
@@ -91,9 +92,11 @@ def origin_cmd(
 
     codes = sandbox.parse_states(states)  # before anything is created
     sandbox.parse_variant(variant)
-    result = sandbox.prepare(dsn, database=database, states=codes, legacy_overload=legacy_overload,
-                             legacy_idempotency_index=legacy_idempotency_index, reset=reset, variant=variant,
-                             rls=rls)
+    with working(f"building the origin sandbox and seeding {len(codes)} state(s)…") as done:
+        result = sandbox.prepare(dsn, database=database, states=codes, legacy_overload=legacy_overload,
+                                 legacy_idempotency_index=legacy_idempotency_index, reset=reset, variant=variant,
+                                 rls=rls)
+        done(f"origin sandbox: {len(result.cases)} state(s) seeded")
     if not result.built and result.cases:  # said even with -f json: it is not the machine output
         err_console.print(f"note: the sandbox already existed; {len(result.cases)} state(s) were seeded in new "
                           "restaurants beside what it holds (--reset starts over)", highlight=False, soft_wrap=True)
@@ -147,12 +150,13 @@ def demo_cmd(
 
     if undo is not None:
         rid = _repair_id(undo)
-        done = demo.undo(dsn, rid, database=database)
-        console.print(f"released booking P {done.booking_id}; repair {done.repair_id} undone by {done.undo_id}",
+        undone = demo.undo(dsn, rid, database=database)
+        console.print(f"released booking P {undone.booking_id}; repair {undone.repair_id} undone by {undone.undo_id}",
                       highlight=False, soft_wrap=True)
         return
-    with console.status("starting PostgreSQL and building the origin sandbox…"):
+    with working("starting PostgreSQL and building the origin sandbox…") as done:  # stderr: stdout is the story
         result = demo.run(dsn, database=database)
+        done("demo database built and repaired")
     _render_demo(result)
     if not result.succeeded:
         raise typer.Exit(1)

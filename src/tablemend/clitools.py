@@ -244,6 +244,23 @@ def announce_databases() -> None:
     db.on_connect(say)
 
 
+@contextmanager
+def working(message: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with ``message`` on stderr while a long step runs, then one summary line with the time taken; on a
+    terminal only (a pipe or a CI log gets nothing extra, and stdout is never touched). Yields ``done(summary)``."""
+    if not err_console.is_terminal:
+        yield lambda summary: None
+        return
+    import time
+
+    started = time.monotonic()
+    said: list[str] = []
+    with err_console.status(message):
+        yield said.append
+    took = time.monotonic() - started
+    err_console.print(f"{escape(said[-1] if said else message)} in {took:.1f}s", highlight=False, soft_wrap=True)
+
+
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn a :class:`TablemendError` into one clear line on stderr and the error's exit code (no traceback)."""
 
