@@ -45,6 +45,19 @@ DsnOption = Annotated[
         show_default=False,
     ),
 ]
+class ReportFormat(str, enum.Enum):
+    """Output of the doctor's scan and gate: the common two, plus annotations for CI."""
+
+    table = "table"
+    json = "json"
+    github = "github"
+
+
+ReportFormatOption = Annotated[
+    ReportFormat,
+    typer.Option("--format", "-f", envvar="TABLEMEND_FORMAT",
+                 help="A readable table, JSON, or GitHub Actions annotations (::error title=…::…)."),
+]
 FormatOption = Annotated[
     OutputFormat,
     typer.Option("--format", "-f", envvar="TABLEMEND_FORMAT", help="Output as a readable table or as JSON."),

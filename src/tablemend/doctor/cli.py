@@ -18,6 +18,8 @@ from tablemend.clitools import (
     DsnOption,
     FormatOption,
     OutputFormat,
+    ReportFormat,
+    ReportFormatOption,
     console,
     database_of,
     dumps,
@@ -187,12 +189,13 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
              check: Annotated[list[str] | None, typer.Option("--check", help="Only these codes (repeatable).")] = None,
              fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this "
                                                   "level (info, warning, error).")] = "warning",
-             fmt: FormatOption = OutputFormat.table) -> None:
+             fmt: ReportFormatOption = ReportFormat.table) -> None:
     """Find the inconsistent states (read-only).
 
     The whole database, one --restaurant, or what blocks one --booking P.
     Exit code 0 with no findings, 1 with findings at or above --fail-on, 2 on
-    error. --format json streams every finding.
+    error. --format json streams every finding; --format github writes one
+    GitHub Actions annotation per finding.
 
     Examples:
       tablemend doctor scan --fail-on error
@@ -209,8 +212,14 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         stream = scan(conn, profile=prof, ctx=ctx, codes=check, on_check=lambda c: hook[0](c) if hook else None)
         findings = _with_progress(stream, selected, hook.append)
         scope = scope_of(ctx)
-        if fmt is OutputFormat.json:
+        if fmt is ReportFormat.json:
             worst = _stream_json(findings, scope)
+        elif fmt is ReportFormat.github:
+            from tablemend import cli_annotations
+
+            where = database_of(conn)
+            worst = cli_annotations.stream(findings, {c.code: c.title for c in selected},
+                                           f"{where['host']}:{where['port']}/{where['dbname']}")
         else:
             server = integrity.cached(conn)  # the scan probed before its snapshot; TMD022 when affected
             verdict = f"; GiST rescan self-test: {server.verdict.value}" if server is not None else ""
