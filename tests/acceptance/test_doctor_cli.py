@@ -98,3 +98,13 @@ def test_scan_as_github_annotations(origin_dsn: str) -> None:
     from tablemend.cli_annotations import annotation
 
     assert annotation("notice", "a:b,c", "50% done\nnext") == "::notice title=a%3Ab%2Cc::50%25 done%0Anext"
+
+
+def test_verify_prints_its_failure_on_stdout(origin_dsn: str) -> None:
+    """Issue 12: a failing verify wrote its verdict to stderr in table mode (its success and its JSON: stdout)."""
+    case = _seed(origin_dsn, "D1c")  # a live conflict: no automatic repair clears it
+    tables = ",".join(map(str, case.table_ids))
+    done = run("doctor", "verify", "--dsn", origin_dsn, "--booking", str(case.booking_id), "--tables", tables)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "still fails after" in done.stdout, done.stdout
+    assert error_lines(done.stderr) == [], done.stderr

@@ -318,7 +318,8 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
     ctx = result.context
     console.print(f"booking {ctx.booking_id}: tables {', '.join(map(str, ctx.table_ids))}", highlight=False,
                   soft_wrap=True)
-    console.print(f"window {ctx.start_at} → {ctx.end_at}, slot {ctx.slot_id}", highlight=False)
+    slot = ctx.slot_id or "none (P's date and time have no booking_slots row)"
+    console.print(f"window {ctx.start_at} → {ctx.end_at}, slot {slot}", highlight=False)
     if result.allocator is not None:
         answer = (f"succeeds ({len(result.allocator.rows)} rows)" if result.allocator.ok
                   else f"fails: [{result.allocator.sqlstate}] {result.allocator.message}")
@@ -563,8 +564,9 @@ def verify_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P
                       f"{len(out.rows)} table(s) (rolled back)", highlight=False)
         render_rows(list(out.rows), fmt)
     else:
-        err_console.print(f"still fails after {len(result.plan.selection.apply)} repair(s): [{out.sqlstate}] "
-                          f"{out.message}", highlight=False, soft_wrap=True)
+        # the verdict is the command's output, on stdout like its success and its JSON (the exit code says failure)
+        console.print(f"still fails after {len(result.plan.selection.apply)} repair(s): [{out.sqlstate}] "
+                      f"{escape(out.message or '')}", highlight=False, soft_wrap=True)
     if not out.ok:
         raise typer.Exit(1)
 
