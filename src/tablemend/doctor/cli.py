@@ -318,7 +318,7 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
     ctx = result.context
     console.print(f"booking {ctx.booking_id}: tables {', '.join(map(str, ctx.table_ids))}", highlight=False,
                   soft_wrap=True)
-    slot = ctx.slot_id or "none (P's date and time have no booking_slots row)"
+    slot = ctx.slot_id or "none"
     console.print(f"window {ctx.start_at} → {ctx.end_at}, slot {slot}", highlight=False)
     if result.allocator is not None:
         answer = (f"succeeds ({len(result.allocator.rows)} rows)" if result.allocator.ok
