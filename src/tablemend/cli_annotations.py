@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from tablemend.clitools import write_out
+from tablemend.doctor.gate import GateResult
 from tablemend.doctor.rules import Finding, Level
 
 #: the workflow command for each finding level
@@ -35,3 +36,13 @@ def stream(findings: Iterator[Finding], titles: Mapping[str, str], database: str
         title = f"{f.code} {titles.get(f.code, '')}".strip()
         write_out(annotation(COMMANDS[f.level], title, f"{f.id} ({f.safety.value}) in {database}: {f.detail}") + "\n")
     return worst
+
+
+def gate(result: GateResult, database: str) -> None:
+    """One ``error`` annotation per constraint that cannot be created, naming its first blocking rows."""
+    for v in result.verdicts:
+        if v.creatable is not False:
+            continue
+        rows = ", ".join(str(r.get("row_id")) for b in v.blockers[:3] for r in b.rows)
+        write_out(annotation("error", f"gate {v.constraint.name}", f"{v.constraint.definition} cannot be created in "
+                             f"{database}: {v.groups} blocking group(s); rows {rows or '-'}") + "\n")

@@ -34,6 +34,14 @@ def test_gate_exit_codes(origin_dsn: str, empty_dsn: str) -> None:
     assert verdicts["bta_no_overlap"]["creatable"] is True  # the copy has no window: outside the WHERE clause
     named = {r["row_id"] for b in verdicts["bta_table_slot"]["blockers"] for r in b["rows"]}
     assert str(row["id"]) in named
+    # the same verdict as GitHub Actions annotations: one ::error per constraint that cannot be created
+    annotated = run("doctor", "gate", "--dsn", origin_dsn, "--format", "github")
+    assert annotated.returncode == 1, annotated.stderr
+    lines = annotated.stdout.splitlines()
+    assert sorted(ln.split("::")[1] for ln in lines) == [
+        "error title=gate booking_table_assignments_booking_table_key",
+        "error title=gate booking_table_assignments_table_id_slot_id_key"], lines
+    assert any(str(row["id"]) in ln for ln in lines), lines
 
     table = run("doctor", "gate", "--dsn", origin_dsn, "--constraint", "bta_no_overlap")
     assert table.returncode == 0, table.stderr

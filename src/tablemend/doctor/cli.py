@@ -620,7 +620,7 @@ def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
                  "allocations_no_overlap.")] = None,
              limit: Annotated[int, typer.Option("--limit", help="Blocking groups / pairs shown per constraint "
                                                 "(all are counted).")] = 50,
-             fmt: FormatOption = OutputFormat.table) -> None:
+             fmt: ReportFormatOption = ReportFormat.table) -> None:
     """Check that the unique / exclusion constraints fit today's data.
 
     A read-only pre-migration check: could each constraint be created now? Exit
@@ -633,20 +633,24 @@ def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
         progress("checking constraints", 0, None)
         result = gate_mod.gate(conn, profile=profile, keys=constraint, limit=limit)
         where = database_of(conn)
-    if fmt is OutputFormat.json:
+    if fmt is ReportFormat.json:
         render_json({"database": where, **result.as_dict()})
+    elif fmt is ReportFormat.github:
+        from tablemend import cli_annotations
+
+        cli_annotations.gate(result, f"{where['host']}:{where['port']}/{where['dbname']}")
     else:
         verdict_rows = [{"constraint": v.constraint.name, "definition": v.constraint.definition,
                          "creatable": "n/a" if v.creatable is None else ("yes" if v.creatable else "NO"),
                          "blocking": v.groups, "note": v.note or ""} for v in result.verdicts]
-        render_rows(verdict_rows, fmt, title=f"doctor gate ({result.profile}, {where['host']}:{where['port']}/"
-                    f"{where['dbname']})")
+        render_rows(verdict_rows, OutputFormat.table,
+                    title=f"doctor gate ({result.profile}, {where['host']}:{where['port']}/{where['dbname']})")
         for v in result.verdicts:
             if not v.blockers:
                 continue
             rows = [{"#": n, **r} for n, b in enumerate(v.blockers, 1) for r in b.rows]
             shown = f"first {len(v.blockers)} of {v.groups}" if v.groups > len(v.blockers) else str(v.groups)
-            render_rows(rows, fmt, title=f"{v.constraint.name}: {shown} blocking group(s)",
+            render_rows(rows, OutputFormat.table, title=f"{v.constraint.name}: {shown} blocking group(s)",
                         columns=("#", "row_id", "booking_id", "status", "window", "slot_id", "reason"))
     if not result.creatable:
         raise typer.Exit(1)
