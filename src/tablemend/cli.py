@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="tablemend",
     help="Restaurant table allocator on PostgreSQL, and a doctor for broken multi-table assignments.\n\n"
-    "With no --dsn / DATABASE_URL every command uses an embedded PostgreSQL cluster\n"
-    "(see tablemend db). Each command has --help.\n\n"
+    "The server: --dsn, else $DATABASE_URL, else libpq's PG* variables (PGHOST,\n"
+    "PGDATABASE, PGUSER, PGSERVICE, ...), else an embedded PostgreSQL cluster (see\n"
+    "tablemend db). The first stderr line of every command names the database it\n"
+    "works on. Each command has --help.\n\n"
     "Examples:\n"
     "  tablemend demo\n"
     "  tablemend doctor scan --dsn \"$DATABASE_URL\"\n"
