@@ -39,7 +39,7 @@ app = typer.Typer(
     "  tablemend assign BOOKING TABLE_1 TABLE_2 --adjacency",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 db_app = typer.Typer(help="Manage the embedded PostgreSQL cluster (in $TABLEMEND_HOME); check a server for the "
                      "GiST rescan bug.", no_args_is_help=True)

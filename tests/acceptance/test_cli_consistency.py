@@ -56,3 +56,10 @@ def test_reusing_a_sandbox_says_it_adds_beside_the_old_states(empty_dsn: str) ->
     again = run("sandbox", "origin", "--dsn", empty_dsn, "--states", "D1", "-f", "json")
     assert again.returncode == 0, again.stderr
     assert "already existed" in again.stderr and "--reset" in again.stderr
+
+
+def test_shell_completion() -> None:
+    script = run("--show-completion", "bash")
+    assert script.returncode == 0 and "_TABLEMEND_COMPLETE" in script.stdout, script.stderr
+    completed = run(env={"_TABLEMEND_COMPLETE": "complete_bash", "COMP_WORDS": "tablemend doc", "COMP_CWORD": "1"})
+    assert completed.stdout.split() == ["doctor"], completed.stdout + completed.stderr
