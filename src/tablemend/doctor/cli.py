@@ -633,24 +633,8 @@ def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
         progress("checking constraints", 0, None)
         result = gate_mod.gate(conn, profile=profile, keys=constraint, limit=limit)
         where = database_of(conn)
-    if fmt is ReportFormat.json:
-        render_json({"database": where, **result.as_dict()})
-    elif fmt is ReportFormat.github:
-        from tablemend import cli_annotations
+    from tablemend.doctor.cli_gate import render
 
-        cli_annotations.gate(result, f"{where['host']}:{where['port']}/{where['dbname']}")
-    else:
-        verdict_rows = [{"constraint": v.constraint.name, "definition": v.constraint.definition,
-                         "creatable": "n/a" if v.creatable is None else ("yes" if v.creatable else "NO"),
-                         "blocking": v.groups, "note": v.note or ""} for v in result.verdicts]
-        render_rows(verdict_rows, OutputFormat.table,
-                    title=f"doctor gate ({result.profile}, {where['host']}:{where['port']}/{where['dbname']})")
-        for v in result.verdicts:
-            if not v.blockers:
-                continue
-            rows = [{"#": n, **r} for n, b in enumerate(v.blockers, 1) for r in b.rows]
-            shown = f"first {len(v.blockers)} of {v.groups}" if v.groups > len(v.blockers) else str(v.groups)
-            render_rows(rows, OutputFormat.table, title=f"{v.constraint.name}: {shown} blocking group(s)",
-                        columns=("#", "row_id", "booking_id", "status", "window", "slot_id", "reason"))
+    render(result, where, fmt)
     if not result.creatable:
         raise typer.Exit(1)
