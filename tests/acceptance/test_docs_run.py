@@ -41,6 +41,8 @@ NOT_RUN = {
     ("docs/doctor.md", ""): "a sample of `doctor explain` output, generated with the file",
     ("docs/scale.md", "sql"): "needs a Citus cluster; tests/integration/test_distributable.py checks the schema "
                               "stays distributable",
+    ("docs/verification.md", "sql"): "psql steps generated from the doctor's query files; "
+                                     "tests/integration/test_verification_doc.py runs them on every seeded state",
     ("docs/security.md", "sql"): "a shape with `...` for the arguments; tests/security run the calls it describes",
 }
 #: sh lines not run, with the reason
