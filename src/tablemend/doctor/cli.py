@@ -94,7 +94,7 @@ def doctor_command(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except TablemendError as exc:
-            if kwargs.get("fmt") is OutputFormat.json:
+            if getattr(kwargs.get("fmt"), "value", None) == "json":  # OutputFormat or scan/gate's ReportFormat
                 sys.stdout.write(dumps(exc.to_json()) + "\n")
                 sys.stdout.flush()
             raise
