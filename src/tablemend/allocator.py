@@ -172,9 +172,13 @@ def _aware(value: dt.datetime | None, name: str) -> dt.datetime | None:
 def check_window(start_at: dt.datetime | None, end_at: dt.datetime | None, *, required: bool = False,
                  subject: str = "") -> None:
     """Both bounds or neither (unless ``required``), aware, start before end: else :class:`InvalidWindow`."""
+    detail = f"{subject} start_at={_iso(start_at)} end_at={_iso(end_at)}".strip()
+    for name, bound in (("start_at", start_at), ("end_at", end_at)):
+        if isinstance(bound, dt.datetime) and (bound.tzinfo is None or bound.utcoffset() is None):
+            raise InvalidWindow(f"invalid {name} {bound.isoformat()}: no time zone", details=detail,
+                                hint="Pass an aware datetime (e.g. 2030-06-01T19:00:00+00:00).")
     _aware(start_at, "start_at")
     _aware(end_at, "end_at")
-    detail = f"{subject} start_at={_iso(start_at)} end_at={_iso(end_at)}".strip()
     if (start_at is None) != (end_at is None) or (required and start_at is None):
         raise InvalidWindow("start and end must be given together", details=detail,
                             hint="Pass both bounds, or neither to use the booking's window.")

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+import typer.main
 
 from tablemend import __version__
 from tablemend.clitools import (
     DsnOption,
     FormatOption,
     OutputFormat,
+    announce_databases,
     console,
     err_console,
+    escape,
     handle_errors,
     print_error,
     render_json,
@@ -26,15 +29,17 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="tablemend",
     help="Restaurant table allocator on PostgreSQL, and a doctor for broken multi-table assignments.\n\n"
-    "With no --dsn / DATABASE_URL every command uses an embedded PostgreSQL cluster\n"
-    "(see tablemend db). Each command has --help.\n\n"
+    "The server: --dsn, else $DATABASE_URL, else libpq's PG* variables (PGHOST,\n"
+    "PGDATABASE, PGUSER, PGSERVICE, ...), else an embedded PostgreSQL cluster (see\n"
+    "tablemend db). The first stderr line of every command names the database it\n"
+    "works on. Each command has --help.\n\n"
     "Examples:\n"
     "  tablemend demo\n"
     "  tablemend doctor scan --dsn \"$DATABASE_URL\"\n"
     "  tablemend assign BOOKING TABLE_1 TABLE_2 --adjacency",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 db_app = typer.Typer(help="Manage the embedded PostgreSQL cluster (in $TABLEMEND_HOME); check a server for the "
                      "GiST rescan bug.", no_args_is_help=True)
@@ -54,6 +59,7 @@ def _root(
     ] = False,
 ) -> None:
     """Global options."""
+    announce_databases()
 
 
 # --- db -----------------------------------------------------------------------------------------------------------
@@ -72,8 +78,8 @@ def db_start() -> None:
     cluster = EmbeddedCluster()
     before = cluster.status().running
     url = cluster.start()
-    for message in cluster.messages:
-        console.print(f"[yellow]recovered:[/yellow] {message}")
+    for message in cluster.messages:  # recoveries, and what it changed on the machine as root
+        err_console.print(f"[yellow]note:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
     state = "already running" if before else "started"
     console.print(f"embedded PostgreSQL {cluster.status().version} {state} in {cluster.home}")
     console.print(url, highlight=False, soft_wrap=True)
@@ -278,11 +284,22 @@ app.command("serve")(serve_cmd)
 app.add_typer(keys_app, name="keys")
 
 
+def _plain_flags(command: Any) -> Any:
+    """Boolean flags take no value: without this, typer's help shows them as `--adjacency <bool>`, which invites
+    `--adjacency true B T` (and `true` becomes the booking id)."""
+    for param in getattr(command, "params", ()):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _plain_flags(sub)
+    return command
+
+
 def main() -> NoReturn:
     """Console entry point. Typer's boxed usage errors (unknown option, missing argument, bad value) become one
     ``error [TMU01]: …`` line like every other error, with the command's --help as the hint; exit code 2."""
     try:
-        code = app(standalone_mode=False)
+        code = _plain_flags(typer.main.get_command(app))(standalone_mode=False)
     except typer.Abort:  # Ctrl-C / end of input at a prompt
         err_console.print("aborted")
         code = 1

@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tablemend.clitools import DsnOption, FormatOption, OutputFormat, console, handle_errors, render_json, render_rows
+from tablemend.clitools import (
+    DsnOption,
+    FormatOption,
+    OutputFormat,
+    console,
+    handle_errors,
+    render_json,
+    render_record,
+    render_rows,
+    working,
+)
 from tablemend.errors import UsageError
 
 if TYPE_CHECKING:
@@ -75,11 +85,7 @@ def _show_assignments(rows: Iterable[Assignment], fmt: OutputFormat, title: str)
 
 
 def _show_one(value: dict[str, Any], fmt: OutputFormat) -> None:
-    value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
-    if fmt is OutputFormat.json:
-        render_json(value)
-    else:
-        render_rows([value], fmt)
+    render_record({k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}, fmt)
 
 
 # --- assign / unassign -----------------------------------------------------------------------------------------------
@@ -140,9 +146,17 @@ def unassign_cmd(
 # --- holds ------------------------------------------------------------------------------------------------------------
 
 
-TtlOption = Annotated[int, typer.Option("--ttl", help="Seconds until the hold expires (server clock).", min=1)]
+TtlOption = Annotated[int | None, typer.Option(
+    "--ttl", help="Seconds until the hold expires (server clock). Default: 300.", min=1, show_default=False)]
 ExpiresOption = Annotated[str | None, typer.Option(
     "--expires", help="Expiry instant, ISO 8601 (instead of --ttl).", show_default=False)]
+
+
+def _ttl(ttl: int | None, expires: str | None) -> tuple[dt.timedelta, dt.datetime | None]:
+    """--ttl or --expires, never both (both were accepted, and --ttl silently ignored)."""
+    if ttl is not None and expires is not None:
+        raise UsageError("give --ttl or --expires, not both")
+    return dt.timedelta(seconds=300 if ttl is None else ttl), parse_instant(expires, "--expires")
 
 
 @hold_app.command("create")
@@ -154,7 +168,7 @@ def hold_create(
     end: EndOption = None,
     booking: Annotated[str | None, typer.Option(
         "--booking", help="The booking the hold is for (its earlier holds are replaced).", show_default=False)] = None,
-    ttl: TtlOption = 300,
+    ttl: TtlOption = None,
     expires: ExpiresOption = None,
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
@@ -171,12 +185,11 @@ def hold_create(
     start_at, end_at = parse_instant(start, "--start"), parse_instant(end, "--end")
     if start_at is None or end_at is None:
         raise UsageError("a hold needs --start and --end")
-    expires_at = parse_instant(expires, "--expires")
-    _checks().check_hold_input(restaurant, tables, start_at, end_at, expires_at=expires_at,
-                               ttl=dt.timedelta(seconds=ttl))
+    lifetime, expires_at = _ttl(ttl, expires)
+    _checks().check_hold_input(restaurant, tables, start_at, end_at, expires_at=expires_at, ttl=lifetime)
     with _allocator(dsn) as alloc:
         made = alloc.create_hold(restaurant, tables, start_at, end_at, booking_id=booking,
-                                 expires_at=expires_at, ttl=dt.timedelta(seconds=ttl))
+                                 expires_at=expires_at, ttl=lifetime)
     _show_one(asdict(made), fmt)
 
 
@@ -184,7 +197,7 @@ def hold_create(
 @handle_errors
 def hold_extend(
     hold: Annotated[str, typer.Argument(help="Hold id (UUID).", show_default=False)],
-    ttl: TtlOption = 300,
+    ttl: TtlOption = None,
     expires: ExpiresOption = None,
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
@@ -196,10 +209,10 @@ def hold_extend(
     Example:
       tablemend hold extend HOLD --ttl 600
     """
-    until = parse_instant(expires, "--expires")
-    _checks().check_extend_input(hold, expires_at=until, ttl=dt.timedelta(seconds=ttl))
+    lifetime, until = _ttl(ttl, expires)
+    _checks().check_extend_input(hold, expires_at=until, ttl=lifetime)
     with _allocator(dsn) as alloc:
-        expires_at = alloc.extend_hold(hold, expires_at=until, ttl=dt.timedelta(seconds=ttl))
+        expires_at = alloc.extend_hold(hold, expires_at=until, ttl=lifetime)
     _show_one({"hold_id": hold, "expires_at": expires_at}, fmt)
 
 
@@ -352,7 +365,10 @@ def sample_cmd(
             first = dt.date.fromisoformat(day)
         except ValueError:
             raise UsageError(f"invalid --day {day!r}: expected YYYY-MM-DD") from None
-    result = load_sample(dsn, seed=seed, restaurants=restaurants, day=first)
+    with working(f"loading sample data (seed {seed}, {restaurants} restaurant(s))…") as done:
+        result = load_sample(dsn, seed=seed, restaurants=restaurants, day=first)
+        done(f"sample: {result.counts.get('bookings', 0)} booking(s) in {len(result.restaurant_ids)} restaurant(s) "
+             + ("loaded" if result.loaded else "already there"))
     if fmt is OutputFormat.json:
         render_json(asdict(result))
         return

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tablemend.cli_allocator import EndOption, StartOption, TtlOption, _allocator, _show_one, parse_instant
+from tablemend.cli_allocator import EndOption, StartOption, TtlOption, _allocator, _show_one, _ttl, parse_instant
 from tablemend.clitools import DsnOption, FormatOption, OutputFormat, console, handle_errors, render_json, render_rows
 from tablemend.errors import UsageError
 
@@ -87,7 +87,7 @@ def hold_best_cmd(
     booking: BookingOption = None,
     zone: ZoneOption = None,
     seating: SeatingOption = None,
-    ttl: TtlOption = 300,
+    ttl: TtlOption = None,
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -102,7 +102,7 @@ def hold_best_cmd(
     start_at, end_at = _window(start, end)
     with _allocator(dsn) as alloc:
         made = alloc.hold_best_tables(restaurant, party, start_at, end_at, booking_id=booking, zone_id=zone,
-                                      seating=seating, ttl=dt.timedelta(seconds=ttl))
+                                      seating=seating, ttl=_ttl(ttl, None)[0])
     _show_one(_plain(asdict(made), fmt), fmt)
 
 
@@ -150,7 +150,7 @@ def repack_propose(
 @handle_errors
 def repack_apply(
     plan_file: Annotated[Path, typer.Argument(help="A plan written by repack propose --out.", show_default=False)],
-    ttl: TtlOption = 300,
+    ttl: TtlOption = None,
     dsn: DsnOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -169,5 +169,5 @@ def repack_apply(
         raise UsageError(f"cannot read the plan {str(plan_file)!r}: {exc}",
                          hint="Pass a file written by tablemend repack propose --out.") from None
     with _allocator(dsn) as alloc:
-        done = alloc.apply_repack(plan, ttl=dt.timedelta(seconds=ttl))
+        done = alloc.apply_repack(plan, ttl=_ttl(ttl, None)[0])
     _show_one(_plain(asdict(done), fmt), fmt)

@@ -13,10 +13,12 @@ from tablemend.clitools import (
     FormatOption,
     OutputFormat,
     console,
+    err_console,
     escape,
     handle_errors,
     render_json,
     render_rows,
+    working,
 )
 from tablemend.sandbox import StateCase
 
@@ -77,7 +79,7 @@ def origin_cmd(
 ) -> None:
     """Build the origin's schema and functions, and seed failing states.
 
-    The origin's tables and functions are written from spec/origin-system.md;
+    The origin's tables and functions are written from docs/origin-system.md;
     each state (D1, D1a, …) is seeded in its own restaurant, with the call that
     fails and the error it raises.
 
@@ -90,9 +92,14 @@ def origin_cmd(
 
     codes = sandbox.parse_states(states)  # before anything is created
     sandbox.parse_variant(variant)
-    result = sandbox.prepare(dsn, database=database, states=codes, legacy_overload=legacy_overload,
-                             legacy_idempotency_index=legacy_idempotency_index, reset=reset, variant=variant,
-                             rls=rls)
+    with working(f"building the origin sandbox and seeding {len(codes)} state(s)…") as done:
+        result = sandbox.prepare(dsn, database=database, states=codes, legacy_overload=legacy_overload,
+                                 legacy_idempotency_index=legacy_idempotency_index, reset=reset, variant=variant,
+                                 rls=rls)
+        done(f"origin sandbox: {len(result.cases)} state(s) seeded")
+    if not result.built and result.cases:  # said even with -f json: it is not the machine output
+        err_console.print(f"note: the sandbox already existed; {len(result.cases)} state(s) were seeded in new "
+                          "restaurants beside what it holds (--reset starts over)", highlight=False, soft_wrap=True)
     if fmt is OutputFormat.json:
         render_json({
             "database": result.database,
@@ -122,6 +129,9 @@ def demo_cmd(
     dsn: DsnOption = None,
     database: Annotated[str, typer.Option(
         "--database", help="Scratch database for the demo (dropped and recreated on every run).")] = "tablemend_demo",
+    undo: Annotated[str | None, typer.Option(
+        "--undo", metavar="REPAIR_ID", help="Undo the repair a demo run printed, for real: release P's new "
+        "assignment, then restore the removed row (one transaction).", show_default=False)] = None,
 ) -> None:
     """Watch the doctor explain, plan and repair a failing assignment.
 
@@ -138,8 +148,15 @@ def demo_cmd(
     """
     from tablemend import demo
 
-    with console.status("starting PostgreSQL and building the origin sandbox…"):
+    if undo is not None:
+        rid = _repair_id(undo)
+        undone = demo.undo(dsn, rid, database=database)
+        console.print(f"released booking P {undone.booking_id}; repair {undone.repair_id} undone by {undone.undo_id}",
+                      highlight=False, soft_wrap=True)
+        return
+    with working("starting PostgreSQL and building the origin sandbox…") as done:  # stderr: stdout is the story
         result = demo.run(dsn, database=database)
+        done("demo database built and repaired")
     _render_demo(result)
     if not result.succeeded:
         raise typer.Exit(1)
@@ -175,7 +192,9 @@ def _render_demo(result: DemoResult) -> None:
     tables = ", ".join(f"{_table(result, t)} ({t})" for t in case.table_ids)
     console.print(Panel.fit(
         f"PostgreSQL {escape(result.server_version)} at {escape(result.server)}\n"
-        "the origin's schema and assign_tables_atomic_v2 (written from the spec), seeded with state D1\n"
+        "the origin's schema and assign_tables_atomic_v2 (written from docs/origin-system.md), seeded with state "
+        f"{escape(case.code)} of its §3: {escape(case.title)}\n"
+        "(X = table T1, S = the booking slot of P's window)\n"
         f"booking P {case.booking_id} asks for tables {escape(tables)}",
         title="tablemend demo", border_style="cyan"), highlight=False)
 
@@ -209,12 +228,15 @@ def _render_demo(result: DemoResult) -> None:
          + (f" (merge group {', '.join(sorted(groups))})" if groups else ""))
 
     if result.repair_id is not None:
-        console.print(f"\nto undo: tablemend doctor undo {result.repair_id} --dsn {escape(_undo_dsn(result))}",
-                      highlight=False, soft_wrap=True)
-        _say("(puts the removed row back exactly as it was; refuses, naming the row, while P's new assignment "
-             "holds that table)", style="dim")
+        console.print(f"\nto undo: {escape(_undo_command(result))}", highlight=False, soft_wrap=True)
+        _say("(releases P's new assignment with the origin's own unassign_tables_atomic, then puts the removed row "
+             "back exactly as it was, in one transaction; `tablemend doctor undo` alone refuses, naming the row, "
+             "while P holds that table)", style="dim")
         if not result.embedded and _has_password(result.dsn):
             _say("(the password is left out of the DSN: set PGPASSWORD)", style="dim")
+    if result.embedded:
+        console.print("the embedded PostgreSQL keeps running in the background for the commands above; "
+                      "`tablemend db stop` stops it", highlight=False, soft_wrap=True)
 
 
 def _render_explain(result: DemoResult) -> None:
@@ -255,16 +277,31 @@ def _render_plan(result: DemoResult) -> None:
          style="dim")
 
 
-def _undo_dsn(result: DemoResult) -> str:
-    """The demo database's DSN as a shell argument: the embedded one through `db url`, others without a password."""
+def _undo_command(result: DemoResult) -> str:
+    """The command that undoes the demo's repair for real, to paste into a shell: the server's DSN (never its
+    password) and the demo database's name, as the demo was run."""
     import shlex
 
-    if result.embedded:
-        return f'"$(tablemend db url --database {shlex.quote(result.database)})"'
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from tablemend.demo import DEFAULT_DATABASE
 
-    parts = {k: v for k, v in conninfo_to_dict(result.dsn).items() if k != "password" and v is not None}
-    return shlex.quote(make_conninfo("", **parts))
+    words = ["tablemend", "demo", "--undo", str(result.repair_id)]
+    if result.given_dsn:
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        parts = {k: v for k, v in conninfo_to_dict(result.given_dsn).items() if k != "password" and v is not None}
+        words += ["--dsn", make_conninfo("", **parts)]
+    if result.database != DEFAULT_DATABASE:
+        words += ["--database", result.database]
+    return shlex.join(words)
+
+
+def _repair_id(value: str) -> uuid.UUID:
+    from tablemend.errors import UsageError
+
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        raise UsageError(f"--undo must be the repair id the demo printed (a uuid), got {value!r}") from None
 
 
 def _has_password(dsn: str) -> bool:

@@ -9,6 +9,7 @@ import datetime as dt
 import decimal
 import enum
 import json
+import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -39,10 +40,23 @@ DsnOption = Annotated[
     typer.Option(
         "--dsn",
         envvar="TABLEMEND_DSN",
-        help="PostgreSQL connection string. Default: $DATABASE_URL, then libpq's PG* variables (when PGHOST is set), "
-        "then the embedded cluster.",
+        help="PostgreSQL connection string. Default: $DATABASE_URL, then libpq's PG* variables (any of PGHOST, "
+        "PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSERVICE, ...), then the embedded cluster.",
         show_default=False,
     ),
+]
+class ReportFormat(str, enum.Enum):
+    """Output of the doctor's scan and gate: the common two, plus annotations for CI."""
+
+    table = "table"
+    json = "json"
+    github = "github"
+
+
+ReportFormatOption = Annotated[
+    ReportFormat,
+    typer.Option("--format", "-f", envvar="TABLEMEND_FORMAT",
+                 help="A readable table, JSON, or GitHub Actions annotations (::error title=…::…)."),
 ]
 FormatOption = Annotated[
     OutputFormat,
@@ -72,8 +86,66 @@ def _cell(value: object) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, default=json_default)
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="minutes")
+        return format_instant(value)
+    if isinstance(value, list | tuple) and value and all(isinstance(v, uuid.UUID) for v in value):
+        return "\n".join(str(v) for v in value)  # one id a line: each stays whole
     return str(value)
+
+
+def format_instant(value: dt.datetime) -> str:
+    """Every instant in readable output: seconds and the UTC offset, e.g. ``2030-06-01 19:00:00+00:00``."""
+    return value.isoformat(sep=" ", timespec="seconds")
+
+
+#: a column holding one of these is never wrapped: an id split over two lines cannot be copied
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def print_table(table: Table, rows: Sequence[Sequence[str]]) -> None:
+    """Print a rich table whose id columns never wrap. When it cannot fit a terminal, each row is printed as
+    ``key: value`` lines instead (a terminal would fold the long lines); a pipe or file gets the wider table."""
+    widths = []
+    for index, column in enumerate(table.columns):
+        cells = [str(column.header), *(row[index] for row in rows if index < len(row))]
+        if any(_ID.search(cell) for cell in cells):
+            column.no_wrap = True
+            column.overflow = "ignore"
+            widths.append(max(len(line) for cell in cells for line in cell.splitlines() or [""]))
+        else:  # rich wraps these at spaces: their longest word is what they need
+            widths.append(max((len(word) for cell in cells for word in cell.split()), default=1))
+    needed = sum(widths) + 3 * len(widths) + 1  # one space of padding each side, and the borders
+    if needed > console.width and console.is_terminal:
+        if table.title:
+            console.print(str(table.title), highlight=False, soft_wrap=True)
+        names = [str(c.header) for c in table.columns]
+        for row in rows:
+            console.print()
+            _print_pairs(dict(zip(names, row, strict=False)))
+        return
+    before = console.width
+    console.width = max(before, needed)  # print() can only narrow its width, not widen it
+    try:
+        console.print(table, crop=False)
+    finally:
+        console.width = before
+
+
+def render_record(value: Mapping[str, Any], fmt: OutputFormat) -> None:
+    """One record: JSON, or ``key: value`` lines (the form an id can be copied from whatever the terminal's width)."""
+    if fmt is OutputFormat.json:
+        write_out(dumps_plain(dict(value)) + "\n")
+        return
+    _print_pairs({key: (", ".join(_cell(v) for v in item) or "-") if isinstance(item, list | tuple)
+                  else ("-" if item is None else _cell(item)) for key, item in value.items()})
+
+
+def _print_pairs(pairs: Mapping[str, str]) -> None:
+    width = max((len(k) for k in pairs), default=0)
+    for key, text in pairs.items():
+        lines = text.splitlines() or [""]
+        console.print(f"{key + ':':<{width + 1}} {escape(lines[0])}", highlight=False, soft_wrap=True)
+        for more in lines[1:]:
+            console.print(f"{'':<{width + 1}} {escape(more)}", highlight=False, soft_wrap=True)
 
 
 def dumps_plain(value: object) -> str:
@@ -107,12 +179,13 @@ def render_rows(
     table = Table(title=title, show_lines=False)
     for col in cols:
         table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in cols))
+    cells = [[_cell(row.get(c)) for c in cols] for row in rows]
+    for line in cells:
+        table.add_row(*line)
     if not rows:
         console.print(f"[dim]{title + ': ' if title else ''}no rows[/dim]")
     else:
-        console.print(table)
+        print_table(table, cells)
 
 
 def render_json(value: object) -> None:
@@ -160,6 +233,45 @@ def progress_display() -> Iterator[ProgressFn]:
             bar.update(task, description=phase, completed=done, total=total, rate=rate)
 
         yield update
+
+
+def database_of(conn: Any) -> dict[str, str]:
+    """Server and database of a connection, for JSON output and titles (no password)."""
+    info = conn.info
+    return {"host": info.host or "?", "port": str(info.port), "dbname": info.dbname, "user": info.user}
+
+
+def announce_databases() -> None:
+    """Say on stderr, once per database, which server and database this command works on (the first line of every
+    command that connects; issue 12: a clean report must never be about a database the user did not name)."""
+    from tablemend import db
+
+    said: set[str] = set()
+
+    def say(target: db.Target) -> None:
+        where = f"{target.host}:{target.port}/{target.dbname}"
+        if where not in said:
+            said.add(where)
+            err_console.print(f"database: {escape(target.describe())}", highlight=False, soft_wrap=True)
+
+    db.on_connect(say)
+
+
+@contextmanager
+def working(message: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with ``message`` on stderr while a long step runs, then one summary line with the time taken; on a
+    terminal only (a pipe or a CI log gets nothing extra, and stdout is never touched). Yields ``done(summary)``."""
+    if not err_console.is_terminal:
+        yield lambda summary: None
+        return
+    import time
+
+    started = time.monotonic()
+    said: list[str] = []
+    with err_console.status(message):
+        yield said.append
+    took = time.monotonic() - started
+    err_console.print(f"{escape(said[-1] if said else message)} in {took:.1f}s", highlight=False, soft_wrap=True)
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -1,7 +1,9 @@
 """Connections, and the one place where driver exceptions become tablemend errors.
 
-DSN resolution, in order: an explicit ``--dsn`` / argument; ``DATABASE_URL``; libpq's own ``PG*`` variables when
-``PGHOST`` or ``PGSERVICE`` is set; otherwise the embedded cluster (started on demand).
+DSN resolution, in order: an explicit ``--dsn`` / argument; ``DATABASE_URL``; libpq's own ``PG*`` variables when any
+of :data:`LIBPQ_TARGET_VARS` is set (as psql reads them: ``PGDATABASE`` alone means that database on libpq's default
+host); otherwise the embedded cluster (started on demand). Every connection is announced to the listeners registered
+with :func:`on_connect` (the CLI names the database it works on), so what was checked is never left implicit.
 
 Connections work through PgBouncer / the Supabase pooler in transaction mode: no server-side prepared statements
 (``prepare_threshold=None``), no startup ``options`` (a stock PgBouncer refuses them) and no session ``SET``. The
@@ -15,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -66,17 +69,71 @@ def connect_kwargs() -> dict[str, Any]:
     }
 
 
+#: libpq variables that name a server, a database or a login: any one of them means "not the embedded cluster",
+#: as it does for psql (issue 12: PGDATABASE + PGUSER without PGHOST once scanned the embedded cluster instead).
+LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSERVICE",
+                     "PGSERVICEFILE")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a connection went, for the operator: never the password."""
+
+    host: str
+    port: str
+    dbname: str
+    user: str
+    how: str = ""  # how the server was chosen, when resolve_dsn chose it (``from PG* (PGDATABASE)``, ...)
+
+    def describe(self) -> str:
+        return f"{self.host}:{self.port}/{self.dbname} as {self.user}" + (f" ({self.how})" if self.how else "")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"host": self.host, "port": self.port, "dbname": self.dbname, "user": self.user}
+
+
+_listeners: list[Callable[[Target], None]] = []
+_how: dict[str, str] = {}  # resolved DSN -> how resolve_dsn chose it, said with the next connection to it
+
+
+def on_connect(listener: Callable[[Target], None]) -> Callable[[], None]:
+    """Call ``listener`` with the :class:`Target` of every connection :func:`connect` opens; returns the remover."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener)
+
+
+def libpq_env_names() -> list[str]:
+    """The :data:`LIBPQ_TARGET_VARS` set (non-empty) in the environment."""
+    return [name for name in LIBPQ_TARGET_VARS if os.environ.get(name)]
+
+
 def resolve_dsn(dsn: str | None = None) -> str:
     """The DSN to use; see the module docstring for the order."""
     if dsn:
         return dsn
     if env := os.environ.get("DATABASE_URL"):
+        _how[env] = "from DATABASE_URL"
         return env
-    if os.environ.get("PGHOST") or os.environ.get("PGSERVICE"):
+    if names := libpq_env_names():
+        _how[""] = f"from {', '.join(names)}"
         return ""  # libpq fills everything from the PG* variables
     from tablemend.embedded import EmbeddedCluster
 
-    return EmbeddedCluster().start()
+    cluster = EmbeddedCluster()
+    url = cluster.start()
+    said = [f"embedded cluster in {cluster.home}", *(["started now"] if cluster.started else []), *cluster.messages]
+    _how[url] = "; ".join(said)
+    return url
+
+
+def _announce(conn: Connection, resolved: str) -> None:
+    how = _how.pop(resolved, "")
+    if not _listeners:
+        return
+    info = conn.info
+    target = Target(host=info.host or "?", port=str(info.port), dbname=info.dbname, user=info.user, how=how)
+    for listener in list(_listeners):
+        listener(target)
 
 
 def describe_dsn(dsn: str) -> str:
@@ -85,7 +142,7 @@ def describe_dsn(dsn: str) -> str:
         info = psycopg.conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
         return "<unparsable DSN>"
-    host = info.get("host") or os.environ.get("PGHOST") or "localhost"
+    host = info.get("host") or os.environ.get("PGHOST") or os.environ.get("PGHOSTADDR") or "local socket"
     port = info.get("port") or os.environ.get("PGPORT") or "5432"
     dbname = info.get("dbname") or os.environ.get("PGDATABASE") or info.get("user") or "?"
     return f"{host}:{port}/{dbname}"
@@ -108,6 +165,7 @@ def connect(dsn: str | None = None, *, autocommit: bool = False, application_nam
         reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or "connection failed"
         raise ConnectionFailed(f"cannot connect to {describe_dsn(real)}: {reason}") from exc
     configure(conn)
+    _announce(conn, real)
     if settings:
         with translated(), conn.transaction():
             for key, value in settings.items():
@@ -125,8 +183,11 @@ def translate(exc: psycopg.Error) -> TablemendError:
     if cls is None:
         unreachable = isinstance(exc, psycopg.OperationalError) and sqlstate is None
         cls = ConnectionFailed if unreachable else DatabaseError
-    err = cls(message, details=diag.message_detail, hint=diag.message_hint, sqlstate=sqlstate,
-              constraint=diag.constraint_name)
+    hint = diag.message_hint
+    if sqlstate == "42501" and not hint:  # the server names the object, never what to do about it
+        hint = ("the login's roles lack this privilege: connect as a role that has it (the doctor reads as the "
+                "owner or a superuser would), or see docs/security.md for the grants")
+    err = cls(message, details=diag.message_detail, hint=hint, sqlstate=sqlstate, constraint=diag.constraint_name)
     err.__cause__ = exc
     return err
 

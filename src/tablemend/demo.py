@@ -18,7 +18,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from tablemend import databases, db, doctor, sandbox, sqlfiles
-from tablemend.errors import TablemendError
+from tablemend.errors import TablemendError, UsageError
 from tablemend.sandbox import StateCase
 
 DEFAULT_DATABASE = "tablemend_demo"
@@ -34,6 +34,7 @@ class DemoResult:
     server_version: str
     case: StateCase
     table_numbers: dict[uuid.UUID, str]
+    given_dsn: str | None = None  # the --dsn the demo was run with (None: DATABASE_URL, PG* or the embedded cluster)
     failure: TablemendError | None = None
     explanation: doctor.Explanation | None = None
     plan: doctor.Plan | None = None
@@ -53,7 +54,7 @@ class DemoResult:
 
 def _uses_embedded(dsn: str | None) -> bool:
     """Mirrors :func:`tablemend.db.resolve_dsn`: no DSN from any source means the embedded cluster."""
-    return not (dsn or os.environ.get("DATABASE_URL") or os.environ.get("PGHOST") or os.environ.get("PGSERVICE"))
+    return not (dsn or os.environ.get("DATABASE_URL") or db.libpq_env_names())
 
 
 def run(dsn: str | None = None, *, database: str = DEFAULT_DATABASE) -> DemoResult:
@@ -70,7 +71,7 @@ def run(dsn: str | None = None, *, database: str = DEFAULT_DATABASE) -> DemoResu
                 sqlfiles.query("table_numbers", _SQL), {"table_ids": list(case.table_ids)})}
         result = DemoResult(server=db.describe_dsn(target), dsn=target, embedded=embedded, database=database,
                             server_version=conn.info.parameter_status("server_version") or "?", case=case,
-                            table_numbers=numbers)
+                            table_numbers=numbers, given_dsn=dsn)
         try:
             sandbox.call_assign(conn, case)
         except TablemendError as exc:
@@ -87,3 +88,27 @@ def run(dsn: str | None = None, *, database: str = DEFAULT_DATABASE) -> DemoResu
         except TablemendError as exc:
             result.retry_failure = exc
     return result
+
+
+@dataclass(frozen=True)
+class DemoUndo:
+    booking_id: uuid.UUID  # P, released first
+    repair_id: uuid.UUID
+    undo_id: uuid.UUID
+
+
+def undo(dsn: str | None, repair_id: uuid.UUID, *, database: str = DEFAULT_DATABASE) -> DemoUndo:
+    """Undo the demo's repair for real: release P's new assignment with the origin's own ``unassign_tables_atomic``
+    (``doctor undo`` alone refuses while P holds B's table and slot), then restore the repair's before-images."""
+    from tablemend.doctor import journal
+
+    target = databases.dsn_for(db.resolve_dsn(dsn), database)
+    with db.connect(target, autocommit=True) as conn:
+        entry = journal.read(conn, repair_id, with_changes=False)
+        if entry.booking_id is None:
+            raise UsageError(f"repair {repair_id} is not the demo's repair of one booking",
+                             hint="undo other repairs with `tablemend doctor undo`")
+        with db.translated(), conn.transaction():  # both or neither: doctor.undo's transaction nests as a savepoint
+            conn.execute(sqlfiles.query("release_booking", _SQL), {"booking_id": entry.booking_id})
+            undo_id = doctor.undo(conn, repair_id)
+    return DemoUndo(entry.booking_id, repair_id, undo_id)

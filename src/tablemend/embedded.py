@@ -76,6 +76,7 @@ class EmbeddedCluster:
         self.durable = durable
         self._root = os.geteuid() == 0
         self.messages: list[str] = []  # what start() had to recover, for the CLI to print
+        self.started = False  # start() started the server (it was not running)
 
     # --- public API ---------------------------------------------------------------------------------------------------
 
@@ -95,6 +96,7 @@ class EmbeddedCluster:
                 self._ensure_free_port()
                 self._pg_ctl("start", "-w", "-t", str(_START_TIMEOUT_S), "-l", str(self.logfile))
                 self._wait_ready()
+                self.started = True
         return self.url()
 
     def stop(self) -> bool:
@@ -124,7 +126,12 @@ class EmbeddedCluster:
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
-        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddedClusterError(f"cannot create the embedded cluster's directory {self.home}: {exc.strerror}",
+                                       hint="set TABLEMEND_HOME to a writable directory, or name a server with "
+                                       "--dsn / DATABASE_URL / PG* variables") from exc
         with (self.home / ".lock").open("w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -205,12 +212,15 @@ class EmbeddedCluster:
                 raise EmbeddedClusterError(
                     f"running as root, and could not create the system user {SERVER_USER!r} for the server"
                 ) from exc
+            self.messages.append(f"running as root: created the system user {SERVER_USER!r} to run the server")
         # The server user must traverse every ancestor (o+x only: no listing) of the binaries and the data.
         for target in (_bin_dir().parent, self.home):
             for ancestor in [target, *target.parents]:
                 mode = ancestor.stat().st_mode
                 if not mode & 0o001:
                     ancestor.chmod(mode | 0o001)
+                    self.messages.append(f"running as root: let others traverse {ancestor} (o+x) so the server "
+                                         f"user {SERVER_USER!r} can reach {target}")
         lib = _bin_dir().parent
         for path in lib.rglob("*"):
             mode = path.stat().st_mode

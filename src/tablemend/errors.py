@@ -48,6 +48,11 @@ class TablemendError(Exception):
         if sqlstate is not None:
             self.sqlstate = sqlstate  # type: ignore[misc]  # instance keeps the exact code from the server
 
+    @property
+    def fields(self) -> dict[str, str]:
+        """The DETAIL's ``key=value`` ids (every error has them; empty when the DETAIL has none)."""
+        return detail_fields(self.details)
+
     def to_json(self) -> dict[str, str | None]:
         """The one JSON error shape (PostgREST's): ``{code, message, details, hint}``."""
         return {"code": self.sqlstate, "message": self.message, "details": self.details, "hint": self.hint}
@@ -151,6 +156,13 @@ class FindingNotFound(DoctorError, sqlstate="TMD96"):
     """A finding named with --include does not exist (any more)."""
 
     http_status = 404
+
+
+class DoctorBookingNotFound(DoctorError, sqlstate="TMD60"):
+    """The doctor was asked about a booking the database does not have (exit 4 and 404, as the allocator's TAN01)."""
+
+    http_status = 404
+    exit_code = 4
 
 
 class IndexBuildFailed(DoctorError, sqlstate="TMD73"):
@@ -285,22 +297,23 @@ class ApiKeyNotFound(ServiceError, sqlstate="TMH09"):
 # (422, exit 2), TAN not found (404, exit 4), TAC conflict (409, exit 3), TAI integrity guard (409, exit 3).
 
 
+#: ``key=value``: a value is SQL-quoted ('a b', '' for a quote), a range (["a","b")), or runs to the next space
+_DETAIL_FIELD = re.compile(r"""(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=('(?:[^']|'')*'|[\[(][^\])]*[\])]|\S*)""")
+
+
 def detail_fields(details: str | None) -> dict[str, str]:
-    """``{"booking_id": "…", "table_id": "…", …}`` from an allocator DETAIL (``key=value key=value``)."""
+    """``{"booking_id": "…", "table_id": "…", …}`` from an allocator DETAIL (``key=value key=value``); a quoted value
+    loses its quotes (``idempotency_key='  '`` is two spaces), a range keeps its spaces."""
     fields: dict[str, str] = {}
-    for part in (details or "").split():
-        key, sep, value = part.partition("=")
-        if sep:
-            fields[key] = value
+    for key, value in _DETAIL_FIELD.findall(details or ""):
+        if len(value) >= 2 and value[0] == value[-1] == "'":
+            value = value[1:-1].replace("''", "'")
+        fields[key] = value
     return fields
 
 
 class AllocatorError(TablemendError):
     """Base of every error raised by the allocator's SQL functions."""
-
-    @property
-    def fields(self) -> dict[str, str]:
-        return detail_fields(self.details)
 
 
 class AllocatorValidationError(AllocatorError):

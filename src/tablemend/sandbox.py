@@ -1,7 +1,7 @@
 """The origin sandbox: the database the origin's users have today, reproducible.
 
 :func:`build_origin` installs the origin's tables and functions (``sql/origin/``, written from
-``spec/origin-system.md`` §1-§2) into a database. :func:`seed_state` seeds one failing state of §3 in a restaurant of
+``docs/origin-system.md`` §1-§2) into a database. :func:`seed_state` seeds one failing state of §3 in a restaurant of
 its own and returns a :class:`StateCase`: the booking whose (re)assignment fails, the call to make, the exact error the
 origin raises, and the other bookings whose rows cause it. :func:`call_assign` makes that call.
 

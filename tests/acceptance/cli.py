@@ -29,3 +29,21 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180, inp
         [tablemend_exe(), *args], capture_output=True, text=True, env=full_env, timeout=timeout, input=input,
         check=False,
     )
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr's non-blank lines after the ``database: …`` lines a command prints when it connects (issue 12)."""
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    while lines and lines[0].startswith("database: "):
+        lines.pop(0)
+    return lines
+
+
+def shell(command: str, env: dict[str, str] | None = None, timeout: float = 180
+          ) -> subprocess.CompletedProcess[str]:
+    """Run a documented or printed command line literally in ``sh``, with the installed ``tablemend`` first on PATH."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+    env.pop("DATABASE_URL", None)
+    env["PATH"] = f"{Path(tablemend_exe()).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env, timeout=timeout,
+                          check=False)

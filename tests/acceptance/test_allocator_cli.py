@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tablemend import db
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_lines, run
 from tests.integration import tmdata as d
 
 
@@ -23,7 +23,7 @@ def _json(*args: str) -> Any:
 def _one_line_error(done: Any, code: str, exit_code: int) -> None:
     """One error line naming the SQLSTATE (indented detail / hint lines may follow), no traceback, the class's exit."""
     assert done.returncode == exit_code, (done.returncode, done.stderr)
-    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    lines = error_lines(done.stderr)
     assert lines and lines[0].startswith(f"error [{code}]:"), done.stderr
     assert all(ln.startswith(("  detail:", "  hint:")) for ln in lines[1:]), done.stderr
     assert "Traceback" not in done.stderr + done.stdout
@@ -144,3 +144,23 @@ def test_help_teaches_with_examples() -> None:
         done = run(*command, "--help")
         assert done.returncode == 0, done.stderr
         assert "Example" in done.stdout and "--dsn" in done.stdout, command
+
+
+def test_ids_stay_whole_at_80_columns(tm_dsn: str, floor: tuple[d.Floor, uuid.UUID]) -> None:
+    """Issue 12: at 80 columns rich folded UUIDs over two lines (assign's table, booking show); a record now prints as
+    ``key: value`` lines and a table with ids grows wider than the terminal instead of splitting them."""
+    f, booking = floor
+    t1, t2 = f.by_number["T1"], f.by_number["T2"]
+    narrow = {"COLUMNS": "80"}
+    assigned = run("assign", str(booking), str(t1), str(t2), "--adjacency", "--dsn", tm_dsn, env=narrow)
+    assert assigned.returncode == 0, assigned.stderr
+    merge = _json("booking", "show", str(booking), "--dsn", tm_dsn)
+    for table_id in (t1, t2):
+        assert str(table_id) in assigned.stdout, assigned.stdout
+    assert "19:00:00+00:00" in assigned.stdout  # instants with seconds and offset
+    shown = run("booking", "show", str(booking), "--dsn", tm_dsn, env=narrow)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert f"booking_id:       {booking}" in lines, shown.stdout
+    assert any(ln.startswith("table_ids:") and str(t1) in ln and str(t2) in ln for ln in lines), shown.stdout
+    assert merge["booking_id"] == str(booking)

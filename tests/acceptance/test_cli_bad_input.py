@@ -21,7 +21,7 @@ import pytest
 from psycopg import sql
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_lines, run
 from tests.conftest import TemplateFactory, _build_origin, _build_tablemend, dsn_for
 
 _UNREACHABLE = "postgresql://postgres:x@127.0.0.1:1/nowhere?connect_timeout=2"
@@ -73,16 +73,16 @@ COMMANDS = (
     Command(("sandbox", "origin"), "server", ("--states", "D1")),
     Command(("doctor",), None),
     Command(("doctor", "scan"), "origin", ("--booking", "{P}", "--tables", "{P_tables}"),
-            ("--booking", _UNKNOWN), ("--booking", _BAD)),
+            ("--booking", _UNKNOWN), ("--booking", _BAD), 4),
     Command(("doctor", "explain"), "origin", ("--booking", "{P}", "--tables", "{P_tables}"),
-            ("--booking", _UNKNOWN), ("--booking", _BAD)),
+            ("--booking", _UNKNOWN), ("--booking", _BAD), 4),
     Command(("doctor", "plan"), "origin", ("--booking", "{P}", "--tables", "{P_tables}"),
-            ("--booking", _UNKNOWN), ("--booking", _BAD)),
+            ("--booking", _UNKNOWN), ("--booking", _BAD), 4),
     Command(("doctor", "repair"), "origin", ("--booking", "{P}", "--tables", "{P_tables}", "--retry", "--yes"),
-            ("--booking", _UNKNOWN, "--yes"), ("--booking", _BAD, "--yes")),
+            ("--booking", _UNKNOWN, "--yes"), ("--booking", _BAD, "--yes"), 4),
     Command(("doctor", "undo"), "origin", (_UNKNOWN,), (_UNKNOWN,), (_BAD,)),
     Command(("doctor", "verify"), "origin", ("--booking", "{P}", "--tables", "{P_tables}"),
-            ("--booking", _UNKNOWN), ("--booking", _BAD)),
+            ("--booking", _UNKNOWN), ("--booking", _BAD), 4),
     Command(("doctor", "journal"), "origin"),
     Command(("doctor", "docs"), None, ("--output", "{tmp}/doctor.md")),
     Command(("doctor", "gate"), "origin"),
@@ -181,7 +181,7 @@ def _database_exists(server: str, name: str) -> bool:
 def _one_error_line(stderr: str) -> str:
     """The error line; only the CLI's indented ``detail:`` / ``hint:`` lines may follow it."""
     assert "Traceback" not in stderr, stderr
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    lines = error_lines(stderr)
     assert lines and lines[0].startswith("error ["), stderr
     assert all(ln.startswith(("  detail:", "  hint:")) for ln in lines[1:]), stderr
     return lines[0]

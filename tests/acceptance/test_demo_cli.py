@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tablemend import sandbox
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_lines, run, shell
 from tests.conftest import _drop_database, dsn_for
 
 _UNREACHABLE = "postgresql://postgres:x@127.0.0.1:1/nowhere?connect_timeout=2"
@@ -28,7 +29,7 @@ def scratch_name(server_dsn: str) -> Iterator[str]:
 
 def _one_line_error(stderr: str, *needles: str) -> None:
     """One error line; the CLI's optional indented ``detail:`` / ``hint:`` lines may follow, nothing else."""
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    lines = error_lines(stderr)
     assert lines and lines[0].startswith("error ["), stderr
     assert all(ln.startswith(("  detail:", "  hint:")) for ln in lines[1:]), stderr
     assert "Traceback" not in stderr
@@ -121,21 +122,22 @@ def test_demo_fails_explains_plans_repairs_and_retries(server_dsn: str, scratch_
         repair = re.search(r"repair (\S+): 1 row change\(s\) in one transaction", out)
         assert repair is not None, out
         assert "assigned 2 tables to booking P" in out
-        assert f"to undo: tablemend doctor undo {repair[1]} --dsn" in out
+        undo_line = re.search(r"^to undo: (tablemend demo --undo .*)$", out, re.MULTILINE)
+        assert undo_line is not None and repair[1] in undo_line[1], out
     target = dsn_for(server_dsn, scratch_name)
     assert _count(target, "SELECT count(*) FROM restaurants") == 1
     assert _count(target, "SELECT count(*) FROM booking_table_assignments") == 2  # P's two rows; B's is gone
     with psycopg.connect(target) as conn:
         kinds = conn.execute("SELECT kind FROM tablemend_doctor.journal WHERE id = %s", (repair[1],)).fetchall()
     assert kinds == [("repair",)]
-    # The printed undo works: refused while P holds T1 (naming the row), restored once P's tables are released.
+    # doctor undo alone is refused while P holds T1 (naming the row); the printed command, run literally in a
+    # shell, releases P and restores B's row (issue 12: the demo's own undo command used to fail with TMD94).
     refused = run("doctor", "undo", repair[1], "--dsn", target)
     assert refused.returncode == 2, refused.stdout
     _one_line_error(refused.stderr, "cannot undo", "booking_table_assignments")
-    with psycopg.connect(target, autocommit=True) as conn:
-        conn.execute("SELECT public.unassign_tables_atomic(booking_id, NULL) FROM booking_table_assignments"
-                     " GROUP BY booking_id")
-    undone = run("doctor", "undo", repair[1], "--dsn", target)
+    assert "set PGPASSWORD" in out  # as the demo says: the printed DSN leaves the password out
+    undone = shell(undo_line[1], env={"PGPASSWORD": conninfo_to_dict(server_dsn).get("password") or ""})
     assert undone.returncode == 0, undone.stderr
+    assert f"repair {repair[1]} undone by" in undone.stdout
     assert _count(target, "SELECT count(*) FROM booking_table_assignments b JOIN bookings k ON k.id = b.booking_id"
                           " WHERE k.status = 'cancelled'") == 1

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_lines, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +67,7 @@ def test_bad_input_is_one_line_and_exit_2(origin_dsn: str) -> None:
                  ["repair"]):
         result = run("doctor", *args, "--dsn", origin_dsn)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        lines = error_lines(result.stderr)
         assert 1 <= len(lines) <= 2 and lines[0].startswith("error"), (args, result.stderr)
         assert "Traceback" not in result.stderr
 
@@ -80,3 +80,31 @@ def test_unreachable_database_exits_2() -> None:
 def test_docs_are_current() -> None:
     result = run("doctor", "docs", "--check", "--output", str(ROOT / "docs" / "doctor.md"))
     assert result.returncode == 0, result.stderr
+
+
+def test_scan_as_github_annotations(origin_dsn: str) -> None:
+    """Issue 12: findings as GitHub Actions workflow commands, one a line, in GitHub's documented format
+    (::error|warning|notice title=T::message; %, CR, LF escaped, and : , in the title too)."""
+    import re
+
+    case = _seed(origin_dsn, "D1")
+    done = run("doctor", "scan", "--dsn", origin_dsn, "--format", "github")
+    assert done.returncode == 1, done.stderr  # the same exit code as the other formats
+    lines = done.stdout.splitlines()
+    shape = re.compile(r"::(error|warning|notice) title=(?:[^:,%\r\n]|%25|%0D|%0A|%3A|%2C)*::(?:[^%\r\n]|%25|%0D|%0A)+")
+    assert lines and all(shape.fullmatch(ln) for ln in lines), lines
+    tmd001 = [ln for ln in lines if ln.startswith("::error title=TMD001 Released booking still holds a table::")]
+    assert len(tmd001) == 1 and str(case.blocking_booking_ids[0]) in tmd001[0], lines
+    from tablemend.cli_annotations import annotation
+
+    assert annotation("notice", "a:b,c", "50% done\nnext") == "::notice title=a%3Ab%2Cc::50%25 done%0Anext"
+
+
+def test_verify_prints_its_failure_on_stdout(origin_dsn: str) -> None:
+    """Issue 12: a failing verify wrote its verdict to stderr in table mode (its success and its JSON: stdout)."""
+    case = _seed(origin_dsn, "D1c")  # a live conflict: no automatic repair clears it
+    tables = ",".join(map(str, case.table_ids))
+    done = run("doctor", "verify", "--dsn", origin_dsn, "--booking", str(case.booking_id), "--tables", tables)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "still fails after" in done.stdout, done.stdout
+    assert error_lines(done.stderr) == [], done.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_lines, run
 
 
 def test_gate_exit_codes(origin_dsn: str, empty_dsn: str) -> None:
@@ -34,6 +34,14 @@ def test_gate_exit_codes(origin_dsn: str, empty_dsn: str) -> None:
     assert verdicts["bta_no_overlap"]["creatable"] is True  # the copy has no window: outside the WHERE clause
     named = {r["row_id"] for b in verdicts["bta_table_slot"]["blockers"] for r in b["rows"]}
     assert str(row["id"]) in named
+    # the same verdict as GitHub Actions annotations: one ::error per constraint that cannot be created
+    annotated = run("doctor", "gate", "--dsn", origin_dsn, "--format", "github")
+    assert annotated.returncode == 1, annotated.stderr
+    lines = annotated.stdout.splitlines()
+    assert sorted(ln.split("::")[1] for ln in lines) == [
+        "error title=gate booking_table_assignments_booking_table_key",
+        "error title=gate booking_table_assignments_table_id_slot_id_key"], lines
+    assert any(str(row["id"]) in ln for ln in lines), lines
 
     table = run("doctor", "gate", "--dsn", origin_dsn, "--constraint", "bta_no_overlap")
     assert table.returncode == 0, table.stderr
@@ -41,6 +49,6 @@ def test_gate_exit_codes(origin_dsn: str, empty_dsn: str) -> None:
     for bad in (["--constraint", "nope"], ["--limit", "-1"]):
         result = run("doctor", "gate", "--dsn", origin_dsn, *bad)
         assert result.returncode == 2 and "Traceback" not in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert len(error_lines(result.stderr)) == 1, result.stderr
     unknown = run("doctor", "gate", "--dsn", empty_dsn)
     assert unknown.returncode == 2 and "TMD91" in unknown.stderr and "Traceback" not in unknown.stderr

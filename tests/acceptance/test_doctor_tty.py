@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import run, tablemend_exe
+from tests.acceptance.cli import error_lines, run, tablemend_exe
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: instants written by the run itself (updated_at = now() in the after-images): the only bytes that may differ
@@ -80,7 +80,20 @@ def test_progress_is_drawn_on_a_terminal_only(origin_dsn: str) -> None:
     with db.connect(origin_dsn, autocommit=True) as conn:
         sandbox.seed_state(conn, "D1")
     piped = run("doctor", "plan", "--dsn", origin_dsn, "--format", "json")
-    assert piped.stderr == ""
+    assert error_lines(piped.stderr) == []  # only the database it works on
     code, _, terminal = run_on_terminal("doctor", "plan", "--dsn", origin_dsn, "--format", "json")
     assert code == 0
     assert b"finding" in terminal or b"repairing" in terminal or b"writing changes" in terminal, terminal
+
+
+def test_sample_and_sandbox_say_what_they_do_on_a_terminal_only(empty_dsn: str, origin_dsn: str) -> None:
+    """Issue 12, item 2: `sample` and `sandbox origin` worked silently; on a terminal they show a spinner and end
+    with a summary line and the time taken, on stderr; piped, stderr has only the database line."""
+    code, out, terminal = run_on_terminal("sample", "--restaurants", "1", "--seed", "5", "--dsn", empty_dsn)
+    assert code == 0, terminal
+    assert b"restaurant(s) loaded in " in terminal, terminal
+    assert "loading sample" not in out  # stdout carries the result only
+    piped = run("sample", "--restaurants", "1", "--seed", "5", "--dsn", empty_dsn)
+    assert piped.returncode == 0 and error_lines(piped.stderr) == [], piped.stderr
+    code, _, terminal = run_on_terminal("sandbox", "origin", "--states", "D2", "--dsn", origin_dsn)
+    assert code == 0 and b"origin sandbox: 1 state(s) seeded in " in terminal, terminal

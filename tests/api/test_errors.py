@@ -31,6 +31,8 @@ STATUS: dict[str, int] = {
     # doctor
     "TMD90": 409, "TMD91": 422, "TMD92": 409, "TMD93": 503, "TMD94": 409, "TMD95": 404, "TMD96": 404,
     "TMD97": 409,
+    # issue 12: the doctor's unknown booking is a not-found, as the allocator's TAN01
+    "TMD60": 404,
     # doctor precision: row-level security refused, an incomplete --restaurant scope, an unrecognised --error text
     "TMD70": 403, "TMD71": 403, "TMD72": 422,
     # reviewed plans and repairs that leave findings: drift since review, a foreign file, other rows than planned

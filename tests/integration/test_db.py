@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from psycopg import sql
@@ -51,3 +52,44 @@ def test_dsn_resolution_prefers_argument_then_database_url(monkeypatch: pytest.M
 
 def test_describe_dsn_hides_the_password() -> None:
     assert db.describe_dsn("postgresql://u:secret@h:6543/d") == "h:6543/d"
+
+
+def test_permission_denied_says_what_to_do(tm_dsn: str) -> None:
+    """Issue 12: a raw 42501 had no hint; the one translation boundary adds one."""
+    import os
+
+    from psycopg import sql
+
+    from tablemend.errors import PermissionDenied
+
+    role = f"tm_{os.getpid()}_nopriv"
+    with db.connect(tm_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        try:
+            with pytest.raises(PermissionDenied) as info, db.translated(), conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+                conn.execute("SELECT 1 FROM tablemend.schema_migrations")
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    assert info.value.sqlstate == "42501" and info.value.hint and "privilege" in info.value.hint
+
+
+def test_what_the_embedded_cluster_changes_as_root_is_said(tmp_path: Path) -> None:
+    """Issue 12: as root, starting the cluster made a parent of TABLEMEND_HOME traversable and could add a system
+    user without a word; each such change is now a message (`db start` prints them, every command's database line
+    carries them)."""
+    import os
+
+    from tablemend.embedded import EmbeddedCluster
+
+    parent = tmp_path / "private"
+    parent.mkdir(mode=0o700)
+    home = parent / "home"
+    home.mkdir()
+    cluster = EmbeddedCluster(home)
+    cluster._prepare_for_server_user()
+    if os.geteuid() == 0:
+        assert parent.stat().st_mode & 0o001
+        assert any(str(parent) in m and "o+x" in m for m in cluster.messages), cluster.messages
+    else:  # nothing is changed, so nothing is said
+        assert not parent.stat().st_mode & 0o001 and cluster.messages == []

@@ -250,7 +250,20 @@ def test_random_data_gate_equals_alter_table(origin_conn: db.Connection, seed: i
             _allocation(origin_conn, rng.choice(ids["restaurants"]), rng.choice([None, *ids["bookings"]]),
                         rng.choice(["table", "merge_group"]), rng.choice(resources), _random_window(rng),
                         rng.random() < 0.3)
-        _assert_agrees(origin_conn, _verdicts(origin_conn))
+        verdicts = _verdicts(origin_conn)
+        _assert_agrees(origin_conn, verdicts)
+        _assert_rows_as_stored(origin_conn, verdicts)
+
+
+def _assert_rows_as_stored(conn: db.Connection, verdicts: dict[str, Verdict]) -> None:
+    """Every blocker row shows the row's own slot id (issue 12: the JSON said null for rows whose slot was set)."""
+    slots = {r["id"]: r["slot_id"] for r in conn.execute("SELECT id, slot_id FROM public.booking_table_assignments")}
+    for v in verdicts.values():
+        if v.constraint.relation != "public.booking_table_assignments":
+            continue
+        for b in v.blockers:
+            for row in b.rows:
+                assert row["slot_id"] == slots[row["row_id"]], (v.constraint.key, row)
 
 
 def test_tablemend_profile_finds_nothing(tm_conn: db.Connection) -> None:

@@ -131,11 +131,8 @@ def test_schema_defects_are_human(origin_legacy_dsn: str, code: str) -> None:
         with pytest.raises(RepairRefused):
             repair(conn, ctx, include=[findings[wanted].id])
         assert checksums(conn) == before
-        # the documented manual remediation clears it
-        if code == "D3":
-            conn.execute("DROP INDEX public.booking_table_assignments_booking_id_idempotency_key_key")
-        else:
-            conn.execute("DROP FUNCTION public.assign_tables_atomic_v2(uuid, uuid[], text, boolean, uuid)")
+        # the finding's own remediation, run as printed, clears it (issue 12: TMD014's said `DROP INDEX <index>`)
+        conn.execute(findings[wanted].remediation)
         state, message, rows = outcome(conn, case)
         assert state is None, message
         assert rows == len(case.table_ids)

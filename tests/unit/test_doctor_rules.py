@@ -128,3 +128,13 @@ def test_every_row_repair_has_its_set_based_form() -> None:
             continue
         assert sorted(name.removeprefix("bulk_") for name in queries if name.startswith("bulk_repair")) == rows, code
         assert code in EXPOSES, code
+
+
+def test_explains_state_lines_are_plain_text() -> None:
+    """Issue 12: explain printed TMD015's state with the docstring's literal double backticks."""
+    from tablemend.doctor.explainer import why
+    from tablemend.doctor.rules import registry
+
+    lines = {code: why(check) for code, check in registry().items()}
+    assert "assign_tables_atomic_v2" in lines["TMD015"]
+    assert not [code for code, line in lines.items() if "``" in line or not line.strip()], lines

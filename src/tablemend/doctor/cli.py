@@ -18,7 +18,10 @@ from tablemend.clitools import (
     DsnOption,
     FormatOption,
     OutputFormat,
+    ReportFormat,
+    ReportFormatOption,
     console,
+    database_of,
     dumps,
     err_console,
     escape,
@@ -91,7 +94,7 @@ def doctor_command(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except TablemendError as exc:
-            if kwargs.get("fmt") is OutputFormat.json:
+            if getattr(kwargs.get("fmt"), "value", None) == "json":  # OutputFormat or scan/gate's ReportFormat
                 sys.stdout.write(dumps(exc.to_json()) + "\n")
                 sys.stdout.flush()
             raise
@@ -112,9 +115,12 @@ def _uuid(value: str | None, what: str) -> uuid.UUID | None:
 
 
 def _uuids(value: str | None, what: str) -> tuple[uuid.UUID, ...]:
-    if not value:
+    if value is None:
         return ()
-    return tuple(u for part in value.split(",") if part.strip() if (u := _uuid(part, what)) is not None)
+    ids = tuple(u for part in value.split(",") if part.strip() if (u := _uuid(part, what)) is not None)
+    if not ids:  # an empty list once meant "P's current tables", silently
+        raise UsageError(f"{what} names no table; leave it out to use P's current or last requested set")
+    return ids
 
 
 def _instant(value: str | None, what: str) -> dt.datetime | None:
@@ -183,12 +189,13 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
              check: Annotated[list[str] | None, typer.Option("--check", help="Only these codes (repeatable).")] = None,
              fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this "
                                                   "level (info, warning, error).")] = "warning",
-             fmt: FormatOption = OutputFormat.table) -> None:
+             fmt: ReportFormatOption = ReportFormat.table) -> None:
     """Find the inconsistent states (read-only).
 
     The whole database, one --restaurant, or what blocks one --booking P.
     Exit code 0 with no findings, 1 with findings at or above --fail-on, 2 on
-    error. --format json streams every finding.
+    error. --format json streams every finding; --format github writes one
+    GitHub Actions annotation per finding.
 
     Examples:
       tablemend doctor scan --fail-on error
@@ -205,13 +212,21 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         stream = scan(conn, profile=prof, ctx=ctx, codes=check, on_check=lambda c: hook[0](c) if hook else None)
         findings = _with_progress(stream, selected, hook.append)
         scope = scope_of(ctx)
-        if fmt is OutputFormat.json:
+        if fmt is ReportFormat.json:
             worst = _stream_json(findings, scope)
+        elif fmt is ReportFormat.github:
+            from tablemend import cli_annotations
+
+            where = database_of(conn)
+            worst = cli_annotations.stream(findings, {c.code: c.title for c in selected},
+                                           f"{where['host']}:{where['port']}/{where['dbname']}")
         else:
             server = integrity.cached(conn)  # the scan probed before its snapshot; TMD022 when affected
             verdict = f"; GiST rescan self-test: {server.verdict.value}" if server is not None else ""
             only = f", {scope} only" if scope else ""
-            worst = _print_table(findings, f"doctor scan ({prof.name}{only}{verdict})")
+            where = database_of(conn)
+            worst = _print_table(findings, f"doctor scan ({prof.name}{only}{verdict}) of "
+                                           f"{where['host']}:{where['port']}/{where['dbname']}")
     if worst is not None and worst.rank >= threshold.rank:
         raise typer.Exit(1)
 
@@ -303,7 +318,8 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
     ctx = result.context
     console.print(f"booking {ctx.booking_id}: tables {', '.join(map(str, ctx.table_ids))}", highlight=False,
                   soft_wrap=True)
-    console.print(f"window {ctx.start_at} → {ctx.end_at}, slot {ctx.slot_id}", highlight=False)
+    slot = ctx.slot_id or "none"
+    console.print(f"window {ctx.start_at} → {ctx.end_at}, slot {slot}", highlight=False)
     if result.allocator is not None:
         answer = (f"succeeds ({len(result.allocator.rows)} rows)" if result.allocator.ok
                   else f"fails: [{result.allocator.sqlstate}] {result.allocator.message}")
@@ -548,8 +564,9 @@ def verify_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P
                       f"{len(out.rows)} table(s) (rolled back)", highlight=False)
         render_rows(list(out.rows), fmt)
     else:
-        err_console.print(f"still fails after {len(result.plan.selection.apply)} repair(s): [{out.sqlstate}] "
-                          f"{out.message}", highlight=False, soft_wrap=True)
+        # the verdict is the command's output, on stdout like its success and its JSON (the exit code says failure)
+        console.print(f"still fails after {len(result.plan.selection.apply)} repair(s): [{out.sqlstate}] "
+                      f"{escape(out.message or '')}", highlight=False, soft_wrap=True)
     if not out.ok:
         raise typer.Exit(1)
 
@@ -603,7 +620,7 @@ def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
                  "allocations_no_overlap.")] = None,
              limit: Annotated[int, typer.Option("--limit", help="Blocking groups / pairs shown per constraint "
                                                 "(all are counted).")] = 50,
-             fmt: FormatOption = OutputFormat.table) -> None:
+             fmt: ReportFormatOption = ReportFormat.table) -> None:
     """Check that the unique / exclusion constraints fit today's data.
 
     A read-only pre-migration check: could each constraint be created now? Exit
@@ -615,19 +632,9 @@ def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
     with _connect(dsn) as conn, progress_display() as progress:
         progress("checking constraints", 0, None)
         result = gate_mod.gate(conn, profile=profile, keys=constraint, limit=limit)
-    if fmt is OutputFormat.json:
-        render_json(result.as_dict())
-    else:
-        verdict_rows = [{"constraint": v.constraint.name, "definition": v.constraint.definition,
-                         "creatable": "n/a" if v.creatable is None else ("yes" if v.creatable else "NO"),
-                         "blocking": v.groups, "note": v.note or ""} for v in result.verdicts]
-        render_rows(verdict_rows, fmt, title=f"doctor gate ({result.profile})")
-        for v in result.verdicts:
-            if not v.blockers:
-                continue
-            rows = [{"#": n, **r} for n, b in enumerate(v.blockers, 1) for r in b.rows]
-            shown = f"first {len(v.blockers)} of {v.groups}" if v.groups > len(v.blockers) else str(v.groups)
-            render_rows(rows, fmt, title=f"{v.constraint.name}: {shown} blocking group(s)",
-                        columns=("#", "row_id", "booking_id", "status", "window", "slot_id", "reason"))
+        where = database_of(conn)
+    from tablemend.doctor.cli_gate import render
+
+    render(result, where, fmt)
     if not result.creatable:
         raise typer.Exit(1)

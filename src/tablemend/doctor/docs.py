@@ -21,9 +21,12 @@ journalled transaction that can be undone, and proves that the failed assignment
 ## Verbs
 
 {verbs}
-All verbs take `--dsn`, `--profile origin|tablemend` (default: detected from the catalog) and `--format table|json`;
-with `--format json` an error is also a JSON object `{code, message, details, hint}` (the HTTP API's error shape) on
-stdout.
+All verbs take `--dsn` and `--format table|json`; all but `journal` and `undo` take `--profile origin|tablemend`
+(default: detected from the catalog; an undo restores what its repair recorded). With `--format json` an error is
+also a JSON object `{code, message, details, hint}` (the HTTP API's error shape) on stdout.
+`scan --format github` writes one GitHub Actions annotation per finding (`::error title=TMD001 Released booking
+still holds a table::…`; `warning` / `notice` for the lower levels), and `gate --format github` one `::error` per
+constraint that cannot be created, each with the same exit code.
 
 Live origin databases sit at different points of its migration history (`tablemend sandbox origin --variant` builds
 them): the profile records which columns and constraints exist; a check that needs a missing one is reported as not

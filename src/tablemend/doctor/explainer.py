@@ -254,8 +254,7 @@ def explain(conn: Connection, *, booking_id: uuid.UUID, table_ids: Sequence[uuid
     for finding in findings:
         check = checks[finding.code]()
         guess = predict(finding, ctx, facts) if prof.name == "origin" else _fallback(check, finding)
-        why = check.description().splitlines()[0].split(": ", 1)[-1]
-        blockers.append(Blocker(finding, guess.text, why, finding.remediation, guess))
+        blockers.append(Blocker(finding, guess.text, why(check), finding.remediation, guess))
     order = {id(b): n for n, b in enumerate(blockers)}
     blockers.sort(key=lambda b: (b.prediction.step, b.prediction.table_pos, b.prediction.sub, order[id(b)])
                   if b.prediction else (HYGIENE, 0, 0, order[id(b)]))
@@ -322,3 +321,8 @@ def _probe(conn: Connection, ctx: Context, *, adjacency: bool, explicit_window: 
     with translated(), conn.transaction(force_rollback=True):
         return repairs.call_allocator(conn, repairs.allocator_args(ctx, adjacency=adjacency,
                                                                    explicit_window=explicit_window))
+
+
+def why(check: Check) -> str:
+    """The check's one-line statement of the bad state, as plain text (the docstring's ``literal`` markup removed)."""
+    return check.description().splitlines()[0].split(": ", 1)[-1].replace("``", "")

@@ -1,7 +1,7 @@
 """The origin allocator's error messages, by shape: what ``explain --error`` accepts and what each one names.
 
 Each shape is the primary message text (or, for ``allocations_no_overlap``, its DETAIL) of one error the origin's
-``assign_tables_atomic_v2`` (spec/origin-system.md §2) or its main caller raises, with the SQLSTATE the caller sees.
+``assign_tables_atomic_v2`` (docs/origin-system.md §2) or its main caller raises, with the SQLSTATE the caller sees.
 A pasted message is matched anywhere in the text (a client's ``error [P0001]:`` prefix or a trailing DETAIL is fine);
 the ids it names are typed: a *table* is added to P's table set, a *booking* must be P itself.
 """

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 from tablemend import sqlfiles
 from tablemend.db import Connection, translated
-from tablemend.errors import ProfileNotDetected, UsageError
+from tablemend.errors import ProfileNotDetected, SchemaMissing, UsageError
 
 PROFILES = ("origin", "tablemend")
 
 _ORIGIN_MARKERS = ("public.booking_table_assignments", "public.allocations", "public.bookings",
                    "public.table_inventory")
+_TABLEMEND_MARKERS = ("tablemend.schema_migrations", "public.booking_table_assignments")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ def detect(conn: Connection, override: str | None = None) -> Profile:
     if override is not None:
         if override not in PROFILES:
             raise UsageError(f"unknown profile {override!r}; choose one of {', '.join(PROFILES)}")
+        wanted = _TABLEMEND_MARKERS if override == "tablemend" else _ORIGIN_MARKERS
+        if missing := [m for m in wanted if m not in catalog.relations]:  # else a raw 42P01 later
+            raise SchemaMissing(f"--profile {override}: this database has no {', '.join(missing)}",
+                                hint="check --dsn (the first stderr line names the database), or leave --profile "
+                                "out to detect it")
         return Profile(override, catalog)
     if "tablemend.schema_migrations" in catalog.relations and catalog.has("booking_table_assignments"):
         return Profile("tablemend", catalog)

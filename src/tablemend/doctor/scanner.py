@@ -17,7 +17,7 @@ from tablemend.db import Connection, translated
 from tablemend.doctor import access
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.rules import Check, Context, Finding, Level, for_profile
-from tablemend.errors import UsageError
+from tablemend.errors import DoctorBookingNotFound, UsageError
 
 _CATALOG = "doctor/catalog.sql"
 
@@ -41,7 +41,7 @@ def context(conn: Connection, *, restaurant_id: uuid.UUID | None = None, booking
         access.begin(conn, restaurant_id)
         row = conn.execute(sqlfiles.query(query, _CATALOG), {"booking_id": booking_id}).fetchone()
         if row is None:
-            raise UsageError(f"booking {booking_id} not found")
+            raise DoctorBookingNotFound(f"booking {booking_id} not found", details=f"booking_id={booking_id}")
         if restaurant_id is not None and row["restaurant_id"] != restaurant_id:
             raise UsageError(f"booking {booking_id} belongs to restaurant {row['restaurant_id']}, "
                              f"not to --restaurant {restaurant_id}")

@@ -9,7 +9,9 @@ Not repaired automatically (a schema change): drop the index.
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+import dataclasses
+
+from tablemend.doctor.rules import Check, ErrorSignature, Finding, Level, Safety, register
 
 
 @register
@@ -23,3 +25,11 @@ class LegacyIdempotencyIndex(Check):
     remediation = """
 DROP INDEX public.<index>;  -- the (booking_id, idempotency_key) unique index (as M/20251028064000 does)
 """
+
+    def with_remediation(self, finding: Finding) -> Finding:
+        """The statement with this finding's index in it (its name is known: a placeholder cannot be run)."""
+        index = str(finding.key.get("index") or "")
+        if not index:
+            return super().with_remediation(finding)
+        qualified = index if "." in index else f"public.{index}"  # regclass text, quoted where it must be
+        return dataclasses.replace(finding, remediation=f"DROP INDEX {qualified};  -- as M/20251028064000 does")

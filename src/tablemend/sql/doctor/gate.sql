@@ -31,7 +31,9 @@ WITH dup AS (
     HAVING count(*) > 1
 )
 SELECT format('booking %%s, table %%s', d.booking_id, d.table_id) AS grp,
-       bta.id AS row_id, bta.booking_id, bta.table_id, NULL::uuid AS slot_id, b.status::text AS status,
+       -- the row's own slot where the schema has one (tablemend's has none): never a NULL that hides it
+       bta.id AS row_id, bta.booking_id, bta.table_id, (to_jsonb(bta) ->> 'slot_id')::uuid AS slot_id,
+       b.status::text AS status,
        CASE WHEN bta.start_at <= bta.end_at THEN tstzrange(bta.start_at, bta.end_at, '[)')::text END AS "window",
        'duplicate (booking_id, table_id)' AS reason
 FROM dup d
@@ -94,7 +96,8 @@ bad AS (
     UNION ALL
     SELECT format('%%s / %%s', p.a, p.b), p.b, 'overlaps the other row of the pair on the same table', 2, p.a FROM pairs p
 )
-SELECT bad.grp, bta.id AS row_id, bta.booking_id, bta.table_id, NULL::uuid AS slot_id, b.status::text AS status,
+SELECT bad.grp, bta.id AS row_id, bta.booking_id, bta.table_id, (to_jsonb(bta) ->> 'slot_id')::uuid AS slot_id,
+       b.status::text AS status,
        CASE WHEN bta.start_at <= bta.end_at THEN tstzrange(bta.start_at, bta.end_at, '[)')::text
             ELSE format('[%%s, %%s) (invalid)', bta.start_at, bta.end_at) END AS "window",
        bad.reason

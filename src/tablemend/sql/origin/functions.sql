@@ -1,4 +1,4 @@
--- The origin's functions, written from the contract in spec/origin-system.md §2. They reproduce the origin's own
+-- The origin's functions, written from the contract in docs/origin-system.md §2. They reproduce the origin's own
 -- behaviour on purpose, including its error codes (P0001 for several different failures), its messages and its gaps
 -- (no bta overlap pre-check, an unhandled ledger hash collision, a capacity check that also locks the restaurant row).
 -- Run after schema.sql.

@@ -1,5 +1,5 @@
--- The origin's tenant row-level security (spec/origin-system.md §"What an implementation …" item 10,
--- M/20251107094000): every tenant table is scoped to the restaurant named by the GUC app.restaurant_id, through
+-- The origin's tenant row-level security (its migration M/20251107094000; docs/origin-system.md §1 lists the tables):
+-- every tenant table is scoped to the restaurant named by the GUC app.restaurant_id, through
 -- require_restaurant_context(). Tables without restaurant_id are scoped through their booking, hold or table.
 -- The table owner is not subject to these policies (no FORCE), as on Supabase; SECURITY DEFINER functions owned by
 -- it (the allocator) bypass them.

@@ -1,4 +1,4 @@
--- The origin's tables (spec/origin-system.md §1), written from the spec, in the origin's migration order.
+-- The origin's tables (docs/origin-system.md §1), written from the spec, in the origin's migration order.
 -- Index creation order is deliberate: PostgreSQL checks a new row against a table's indexes in OID (creation) order,
 -- so a unique key created before an exclusion constraint fires first (§3 "Check order").
 -- Trigger functions live here because CREATE TRIGGER needs them; the callable functions are in functions.sql.
