@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -138,3 +140,16 @@ def test_explains_state_lines_are_plain_text() -> None:
     lines = {code: why(check) for code, check in registry().items()}
     assert "assign_tables_atomic_v2" in lines["TMD015"]
     assert not [code for code, line in lines.items() if "``" in line or not line.strip()], lines
+
+
+def test_the_page_generator_treats_options_as_options_not_as_the_output_path(tmp_path: Path) -> None:
+    # `python -m tablemend.doctor.docs --help` wrote the page into a file named "--help"
+    for args, code in ((["--help"], 0), (["--nonsense"], 2)):
+        run = subprocess.run([sys.executable, "-m", "tablemend.doctor.docs", *args], cwd=tmp_path,
+                             capture_output=True, text=True, check=False)
+        assert run.returncode == code, run.stderr
+        assert "usage: python -m tablemend.doctor.docs" in run.stdout + run.stderr
+        assert list(tmp_path.iterdir()) == [], "an option was taken for the output path"
+    run = subprocess.run([sys.executable, "-m", "tablemend.doctor.docs", "out/doctor.md"], cwd=tmp_path,
+                         capture_output=True, text=True, check=True)
+    assert (tmp_path / "out" / "doctor.md").read_text(encoding="utf-8") == render()

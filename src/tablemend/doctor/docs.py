@@ -5,6 +5,7 @@ A test fails when the committed file and the registry disagree, so the page cann
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -246,8 +247,12 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0] if args else "docs/doctor.md")
+    parser = argparse.ArgumentParser(
+        prog="python -m tablemend.doctor.docs",
+        description="Write the doctor's rule reference (the page `tablemend doctor docs` writes) from the registry.")
+    parser.add_argument("path", nargs="?", default="docs/doctor.md", help="where to write it (default: %(default)s)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    path = Path(args.path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(), encoding="utf-8")
     return 0
