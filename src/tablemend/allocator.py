@@ -236,6 +236,8 @@ def check_hold_expiry(expires_at: dt.datetime | None, ttl: dt.timedelta, *, subj
 def _iso(value: dt.datetime | None) -> str:
     if value is None:
         return "NULL"
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.isoformat()  # naive: shown as given, never converted as if it were the machine's local time
     try:
         return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except OverflowError:

@@ -178,8 +178,10 @@ def test_allocator_quote_returns_candidates(tm_dsn: str) -> None:
         f = d.floor(conn, tables=3, capacity=2)
     with Allocator.open(tm_dsn) as alloc:
         got = alloc.quote(f.restaurant_id, 4, START, END, limit=1)
-        with pytest.raises(errors.UsageError):
+        # a naive bound is InvalidWindow (docs/allocator-client.md); its details show it as given, not as if UTC
+        with pytest.raises(errors.InvalidWindow) as naive:
             alloc.quote(f.restaurant_id, 4, START.replace(tzinfo=None), END)
+        assert f"start_at={START.replace(tzinfo=None).isoformat()} " in naive.value.details
     assert len(got) == 1 and got[0].table_numbers == ("T1", "T2") and got[0].seats == 4 and got[0].rank == 1
 
 
