@@ -42,7 +42,6 @@ import datetime as dt
 import json
 import multiprocessing
 import os
-import random
 import sys
 import time
 import uuid
@@ -52,7 +51,18 @@ from pathlib import Path
 from typing import Any, LiteralString
 
 from bench import origin, results
-from bench.clients import ClientRun, Group, Planned, groups_from_rows, merged, percentile, run_clients, split
+from bench.clients import (
+    ClientRun,
+    Group,
+    Planned,
+    contended_work,
+    groups_from_rows,
+    merged,
+    percentile,
+    run_clients,
+    split,
+    timed,
+)
 from tablemend import Allocator, databases, db, integrity, sample, sqlfiles
 from tablemend.errors import TablemendError
 
@@ -82,15 +92,7 @@ def _process_client(dsn: str, kind: str, planned: list[Planned], barrier: Any, r
             alloc.assign(uuid.uuid4(), [uuid.uuid4()])
         ops = (assign_ops if kind == "assign" else baseline_ops)(alloc, [planned])[0]
         barrier.wait()
-        latencies: list[float] = []
-        errors: Counter[str] = Counter()
-        for op in ops:
-            start = time.perf_counter()
-            try:
-                op()
-            except TablemendError as exc:
-                errors[exc.sqlstate] += 1
-            latencies.append(time.perf_counter() - start)
+        latencies, errors = timed(ops)
     results.put((latencies, dict(errors)))
 
 
@@ -204,7 +206,7 @@ def contended(alloc: Allocator, conn: db.Connection, restaurant_ids: Sequence[uu
     groups = find_groups(conn, restaurant_ids[:1], 1, movable=True)
     zone_tables = [g.table_ids[0] for g in groups][:8]
     evening = _EPOCH - dt.timedelta(days=30)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i in range(40):
         start = evening + dt.timedelta(minutes=15 * (i % 12))
         rows.append({"restaurant_id": restaurant_ids[0], "id": uuid.uuid4(), "start_at": start,
@@ -212,23 +214,8 @@ def contended(alloc: Allocator, conn: db.Connection, restaurant_ids: Sequence[uu
     with db.translated(), conn.transaction(), conn.cursor() as cur:
         cur.executemany(query("insert_booking"), rows)
     bookings = [r["id"] for r in rows]
-    work: list[list[Callable[[], object]]] = []
-    for c in range(clients):
-        rng = random.Random(seed + c)
-        mine: list[Callable[[], object]] = []
-        for _ in range(ops // clients):
-            booking = rng.choice(bookings)
-            if rng.random() < 0.2:
-                mine.append(_bound(alloc.unassign, booking))
-                continue
-            first = rng.randrange(len(zone_tables))
-            mine.append(_bound(alloc.assign, booking, zone_tables[first:first + rng.choice((1, 2, 3))]))
-        work.append(mine)
-    return run_clients(work)
-
-
-def _bound(fn: Callable[..., object], *args: Any) -> Callable[[], object]:
-    return lambda: fn(*args)
+    return run_clients(contended_work(bookings, zone_tables, clients=clients, ops=ops, seed=seed,
+                                      assign=alloc.assign, unassign=alloc.unassign))
 
 
 def run(dsn: str, *, origin_dsn: str | None = None, restaurants: int, ops: int, contended_ops: int,

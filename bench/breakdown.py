@@ -126,22 +126,24 @@ class WaitSampler:
         self._dsn, self._pids, self._interval = dsn, list(pids), interval
         self._counts: Counter[str] = Counter()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        with db.connect(self._dsn, autocommit=True) as conn:
-            while not self._stop.wait(self._interval):
-                with db.translated():
-                    rows = conn.execute(query("wait_sample"), {"pids": self._pids}).fetchall()
-                self._counts.update(str(r["what"]) for r in rows)
+    def _run(self, conn: db.Connection) -> None:
+        while not self._stop.wait(self._interval):
+            with db.translated():
+                rows = conn.execute(query("wait_sample"), {"pids": self._pids}).fetchall()
+            self._counts.update(str(r["what"]) for r in rows)
 
     def __enter__(self) -> WaitSampler:
+        # connected before the clients start: a short run must not end while the sampler is still connecting
+        self._conn = db.connect(self._dsn, autocommit=True)
+        self._thread = threading.Thread(target=self._run, args=(self._conn,), daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._conn.close()
 
     def shares(self) -> dict[str, float]:
         total = sum(self._counts.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import random
 import threading
 import time
 import uuid
@@ -65,6 +66,44 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank]
 
 
+def timed(ops: Iterable[Callable[[], object]]) -> tuple[list[float], Counter[str]]:
+    """Run ``ops`` in order: each one's latency in seconds, and the refusals by SQLSTATE."""
+    latencies: list[float] = []
+    failed: Counter[str] = Counter()
+    for op in ops:
+        start = time.perf_counter()
+        try:
+            op()
+        except TablemendError as exc:
+            failed[exc.sqlstate] += 1
+        latencies.append(time.perf_counter() - start)
+    return latencies, failed
+
+
+def bound(fn: Callable[..., object], *args: Any) -> Callable[[], object]:
+    return lambda: fn(*args)
+
+
+def contended_work(bookings: Sequence[uuid.UUID], zone_tables: Sequence[uuid.UUID], *, clients: int, ops: int,
+                   seed: int, assign: Callable[[uuid.UUID, list[uuid.UUID]], object],
+                   unassign: Callable[[uuid.UUID], object]) -> list[list[Callable[[], object]]]:
+    """The contended restaurant's operations, the same sequence for every column that runs it: per client, one call in
+    five unassigns a random booking, the others assign it 1 to 3 neighbouring tables of one zone."""
+    work: list[list[Callable[[], object]]] = []
+    for c in range(clients):
+        rng = random.Random(seed + c)
+        mine: list[Callable[[], object]] = []
+        for _ in range(ops // clients):
+            booking = rng.choice(bookings)
+            if rng.random() < 0.2:
+                mine.append(bound(unassign, booking))
+                continue
+            first = rng.randrange(len(zone_tables))
+            mine.append(bound(assign, booking, list(zone_tables[first:first + rng.choice((1, 2, 3))])))
+        work.append(mine)
+    return work
+
+
 def run_clients(work: Sequence[Sequence[Callable[[], object]]]) -> ClientRun:
     """Run each client's list of operations in its own thread, all starting together."""
     latencies: list[float] = []
@@ -73,16 +112,8 @@ def run_clients(work: Sequence[Sequence[Callable[[], object]]]) -> ClientRun:
     barrier = threading.Barrier(len(work) + 1)
 
     def client(ops: Sequence[Callable[[], object]]) -> None:
-        mine: list[float] = []
-        failed: Counter[str] = Counter()
         barrier.wait()
-        for op in ops:
-            start = time.perf_counter()
-            try:
-                op()
-            except TablemendError as exc:
-                failed[exc.sqlstate] += 1
-            mine.append(time.perf_counter() - start)
+        mine, failed = timed(ops)
         with guard:
             latencies.extend(mine)
             errors.update(failed)

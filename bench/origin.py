@@ -13,7 +13,6 @@ avoided.
 from __future__ import annotations
 
 import datetime as dt
-import random
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, LiteralString
 
 from psycopg_pool import ConnectionPool
 
-from bench.clients import ClientRun, Group, Planned, groups_from_rows, run_clients, split
+from bench.clients import ClientRun, Group, Planned, contended_work, groups_from_rows, run_clients, split
 from tablemend import db, sample, sandbox, sqlfiles
 
 _SQL = Path(__file__).with_name("origin.sql")
@@ -128,7 +127,7 @@ def contended(pool: ConnectionPool[Any], conn: db.Connection, restaurant_id: uui
     """The same contended workload as tablemend's: ``clients`` clients on 8 movable tables of one restaurant, random
     assign (1-3 adjacent tables, the origin caller's key per request) and unassign on 40 bookings of one evening."""
     zone_tables = [g.table_ids[0] for g in find_groups(conn, [restaurant_id], 1, movable=True)][:8]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i in range(40):
         start = dt.datetime.combine(first_day, dt.time(17)) + dt.timedelta(minutes=15 * (i % 12))
         bid = uuid.uuid4()
@@ -137,24 +136,10 @@ def contended(pool: ConnectionPool[Any], conn: db.Connection, restaurant_id: uui
                      "party_size": 2, "reference": f"C{bid.hex[:10].upper()}"})
     _insert_bookings(conn, rows)
     bookings = [r["id"] for r in rows]
-    work: list[list[Callable[[], object]]] = []
-    for c in range(clients):
-        rng = random.Random(seed + c)
-        mine: list[Callable[[], object]] = []
-        for _ in range(ops // clients):
-            booking = rng.choice(bookings)
-            if rng.random() < 0.2:
-                mine.append(_bound(unassign, pool, booking))
-                continue
-            first = rng.randrange(len(zone_tables))
-            tables = zone_tables[first:first + rng.choice((1, 2, 3))]
-            mine.append(_bound(call, pool, booking, tables, None))  # no key, as tablemend's contended calls
-        work.append(mine)
-    return run_clients(work)
-
-
-def _bound(fn: Callable[..., object], *args: Any) -> Callable[[], object]:
-    return lambda: fn(*args)
+    # no key, as tablemend's contended calls
+    return run_clients(contended_work(bookings, zone_tables, clients=clients, ops=ops, seed=seed,
+                                      assign=lambda booking, tables: call(pool, booking, tables, None),
+                                      unassign=lambda booking: unassign(pool, booking)))
 
 
 def deadlocks(conn: db.Connection) -> int:

@@ -40,14 +40,15 @@ def test_a_tiny_run_reports_the_allocators_statements_functions_and_triggers(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "cluster"
     try:
-        assert main(["--calls", "6", "--sizes", "2", "--restaurants", "2", "--explain", "1", "--home", str(home),
+        # 40 calls: enough for the 10 ms session sampler to see them (6 could all finish between two samples)
+        assert main(["--calls", "40", "--sizes", "2", "--restaurants", "2", "--explain", "1", "--home", str(home),
                      "--out", str(tmp_path / "out")]) == 0
     finally:
         EmbeddedCluster(home).stop()
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["settings"] == {"track": "all", "track_planning": "on", "track_functions": "all"}
     assign, baseline = report["phases"]["assign_2"], report["phases"]["baseline_2"]
-    assert assign["calls"] == 6 and assign["errors"] == {} and baseline["calls"] == 6
+    assert assign["calls"] == 40 and assign["errors"] == {} and baseline["calls"] == 40
     # the assign runs nested statements (track = all sees inside PL/pgSQL), the baseline none
     assert assign["statements_per_call"] >= 10 and baseline["statements_per_call"] == 0
     assert any(s["query"].startswith("INSERT INTO booking_table_assignments") for s in assign["statements"])
