@@ -44,3 +44,23 @@ CALLS: tuple[Call, ...] = (
          " now() + interval '10 minutes')",
          lambda s: (s.restaurant_id, s.restaurant_id, at(19, 5), at(21, 5), s.tables[1]), "TAF03"),
 )
+
+#: The restaurant-keyed variants (migration 0007, what Citus routes by restaurant). Their restaurant argument is
+#: checked against the caller's scope, so another restaurant's id is TAF03, as for create_table_hold.
+VARIANTS: tuple[Call, ...] = (
+    Call("restaurant_assign_tables", "SELECT * FROM restaurant_assign_tables(%s, %s, %s, 'k3')",
+         lambda s: (s.restaurant_id, s.free, [s.tables[1]]), "TAF03"),
+    Call("restaurant_unassign_tables", "SELECT * FROM restaurant_unassign_tables(%s, %s)",
+         lambda s: (s.restaurant_id, s.assigned), "TAF03"),
+    Call("restaurant_extend_table_hold",
+         "SELECT restaurant_extend_table_hold(%s, %s, now() + interval '20 minutes')",
+         lambda s: (s.restaurant_id, s.hold_id), "TAF03"),
+    Call("restaurant_release_table_hold", "SELECT restaurant_release_table_hold(%s, %s)",
+         lambda s: (s.restaurant_id, s.hold_id), "TAF03"),
+    Call("restaurant_confirm_hold_assignment", "SELECT * FROM restaurant_confirm_hold_assignment(%s, %s)",
+         lambda s: (s.restaurant_id, s.hold_id), "TAF03"),
+    Call("restaurant_set_booking_status", "SELECT restaurant_set_booking_status(%s, %s, 'cancelled')",
+         lambda s: (s.restaurant_id, s.free), "TAF03"),
+    Call("restaurant_move_booking", "SELECT * FROM restaurant_move_booking(%s, %s, %s, %s)",
+         lambda s: (s.restaurant_id, s.assigned, at(20), at(22)), "TAF03"),
+)
