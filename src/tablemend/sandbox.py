@@ -102,6 +102,8 @@ class OriginFeatures:
     installed: bool
     legacy_overload: bool
     legacy_idempotency_index: bool
+    #: tablemend's own schema is there (``tablemend.schema_migrations``): its tables share the origin's names
+    tablemend_schema: bool = False
 
 
 # --- building -----------------------------------------------------------------------------------------------------
@@ -114,7 +116,8 @@ def origin_features(conn: Connection) -> OriginFeatures:
         installed = bool(cur.execute(_q("installed_tables")).fetchall())
         row = cur.execute(_q("legacy_pieces")).fetchone()
     assert row is not None
-    return OriginFeatures(installed, bool(row["legacy_overload"]), bool(row["legacy_idempotency_index"]))
+    return OriginFeatures(installed, bool(row["legacy_overload"]), bool(row["legacy_idempotency_index"]),
+                          bool(row["tablemend_schema"]))
 
 
 def parse_variant(name: str) -> str:
@@ -551,6 +554,10 @@ def prepare(dsn: str | None, *, database: str | None = None, states: tuple[str, 
     built = False
     with connect(target, autocommit=True) as conn:
         features = origin_features(conn)
+        if features.tablemend_schema:  # same table names as the origin's: not an origin sandbox missing pieces
+            raise UsageError(f"database {conn.info.dbname} holds tablemend's own schema (its migrations are "
+                             "applied), not the origin's: the origin sandbox needs a database of its own",
+                             hint="drop --dsn to use the embedded default, or pass --database NAME for a new one")
         if not features.installed:
             build_origin(conn, legacy_overload=want_overload, legacy_idempotency_index=want_index, variant=variant,
                          rls=rls)

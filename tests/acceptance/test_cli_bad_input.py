@@ -252,3 +252,14 @@ def test_db_url_without_a_database_name_starts_nothing(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--database" in _one_error_line(done.stderr)
     assert not home.exists()
+
+
+@pytest.mark.parametrize("states", [("--states", "D1"), ("--states", "D4")])
+def test_sandbox_origin_on_tablemends_own_schema_says_so(states: tuple[str, ...], tm_dsn: str) -> None:
+    # tablemend's schema has tables of the same names as the origin's: it is not an origin sandbox lacking pieces
+    before = _counts(tm_dsn)
+    done = run("sandbox", "origin", "--dsn", tm_dsn, *states, timeout=60)
+    assert done.returncode == 2, done.stdout
+    line = _one_error_line(done.stderr)
+    assert "tablemend's own schema" in line and "lacks" not in line
+    assert _counts(tm_dsn) == before

@@ -10,6 +10,7 @@ ORDER BY c.relname
 
 -- name: legacy_pieces
 SELECT
+    to_regclass('tablemend.schema_migrations') IS NOT NULL AS tablemend_schema,
     EXISTS (SELECT 1 FROM pg_proc p
             WHERE p.pronamespace = 'public'::regnamespace AND p.proname = 'assign_tables_atomic_v2'
               AND p.pronargs = 5) AS legacy_overload,
