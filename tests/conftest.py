@@ -1,7 +1,8 @@
 """Real-PostgreSQL test harness.
 
 One server per run: ``TABLEMEND_TEST_DSN`` (any database on the server; we create our own next to it) or, without it,
-an embedded PostgreSQL 18 cluster in ``TABLEMEND_TEST_HOME`` (default ``/tmp/tablemend-test-pg``). Each kind of
+an embedded PostgreSQL 18 cluster in ``TABLEMEND_TEST_HOME`` (default ``$TMPDIR/tablemend-test-pg-<uid>``; stopped
+at the end of the run when the run started it). Each kind of
 database (tablemend's schema, the origin sandbox) is built once per run as a template; every test gets a fresh copy.
 A server that cannot be reached is an error that fails the run, never a skip.
 """
@@ -12,6 +13,7 @@ import contextlib
 import itertools
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from tablemend import db
-from tablemend.embedded import EmbeddedCluster
+from tablemend.embedded import SERVER_USER, EmbeddedCluster
 from tests.pgbouncer import PgBouncer
 
 _RUN = f"{os.getpid()}"
@@ -33,23 +35,51 @@ for _kind, _name in RUN_ROLES.items():
     os.environ[f"TABLEMEND_{_kind.upper()}_ROLE"] = _name
 
 
+def default_test_home() -> Path:
+    """The embedded test cluster's home without TABLEMEND_TEST_HOME: the user's own under the temporary directory
+    (world-traversable, so the server user needs no permission change), never one path shared by every user."""
+    return Path(tempfile.gettempdir()) / f"tablemend-test-pg-{os.geteuid()}"
+
+
+def _own_uids() -> set[int]:
+    """Who may own the test home: us, and as root the embedded server's system user (it is handed the home)."""
+    uids = {os.geteuid()}
+    if os.geteuid() == 0:
+        import pwd
+
+        with contextlib.suppress(KeyError):
+            uids.add(pwd.getpwnam(SERVER_USER).pw_uid)
+    return uids
+
+
+def _embedded_cluster() -> EmbeddedCluster:
+    home = Path(os.environ["TABLEMEND_TEST_HOME"]) if os.environ.get("TABLEMEND_TEST_HOME") else default_test_home()
+    if home.is_symlink() or (home.exists() and home.stat().st_uid not in _own_uids()):
+        pytest.fail(f"{home} is a symlink or another user's: set TABLEMEND_TEST_HOME to a directory of yours",
+                    pytrace=False)
+    return EmbeddedCluster(home, durable=False)
+
+
 def _admin_dsn() -> str:
     if env := os.environ.get("TABLEMEND_TEST_DSN"):
         return env
-    home = Path(os.environ.get("TABLEMEND_TEST_HOME", "/tmp/tablemend-test-pg"))
-    return EmbeddedCluster(home, durable=False).start()
+    return _embedded_cluster().start()
 
 
 @pytest.fixture(scope="session")
-def server_dsn() -> str:
-    """DSN of a maintenance database on the test server (fails the run when unreachable)."""
-    dsn = _admin_dsn()
+def server_dsn() -> Iterator[str]:
+    """DSN of a maintenance database on the test server (fails the run when unreachable); an embedded cluster the run
+    started is stopped when it ends, one it found running is left as it was."""
+    cluster = None if os.environ.get("TABLEMEND_TEST_DSN") else _embedded_cluster()
+    dsn = cluster.start() if cluster is not None else _admin_dsn()
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
             conn.execute("SELECT 1")
     except psycopg.OperationalError as exc:
         pytest.fail(f"test PostgreSQL server unreachable ({db.describe_dsn(dsn)}): {exc}", pytrace=False)
-    return dsn
+    yield dsn
+    if cluster is not None and cluster.started:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
