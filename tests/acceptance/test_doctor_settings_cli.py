@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from tablemend import db, sandbox
+from tablemend.doctor import bulk
 from tests.acceptance.cli import error_lines, run
 
 #: TMD022 reports the server (the GiST rescan bug of some minor versions), not the data
@@ -92,6 +93,15 @@ def test_select_and_ignore_codes_and_prefixes(origin_dsn: str) -> None:
     assert narrow.returncode == 0, narrow.stderr
     assert "note: TMD001's repair can leave findings of TMD007, TMD008" in narrow.stderr, narrow.stderr
     assert json.loads(narrow.stdout)["changes"] > 0
+    # what it left is what the selection left out: only findings its repair can expose; the rest is clean
+    left = _codes(run("doctor", "scan", "--dsn", origin_dsn, "--restaurant", str(case.restaurant_id), "-f",
+                      "json").stdout)
+    assert "TMD001" not in left and set(left) <= bulk.EXPOSES["TMD001"], left
+    rest = run("doctor", "repair", "--dsn", origin_dsn, "--restaurant", str(case.restaurant_id), "--all-safe", "--yes",
+               "--ignore", "TMD022")
+    assert rest.returncode == 0 or not left, rest.stderr
+    clean = run("doctor", "scan", "--dsn", origin_dsn, "--restaurant", str(case.restaurant_id), "-f", "json")
+    assert _codes(clean.stdout) == []
     finding = next(r for r in json.loads(still.stdout) if r["code"] == "TMD001")["id"]
     contradiction = run("doctor", "repair", "--dsn", origin_dsn, "--include", finding, "--ignore", "TMD001", "--yes")
     assert contradiction.returncode == 2 and "TMU16" in contradiction.stderr
