@@ -8,6 +8,7 @@ import typer
 import typer.main
 
 from tablemend import __version__
+from tablemend import config as settings
 from tablemend.clitools import (
     DsnOption,
     FormatOption,
@@ -16,12 +17,13 @@ from tablemend.clitools import (
     console,
     err_console,
     escape,
+    fail,
     handle_errors,
     print_error,
     render_json,
     render_rows,
 )
-from tablemend.errors import UsageError
+from tablemend.errors import TablemendError, UsageError
 
 if TYPE_CHECKING:
     from tablemend.integrity import ServerCheck
@@ -54,12 +56,49 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    config: Annotated[str | None, typer.Option(
+        "--config", envvar="TABLEMEND_CONFIG", show_default=False,
+        help="Settings file (tablemend.toml, or pyproject.toml with [tool.tablemend]). Default: the closest one "
+        "from the current directory upwards. Precedence: option > env var > file > default.")] = None,
+    no_config: Annotated[bool, typer.Option("--no-config", envvar="TABLEMEND_NO_CONFIG",
+                                            help="Ignore configuration files.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", envvar="TABLEMEND_QUIET",
+                                        help="Only results and errors: no progress, notes, `database:` line or "
+                                        "summaries on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", envvar="TABLEMEND_VERBOSE",
+                                          help="Also the time each check and each phase takes (stderr).")] = False,
 ) -> None:
     """Global options."""
-    announce_databases()
+    from tablemend import verbosity
+
+    if ctx.resilient_parsing:  # shell completion: read no file, say nothing
+        return
+    try:
+        loaded = settings.load(ctx.command, settings.locate(config, disabled=no_config))
+    except TablemendError as exc:
+        fail(exc)
+    ctx.meta[_SETTINGS] = loaded
+    ctx.default_map = loaded.default_map
+    given = {"quiet": quiet, "verbose": verbose}
+    for name in given:
+        source = ctx.get_parameter_source(name)
+        if (source is None or source.name == "DEFAULT") and name in loaded.root:
+            given[name] = loaded.root[name]
+    if given["quiet"] and given["verbose"]:
+        fail(UsageError("--quiet and --verbose contradict each other", hint="give one of them"))
+    verbosity.set_level(verbosity.Level.quiet if given["quiet"] else
+                        verbosity.Level.verbose if given["verbose"] else verbosity.Level.normal)
+    err_console.quiet = given["quiet"]
+    if not given["quiet"]:
+        announce_databases()
+
+
+#: where the root callback keeps this run's settings (click's ``ctx.meta`` is shared by every context of a run)
+_SETTINGS = "tablemend.settings"
 
 
 # --- db -----------------------------------------------------------------------------------------------------------
@@ -295,11 +334,29 @@ def _plain_flags(command: Any) -> Any:
     return command
 
 
+def command() -> Any:
+    """The whole command tree as click runs it: plain boolean flags, and every option's environment twin."""
+    return _plain_flags(settings.add_env_twins(typer.main.get_command(app)))
+
+
+def _from_settings(exc: Exception) -> TablemendError | None:
+    """A value from the configuration file that its option refused: the typed error naming the file and key."""
+    ctx, param = getattr(exc, "ctx", None), getattr(exc, "param", None)
+    if ctx is None or param is None or param.name is None:
+        return None
+    source = ctx.get_parameter_source(param.name)
+    loaded = ctx.meta.get(_SETTINGS)
+    if source is None or source.name != "DEFAULT_MAP" or loaded is None:
+        return None
+    path = ctx.command_path.split(" ", 1)[1] if " " in ctx.command_path else ""
+    return settings.bad_value(loaded, path, param.name, exc.format_message())  # type: ignore[attr-defined]
+
+
 def main() -> NoReturn:
     """Console entry point. Typer's boxed usage errors (unknown option, missing argument, bad value) become one
     ``error [TMU01]: …`` line like every other error, with the command's --help as the hint; exit code 2."""
     try:
-        code = _plain_flags(typer.main.get_command(app))(standalone_mode=False)
+        code = command()(standalone_mode=False)
     except typer.Abort:  # Ctrl-C / end of input at a prompt
         err_console.print("aborted")
         code = 1
@@ -308,7 +365,7 @@ def main() -> NoReturn:
         if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
             ctx = getattr(exc, "ctx", None)
             hint = f"see '{ctx.command_path} --help'" if ctx is not None else None
-            print_error(UsageError(exc.format_message(), hint=hint))
+            print_error(_from_settings(exc) or UsageError(exc.format_message(), hint=hint))
     raise SystemExit(code if isinstance(code, int) else 0)
 
 

@@ -28,6 +28,8 @@ R = TypeVar("R")
 
 console = Console()
 err_console = Console(stderr=True)
+#: errors: printed even with ``-q`` (which makes ``err_console`` quiet)
+alert_console = Console(stderr=True)
 
 
 class OutputFormat(str, enum.Enum):
@@ -202,8 +204,34 @@ def _quiet(phase: str, done: int, total: int | None) -> None:
 @contextmanager
 def progress_display() -> Iterator[ProgressFn]:
     """A progress callback ``(phase, done, total)`` drawn on stderr when stderr is a terminal (phase, count, rate,
-    ETA), and a no-op otherwise. stdout is never touched: machine output stays the same bytes either way."""
-    if not err_console.is_terminal:
+    ETA), and a no-op otherwise (and with ``-q``); with ``-v`` each phase's time is also printed on stderr. stdout is
+    never touched: machine output stays the same bytes either way."""
+    from tablemend import verbosity
+
+    with _drawn_progress() as draw:
+        if not verbosity.verbose():
+            yield draw
+            return
+        watch = verbosity.Stopwatch(say, "phase")
+
+        def update(phase: str, done: int, total: int | None) -> None:
+            watch.start(phase)
+            draw(phase, done, total)
+
+        try:
+            yield update
+        finally:
+            watch.stop()
+
+
+def say(line: str) -> None:
+    """One line of commentary on stderr (silenced by ``-q``)."""
+    err_console.print(escape(line), highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _drawn_progress() -> Iterator[ProgressFn]:
+    if not err_console.is_terminal or err_console.quiet:
         yield _quiet
         return
     import time
@@ -284,7 +312,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except TablemendError as exc:
             fail(exc)
         except KeyboardInterrupt:
-            err_console.print("[red]interrupted[/red]")
+            alert_console.print("[red]interrupted[/red]")
             raise typer.Exit(130) from None
 
     return wrapper
@@ -297,7 +325,7 @@ def print_error(exc: TablemendError) -> None:
         lines.append(f"  detail: {escape(exc.details)}")
     if exc.hint:
         lines.append(f"  hint: {escape(exc.hint)}")
-    err_console.print("\n".join(lines), highlight=False, soft_wrap=True)
+    alert_console.print("\n".join(lines), highlight=False, soft_wrap=True)
 
 
 def fail(exc: TablemendError) -> NoReturn:

@@ -598,3 +598,34 @@ class SchemaNotMigrated(ScaleError, sqlstate="TMS03"):
 
 class DistributeFailed(ScaleError, sqlstate="TMS04"):
     """Citus refused one step of the distribution; the step, its object and Citus's message are named."""
+
+
+# --- configuration, rule selection and baselines (tablemend.config, tablemend.doctor.selection / baseline) -----------
+
+
+class ConfigError(UsageError):
+    """A configuration file (``tablemend.toml`` or ``[tool.tablemend]``) cannot be used; the command did nothing."""
+
+
+class ConfigUnreadable(ConfigError, sqlstate="TMU11"):
+    """The configuration file is missing (``--config PATH``), unreadable, or not valid TOML."""
+
+
+class ConfigUnknownKey(ConfigError, sqlstate="TMU12"):
+    """A key the configuration file may not hold: no command takes it, or it names one call's input."""
+
+
+class ConfigBadValue(ConfigError, sqlstate="TMU13"):
+    """A configuration value of the wrong type, or one the option it sets refuses."""
+
+
+class ConfigSecret(ConfigError, sqlstate="TMU14"):
+    """A password in the configuration file: give it in PGPASSWORD, ~/.pgpass or a service file instead."""
+
+
+class BaselineInvalid(UsageError, sqlstate="TMU15"):
+    """A baseline file (``doctor scan --baseline``) is missing, unreadable, or not a tablemend baseline."""
+
+
+class UnknownCheckCode(UsageError, sqlstate="TMU16"):
+    """``--select`` / ``--ignore`` name a code or prefix no check has, or leave no check to run."""

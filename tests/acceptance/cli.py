@@ -19,15 +19,15 @@ def tablemend_exe() -> str:
     return found
 
 
-def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180, input: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180, input: str | None = None,
+        cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     full_env.pop("DATABASE_URL", None)
     if env and "DATABASE_URL" in env:
         full_env["DATABASE_URL"] = env["DATABASE_URL"]
     return subprocess.run(
         [tablemend_exe(), *args], capture_output=True, text=True, env=full_env, timeout=timeout, input=input,
-        check=False,
+        check=False, cwd=cwd,
     )
 
 

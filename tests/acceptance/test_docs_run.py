@@ -85,7 +85,7 @@ SHELL = [b for b in blocks() if b.lang in ("sh", "bash", "shell")]
 
 
 def test_every_block_is_run_or_has_a_reason() -> None:
-    unknown = [_id(b) for b in blocks() if b.lang not in ("python", "sh", "bash", "shell", "json")
+    unknown = [_id(b) for b in blocks() if b.lang not in ("python", "sh", "bash", "shell", "json", "toml")
                and (b.path, b.lang) not in NOT_RUN]
     assert not unknown, f"code blocks with no way to run them here: {unknown}"
     assert PYTHON and SHELL
@@ -104,6 +104,18 @@ def test_python_blocks_run_literally(block: Block, empty_dsn: str, tmp_path: Pat
 @pytest.mark.parametrize("block", [b for b in blocks() if b.lang == "json"], ids=_id)
 def test_json_blocks_parse(block: Block) -> None:
     json.loads(block.text)
+
+
+@pytest.mark.parametrize("block", [b for b in blocks() if b.lang == "toml"], ids=_id)
+def test_toml_blocks_are_valid_configuration_files(block: Block, tmp_path: Path) -> None:
+    """Every key of a documented configuration file is one the command tree takes, with a value of its type."""
+    from tablemend import config
+    from tablemend.cli import command
+
+    path = tmp_path / ("pyproject.toml" if "[tool.tablemend" in block.text else "tablemend.toml")
+    path.write_text(block.text, encoding="utf-8")
+    loaded = config.load(command(), config.read(path))
+    assert loaded.default_map or loaded.root, _id(block)
 
 
 def _logical_lines(text: str) -> Iterator[str]:
@@ -142,7 +154,20 @@ def _help(path: tuple[str, ...]) -> str:
     return done.stdout
 
 
+#: the root's options that take a value (the others are flags)
+_ROOT_VALUES = ("--config",)
+
+
 def _check_tablemend_line(words: list[str], where: str) -> None:
+    root_options = []
+    while words and words[0].startswith("-"):  # global options before the command: `tablemend -q doctor scan`
+        root_options.append(words.pop(0))
+        if root_options[-1] in _ROOT_VALUES and words:
+            words.pop(0)
+    missing_root = [o for o in root_options if not re.search(rf"(?<![\w-]){o}\b", _help(()))]
+    assert not missing_root, f"{where}: `tablemend` has no {missing_root}"
+    if not words and root_options:
+        return
     path = _command_path(words)
     assert path, f"{where}: no tablemend command in {' '.join(words)!r}"
     options = {m for w in words for m in re.findall(r"(?<![\w-])(--[a-z][a-z-]*|-[a-zA-Z])\b", w)}

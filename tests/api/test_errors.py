@@ -42,6 +42,8 @@ STATUS: dict[str, int] = {
     "TMH08": 413, "TMH09": 404,
     # tablemend distribute (docs/scale.md): no Citus, a schema that would not distribute or is behind, a refused step
     "TMS01": 503, "TMS02": 503, "TMS03": 503, "TMS04": 503,
+    # configuration files, rule selection and baselines (docs/configuration.md)
+    "TMU11": 422, "TMU12": 422, "TMU13": 422, "TMU14": 422, "TMU15": 422, "TMU16": 422,
 }
 _SHAPE = {"code", "message", "details", "hint"}
 

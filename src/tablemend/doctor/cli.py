@@ -13,7 +13,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from tablemend import db, integrity
+from tablemend import db, integrity, verbosity
 from tablemend.clitools import (
     DsnOption,
     FormatOption,
@@ -30,9 +30,10 @@ from tablemend.clitools import (
     progress_display,
     render_json,
     render_rows,
+    say,
     write_out,
 )
-from tablemend.doctor import costs, indexes, journal, planfile, reindex, repairs
+from tablemend.doctor import costs, indexes, journal, planfile, reindex, repairs, selection
 from tablemend.doctor import explainer as explain_mod
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.cli_plan import (
@@ -45,6 +46,7 @@ from tablemend.doctor.cli_plan import (
     warn_slow,
     write_file,
 )
+from tablemend.doctor.cli_settings import IgnoreOption, SelectOption, baseline_pass, given, selected_codes
 from tablemend.doctor.rules import Check, Context, Finding, Level
 from tablemend.doctor.scanner import checks as applicable_checks
 from tablemend.doctor.scanner import context, not_applicable, scan
@@ -173,12 +175,17 @@ def _with_progress(items: Iterator[Finding], checks: Sequence[Check], bind: Any)
     with Progress(console=err_console, transient=True, disable=not err_console.is_terminal,
                   redirect_stdout=False, redirect_stderr=False) as progress:
         task = progress.add_task("scanning", total=len(checks))
+        watch = verbosity.Stopwatch(say, "check") if verbosity.verbose() else None
 
         def advance(check: Check) -> None:
             progress.update(task, advance=1, description=f"{check.code} {check.title}")
+            if watch is not None:
+                watch.start(f"{check.code} {check.name}")
 
         bind(advance)
         yield from items
+        if watch is not None:
+            watch.stop()
 
 
 @doctor_app.command("scan")
@@ -189,7 +196,12 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
              check: Annotated[list[str] | None, typer.Option("--check", help="Only these codes (repeatable).")] = None,
              fail_on: Annotated[str, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this "
                                                   "level (info, warning, error).")] = "warning",
-             fmt: ReportFormatOption = ReportFormat.table) -> None:
+             fmt: ReportFormatOption = ReportFormat.table, select: SelectOption = None, ignore: IgnoreOption = None,
+             baseline_file: Annotated[str | None, typer.Option("--baseline", help="Report, count and fail only on "
+                                                               "findings not in this baseline file.")] = None,
+             write_baseline: Annotated[str | None, typer.Option("--write-baseline", help="Record the findings as "
+                                                                "the accepted baseline in this file (exit 0).")]
+             = None) -> None:
     """Find the inconsistent states (read-only).
 
     The whole database, one --restaurant, or what blocks one --booking P.
@@ -202,15 +214,19 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
       tablemend doctor scan --booking P --tables T1,T2 -f json
     """
     threshold = _level(fail_on)
+    selection.validate(check, select, ignore)  # before connecting: nothing is done with a bad code
+    accepted = baseline_pass(baseline_file, write_baseline)
     with _connect(dsn) as conn:
         ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end,
                    profile=profile)
         prof = profiles.detect(conn, profile)
-        selected = applicable_checks(prof, check, booking=ctx.booking_id is not None)
-        _note_variants(prof, check, selected)
+        codes = selection.resolve(prof, check, select, ignore)
+        selected = applicable_checks(prof, codes, booking=ctx.booking_id is not None)
+        _note_variants(prof, codes, selected)
         hook: list[Any] = []
-        stream = scan(conn, profile=prof, ctx=ctx, codes=check, on_check=lambda c: hook[0](c) if hook else None)
-        findings = _with_progress(stream, selected, hook.append)
+        stream = scan(conn, profile=prof, ctx=ctx, codes=codes, on_check=lambda c: hook[0](c) if hook else None)
+        accepted.codes, accepted.ctx = frozenset(c.code for c in selected), ctx
+        findings = accepted.filter(_with_progress(stream, selected, hook.append))
         scope = scope_of(ctx)
         if fmt is ReportFormat.json:
             worst = _stream_json(findings, scope)
@@ -227,7 +243,9 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
             where = database_of(conn)
             worst = _print_table(findings, f"doctor scan ({prof.name}{only}{verdict}) of "
                                            f"{where['host']}:{where['port']}/{where['dbname']}")
-    if worst is not None and worst.rank >= threshold.rank:
+    for line in accepted.finish():
+        err_console.print(escape(line), highlight=False, soft_wrap=True)
+    if worst is not None and worst.rank >= threshold.rank and write_baseline is None:
         raise typer.Exit(1)
 
 
@@ -364,7 +382,8 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
              out: Annotated[str | None, typer.Option("--out", help="Also write the plan to this file (findings, row "
                                                      "changes with before-image fingerprints, SQL) for "
                                                      "`repair --plan`.")] = None,
-             fmt: FormatOption = OutputFormat.table) -> None:
+             fmt: FormatOption = OutputFormat.table, select: SelectOption = None,
+             ignore: IgnoreOption = None) -> None:
     """Show the row changes a repair would make; nothing is written.
 
     The repair runs in a transaction that is always rolled back, and its row
@@ -376,9 +395,11 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
       tablemend doctor plan --restaurant R --sql > repair.sql
       tablemend doctor plan --booking P --out plan.json
     """
+    selection.validate(None, select, ignore)
     with _connect(dsn) as conn, progress_display() as progress:
         ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end,
                    profile=profile)
+        codes = selected_codes(conn, profile, select, ignore, include)
 
         def emit(p: repairs.Plan, changes: repairs.ChangeStream) -> None:
             warn_slow(p)
@@ -392,7 +413,7 @@ def plan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
             else:
                 emit_plan(p, changes, fmt)
 
-        repairs.plan(conn, ctx, profile=profile, include=include or (), progress=progress, emit=emit)
+        repairs.plan(conn, ctx, profile=profile, include=include or (), codes=codes, progress=progress, emit=emit)
 
 
 @doctor_app.command("repair")
@@ -416,7 +437,8 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                                                             "TMD032 recommends (CONCURRENTLY, journalled, dropped "
                                                             "by undo).")] = False,
                lock_timeout: LockTimeout = "5s", statement_timeout: StatementTimeout = "auto",
-               fmt: FormatOption = OutputFormat.table) -> None:
+               fmt: FormatOption = OutputFormat.table, select: SelectOption = None,
+               ignore: IgnoreOption = None) -> None:
     """Apply repairs in one journalled transaction; print the repair id.
 
     Every changed row is journalled with its before-image, so `tablemend doctor
@@ -429,9 +451,10 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
       tablemend doctor repair --all-safe --yes --create-indexes
       tablemend doctor repair --plan plan.json --yes
     """
+    selection.validate(None, select, ignore)
     if plan_file is not None:
-        if (booking or all_safe or include or retry or batch is not None or create_indexes or restaurant or tables
-                or start or end or key):
+        if (booking or all_safe or include or retry or batch is not None or create_indexes or tables or start
+                or end or key or given(restaurant=restaurant, select=select, ignore=ignore)):
             raise UsageError("--plan applies exactly the reviewed plan: drop --booking, --all-safe, --include, "
                              "--retry, --batch, --create-indexes and the scope options")
         repair_plan_file(dsn, plan_file, yes=yes, timeouts=repairs.Timeouts(lock_timeout, statement_timeout),
@@ -445,13 +468,14 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
     with _connect(dsn) as conn, progress_display() as progress:
         ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end, key=key,
                    profile=profile)
+        codes = selected_codes(conn, profile, select, ignore, include)
         apply_safe = all_safe or booking is not None
         if not yes:
             if not is_interactive():
                 raise RepairRefused("refusing to write without confirmation: stdin is not a terminal",
                                     hint="review with `tablemend doctor plan`, then pass --yes")
             preview = repairs.plan(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
-                                   timeouts=timeouts, progress=progress)
+                                   codes=codes, timeouts=timeouts, progress=progress)
             print_plan(preview, OutputFormat.table)
             warn_slow(preview)
             if not typer.confirm(f"apply {preview.count} row change(s)?", default=False):
@@ -467,13 +491,14 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
             warn_slow(repairs.Plan("", ctx, repairs.Selection((), ()), (), 0, estimate))
 
         # damaged occupancy indexes first, outside any transaction: the row checks read through them
-        actions = reindex.rebuild_selected(conn, ctx, profile=profile, all_safe=all_safe, include=include or ())
+        actions = [] if codes is not None and not reindex.ACTION_CODES & set(codes) else \
+            reindex.rebuild_selected(conn, ctx, profile=profile, all_safe=all_safe, include=include or ())
         for action in actions:
             err_console.print(f"rebuilt {action.index} (action {action.action_id}): {action.lost_before} lost "
                               f"entries before, {action.lost_after} after; live overlaps after: "
                               f"{len(action.overlaps)}", highlight=False)
         result = repairs.repair(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
-                                retry=retry, adjacency=adjacency, explicit_window=start is not None,
+                                codes=codes, retry=retry, adjacency=adjacency, explicit_window=start is not None,
                                 timeouts=timeouts, batch=batch, progress=progress, collect=False,
                                 on_estimate=said)
     if actions and result.repair_id is None and result.allocator is None:

@@ -37,6 +37,11 @@ counts until it expires). The by-hand steps for each failing state are in [verif
 Repairs set `lock_timeout` / `statement_timeout` (`--lock-timeout`, `--statement-timeout`) and change nothing when
 they cannot get a lock in time.
 
+`scan`, `plan` and `repair` take `--select` / `--ignore` (codes or prefixes: `--select TMD0 --ignore TMD014`);
+`scan --write-baseline FILE` records today's findings and `scan --baseline FILE` reports and fails only on findings
+not in it. Every option has a `TABLEMEND_<OPTION>` variable and can be kept in `tablemend.toml` or
+`[tool.tablemend]`: see [configuration.md](configuration.md).
+
 ## Pre-migration gate
 
 `tablemend doctor gate` answers, before a migration runs, whether these constraints could be created on today's data:
