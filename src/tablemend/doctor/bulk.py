@@ -67,7 +67,9 @@ def apply(conn: Connection, prof: profiles.Profile, findings: Sequence[Finding],
         scope = scope | fs
         for i in fs.bookings | fs.tables | fs.holds | fs.allocations:
             owners.setdefault(str(i), []).append(f.id)
+    progress("locking bookings and tables", 0, len(findings))
     lock(conn, scope.bookings, scope.tables)
+    progress("snapshotting the rows in scope", 0, len(findings))
     log.begin_round(scope, owners)
     by_code: dict[str, list[Finding]] = {}
     for f in findings:

@@ -23,7 +23,7 @@ from tablemend.doctor import access, bulk, costs, journal, reindex
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.changes import ChangeLog, Op, Recorder, RowChange
 from tablemend.doctor.costs import Estimate
-from tablemend.doctor.rules import Context, Finding, Safety, Scope, for_profile, registry
+from tablemend.doctor.rules import Check, Context, Finding, Safety, Scope, for_profile, registry
 from tablemend.doctor.scanner import checks as checks_for
 from tablemend.doctor.scanner import detect
 from tablemend.errors import (
@@ -287,10 +287,17 @@ def _build_stratified(conn: Connection, prof: profiles.Profile, ctx: Context, wa
     skipped: list[tuple[Finding, str]] = []
     estimate: Estimate | None = None
     detected: set[str] = set()
-    for stratum in bulk.strata([c.code for c in checks_for(prof, wanted)]):
-        progress("finding", 0, None)
+    codes = [c.code for c in checks_for(prof, wanted)]
+    looked: list[str] = []
+
+    def finding(check: Check) -> None:  # detection's progress: the check, and how many of them are done
+        progress(f"finding {check.code}", len(looked), len(codes))
+        looked.append(check.code)
+
+    for stratum in bulk.strata(codes):
         seen = {f.id for f in applied}
-        selection = select((f for f in detect(conn, prof, ctx, stratum) if f.id not in seen), all_safe=True)
+        selection = select((f for f in detect(conn, prof, ctx, stratum, finding) if f.id not in seen),
+                           all_safe=True)
         detected |= set(stratum)
         reindex.refuse_row_repairs(selection.skipped)  # (TMD023 is in the first stratum: before any change)
         skipped += selection.skipped
@@ -473,6 +480,7 @@ def _repair_once(conn: Connection, ctx: Context, *, profile: str | None, all_saf
     try:
         with translated(), conn.transaction():
             _begin(conn, timeouts, ctx)
+            progress("reading the profile", 0, None)
             prof = profiles.detect(conn, profile)
             selection, log, estimate = _build_plan(conn, prof, ctx, all_safe=all_safe, include=include, codes=codes,
                                          progress=progress, limit=limit, timeouts=timeouts,
