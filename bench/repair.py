@@ -285,8 +285,9 @@ def library_repair(dsn: str) -> tuple[repairs.RepairResult, dict[str, float], fl
         clock("checking the server (GiST rescan probe)", 0, None)
         integrity.server_check(conn, refresh=True)  # a new process probes (an origin database has no cached verdict)
         clock("checking occupancy indexes (TMD023, before the transaction)", 0, None)
-        reindex.rebuild_selected(conn, ctx, profile=None, all_safe=True, include=())
-        result = repairs.repair(conn, ctx, collect=False, progress=clock)  # default options, as the CLI's
+        actions = reindex.rebuild_selected(conn, ctx, profile=None, all_safe=True, include=())
+        result = repairs.repair(conn, ctx, collect=False, progress=clock,  # default options, as the CLI's
+                                indexes_checked=reindex.sound(actions, all_safe=True))
     spent = clock.done()
     return result, spent, time.perf_counter() - start
 

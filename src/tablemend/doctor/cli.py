@@ -475,7 +475,7 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         result = repairs.repair(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
                                 retry=retry, adjacency=adjacency, explicit_window=start is not None,
                                 timeouts=timeouts, batch=batch, progress=progress, collect=False,
-                                on_estimate=said)
+                                on_estimate=said, indexes_checked=reindex.sound(actions, all_safe=all_safe))
     if actions and result.repair_id is None and result.allocator is None:
         if fmt is OutputFormat.json:
             render_json({"repair_id": None, "findings": [], "changes": 0,
