@@ -75,11 +75,12 @@ def apply(conn: Connection, prof: profiles.Profile, findings: Sequence[Finding],
     for f in findings:
         by_code.setdefault(f.code, []).append(f)
     done = 0
-    for code, findings in by_code.items():
+    for code, of_code in by_code.items():
         progress(f"repairing {code}", done, len(findings))
-        _repair_set(conn, checks[code], findings)
-        done += len(findings)
+        _repair_set(conn, checks[code], of_code)
+        done += len(of_code)
     progress("recording changes", done, len(findings))
+    # every change of a round of one finding is that finding's (of the round's, not of its last check's)
     log.end_round(sole=findings[0].id if len(findings) == 1 else None)
 
 
