@@ -60,13 +60,15 @@ def apply(conn: Connection, prof: profiles.Profile, findings: Sequence[Finding],
     if not findings:
         return
     checks: dict[str, Check] = {code: cls(prof.catalog) for code, cls in registry().items()}
-    scope = Scope()
+    ids: tuple[set[uuid.UUID], ...] = (set(), set(), set(), set())  # bookings, tables, holds, allocations
     owners: dict[str, list[str]] = {}
     for f in findings:
         fs = f.scope()
-        scope = scope | fs
-        for i in fs.bookings | fs.tables | fs.holds | fs.allocations:
-            owners.setdefault(str(i), []).append(f.id)
+        for into, named in zip(ids, (fs.bookings, fs.tables, fs.holds, fs.allocations), strict=True):
+            into |= named  # in place: a Scope union per finding copied the growing sets (seconds at 500k)
+            for i in named:
+                owners.setdefault(str(i), []).append(f.id)
+    scope = Scope(*(frozenset(s) for s in ids))
     progress("locking bookings and tables", 0, len(findings))
     lock(conn, scope.bookings, scope.tables)
     progress("snapshotting the rows in scope", 0, len(findings))

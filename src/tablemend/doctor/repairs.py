@@ -335,7 +335,8 @@ def _repair_exposed(conn: Connection, prof: profiles.Profile, ctx: Context, want
         # a finding skipped earlier and now safe is applied; keep the reason of those still left
         done = {f.id for f in more.apply}
         skipped[:] = [(f, why) for f, why in skipped if f.id not in done]
-        skipped += [(f, why) for f, why in more.skipped if f.id not in {g.id for g, _ in skipped}]
+        left = {g.id for g, _ in skipped}
+        skipped += [(f, why) for f, why in more.skipped if f.id not in left]
 
 
 def _estimate(conn: Connection, prof: profiles.Profile, selection: Selection, timeouts: Timeouts,
