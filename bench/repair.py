@@ -11,16 +11,23 @@ the same process and on the same warm cache, first without and then with the ind
 * ``repair``: ``tablemend doctor repair --all-safe --yes --format json`` (default options) in a child process, as
   an operator runs it (the damaged-index pre-check, detect, lock, repair, journal), committed;
 * ``undo``: ``tablemend.doctor.undo`` of that repair (checked: the same rows per table as before the repair);
-* ``library_repair``: ``tablemend.doctor.repair`` once more (the same changes, checked), timed by phase: detection
-  (``repair_detect_s``) and the rest (``repair_apply_s``: locks, before/after images, statements, journal); undone;
+* ``library_repair``: what the CLI's repair does after its process has started (connect, scope, the GiST server
+  probe, the occupancy-index pre-check, ``tablemend.doctor.repair``), once more in this process (the same changes,
+  checked), timed by the phase each progress label starts (``phases``: detect, tmd023, lock, snapshot_before,
+  statements, snapshot_after_and_diff, estimate, journal, commit, …; ``phase_labels``: per label, e.g. per check);
+  ``repair_detect_s`` is detection, ``repair_apply_s`` the rest, ``process_s`` the CLI child's wall time minus the
+  library's (interpreter start, imports, output, and whatever the load did between the two runs); undone;
+* ``plan_matches_repair``: the row changes ``plan`` listed (relation, kind, primary key, counted) are exactly those
+  the CLI's repair journalled, or the benchmark stops (issue 12);
 * ``scan``: one read-only ``tablemend.doctor.scan`` of the database, first (what the repair's detection costs at
   least; and the cache is as warm for the plan, the first write, as for everything after it);
-* ``plan``: ``tablemend doctor plan --format json > /dev/null`` in a child process: wall time and peak RSS;
+* ``plan``: ``tablemend doctor plan --format json > FILE`` in a child process: wall time and peak RSS;
 * ``hold_member_delete_s``: one expired hold's ``DELETE FROM table_hold_members`` (rolled back).
 
-Progress goes to stderr; the last line on stdout is JSON: ``{"bench": "repair", "ratio": repair / plain with the
-indexes at the largest size, ...}``. Without ``--dsn`` the embedded cluster is used. The database
-``tablemend_bench_repair_<n>`` is dropped afterwards unless ``--keep`` (then a later run reuses it).
+Progress goes to stderr, then a table per size and one of where the repair's time goes; the last line on stdout is
+JSON: ``{"bench": "repair", "ratio": repair / plain with the indexes at the largest size, ...}``. Without ``--dsn``
+the embedded cluster is used. The database ``tablemend_bench_repair_<n>`` is dropped afterwards unless ``--keep``
+(then a later run reuses it).
 """
 
 from __future__ import annotations
