@@ -26,3 +26,6 @@ SELECT (SELECT count(*) FROM public.bookings) AS bookings,
        (SELECT count(*) FROM public.table_hold_members) AS hold_members,
        (SELECT count(*) FROM public.table_hold_windows) AS hold_windows,
        (SELECT count(*) FROM public.booking_confirmation_results) AS confirmations;
+
+-- name: journalled
+SELECT relation, op, pk FROM tablemend_doctor.journal_changes WHERE journal_id = %(id)s ORDER BY seq;

@@ -97,3 +97,18 @@ def test_sample_and_sandbox_say_what_they_do_on_a_terminal_only(empty_dsn: str, 
     assert piped.returncode == 0 and error_lines(piped.stderr) == [], piped.stderr
     code, _, terminal = run_on_terminal("sandbox", "origin", "--states", "D2", "--dsn", origin_dsn)
     assert code == 0 and b"origin sandbox: 1 state(s) seeded in " in terminal, terminal
+
+
+def test_repair_shows_its_phases_with_counts_on_a_terminal(origin_dsn: str) -> None:
+    """Issue 12: `repair --all-safe` on a terminal says which check it is looking at, of how many, then what it
+    repairs; stdout still carries only the JSON."""
+    from bench import origin_data
+
+    with db.connect(origin_dsn, autocommit=True) as conn:
+        origin_data.generate(conn, 2_000)
+    code, out, terminal = run_on_terminal("doctor", "repair", "--all-safe", "--yes", "--dsn", origin_dsn,
+                                          "--format", "json")
+    assert code == 0, terminal
+    assert json.loads(out)["changes"] > 0
+    assert re.search(rb"finding TMD\d{3}", terminal), terminal  # detection, check by check
+    assert re.search(rb"\d+/\d+", terminal), terminal  # with counts

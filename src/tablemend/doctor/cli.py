@@ -500,7 +500,7 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         result = repairs.repair(conn, ctx, profile=profile, all_safe=apply_safe, include=include or (),
                                 codes=codes, retry=retry, adjacency=adjacency, explicit_window=start is not None,
                                 timeouts=timeouts, batch=batch, progress=progress, collect=False,
-                                on_estimate=said)
+                                on_estimate=said, indexes_checked=reindex.sound(actions, all_safe=all_safe))
     if actions and result.repair_id is None and result.allocator is None:
         if fmt is OutputFormat.json:
             render_json({"repair_id": None, "findings": [], "changes": 0,
@@ -515,8 +515,9 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                                  "--include ID")
         err_console.print("nothing to repair")
         return
-    for f, why in result.plan.selection.skipped:
-        err_console.print(f"left: {f.id} ({why})", highlight=False, soft_wrap=True)
+    if result.plan.selection.skipped:  # one print: a rich print per finding is ~1 ms (thousands at 500k bookings)
+        err_console.print("\n".join(f"left: {f.id} ({why})" for f, why in result.plan.selection.skipped),
+                          highlight=False, soft_wrap=True, markup=False)
     summary: dict[str, Any] = {"scope": scope_of(ctx) or "database", "repair_id": result.repair_id,
                                "findings": [f.id for f in result.plan.selection.apply], "changes": result.plan.count}
     if len(result.repair_ids) > 1:

@@ -166,6 +166,12 @@ def rebuild_selected(conn: Connection, ctx: Context, *, profile: str | None, all
     return [rebuild(conn, f, profile=prof.name) for f in findings]
 
 
+def sound(actions: Sequence[ActionResult], *, all_safe: bool) -> bool:
+    """Whether :func:`rebuild_selected` has just seen every occupancy index in scope sound or rebuilt it sound (it
+    looks at all of them with ``all_safe``): the repair transaction right after it need not read them again."""
+    return all_safe and all(a.lost_after == 0 for a in actions)
+
+
 def refuse_row_repairs(skipped: Iterable[tuple[Finding, str]]) -> None:
     """Row repairs read the occupancy tables through their indexes: with one that lost entries they would see rows
     as missing (a zone lock "without tables", say) and change live bookings' rows. Rebuild it first."""

@@ -3,7 +3,7 @@
 * ``plan`` applies the repair inside a transaction that is always rolled back and reports the row changes;
 * ``repair`` applies it for real: takes the allocator's locks, journals every changed row with its before-image and
   writes an ``observability_events`` row, all in one transaction (so a repair killed half-way leaves nothing);
-* ``undo`` restores the before-images of one repair as a new journal entry;
+* ``undo`` restores the before-images of one repair as a new journal entry (:mod:`reversal`);
 * ``verify`` applies the pending repair for a booking and calls the database's own ``assign_tables_atomic_v2``, then
   rolls everything back; ``retry=True`` commits instead.
 """
@@ -21,15 +21,14 @@ from tablemend import sqlfiles
 from tablemend.db import Connection, translated
 from tablemend.doctor import access, bulk, costs, journal, reindex
 from tablemend.doctor import profile as profiles
-from tablemend.doctor.changes import ChangeLog, Op, Recorder, RowChange
+from tablemend.doctor.changes import ChangeLog, RowChange
 from tablemend.doctor.costs import Estimate
-from tablemend.doctor.rules import Context, Finding, Safety, Scope, for_profile, registry
+from tablemend.doctor.rules import Check, Context, Finding, Safety, Scope, for_profile, registry
 from tablemend.doctor.scanner import checks as checks_for
 from tablemend.doctor.scanner import detect
 from tablemend.errors import (
     FindingNotFound,
     LockUnavailable,
-    RepairNotFound,
     RepairRefused,
     TablemendError,
     UsageError,
@@ -287,10 +286,17 @@ def _build_stratified(conn: Connection, prof: profiles.Profile, ctx: Context, wa
     skipped: list[tuple[Finding, str]] = []
     estimate: Estimate | None = None
     detected: set[str] = set()
-    for stratum in bulk.strata([c.code for c in checks_for(prof, wanted)]):
-        progress("finding", 0, None)
+    codes = [c.code for c in checks_for(prof, wanted)]
+    looked: list[str] = []
+
+    def finding(check: Check) -> None:  # detection's progress: the check, and how many of them are done
+        progress(f"finding {check.code}", len(looked), len(codes))
+        looked.append(check.code)
+
+    for stratum in bulk.strata(codes):
         seen = {f.id for f in applied}
-        selection = select((f for f in detect(conn, prof, ctx, stratum) if f.id not in seen), all_safe=True)
+        selection = select((f for f in detect(conn, prof, ctx, stratum, finding) if f.id not in seen),
+                           all_safe=True)
         detected |= set(stratum)
         reindex.refuse_row_repairs(selection.skipped)  # (TMD023 is in the first stratum: before any change)
         skipped += selection.skipped
@@ -329,7 +335,8 @@ def _repair_exposed(conn: Connection, prof: profiles.Profile, ctx: Context, want
         # a finding skipped earlier and now safe is applied; keep the reason of those still left
         done = {f.id for f in more.apply}
         skipped[:] = [(f, why) for f, why in skipped if f.id not in done]
-        skipped += [(f, why) for f, why in more.skipped if f.id not in {g.id for g, _ in skipped}]
+        left = {g.id for g, _ in skipped}
+        skipped += [(f, why) for f, why in more.skipped if f.id not in left]
 
 
 def _estimate(conn: Connection, prof: profiles.Profile, selection: Selection, timeouts: Timeouts,
@@ -430,12 +437,14 @@ def repair(conn: Connection, ctx: Context, *, profile: str | None = None, all_sa
            include: Sequence[str] = (), codes: Iterable[str] | None = None, retry: bool = False,
            adjacency: bool = False, explicit_window: bool = True, timeouts: Timeouts = Timeouts(),
            batch: int | None = None, progress: ProgressFn = _no_progress, collect: bool = True,
-           on_estimate: Callable[[Estimate], None] | None = None) -> RepairResult:
+           on_estimate: Callable[[Estimate], None] | None = None, indexes_checked: bool = False) -> RepairResult:
     """Apply the selected repairs in one journalled transaction; with ``retry`` also run the real assignment.
 
     With ``retry`` the transaction commits only when the allocator succeeds (otherwise nothing is kept). With
     ``batch`` N, at most N findings per transaction, each journalled (and undoable) on its own, until none is left;
-    ``collect=False`` keeps only the number of changes (the journal has them).
+    ``collect=False`` keeps only the number of changes (the journal has them). ``indexes_checked``: the caller has
+    just found every occupancy index sound (:func:`reindex.sound`), so the first transaction does not read them
+    again (TMD023 reads each occupancy table twice: at 500k bookings seconds).
     """
     if batch is not None and batch < 1:
         raise UsageError(f"--batch must be at least 1, got {batch}")
@@ -445,8 +454,10 @@ def repair(conn: Connection, ctx: Context, *, profile: str | None = None, all_sa
     while True:
         result = _repair_once(conn, ctx, profile=profile, all_safe=all_safe, include=include, codes=codes,
                               retry=retry, adjacency=adjacency, explicit_window=explicit_window, timeouts=timeouts,
-                              limit=batch, progress=progress, collect=collect, on_estimate=on_estimate)
+                              limit=batch, progress=progress, collect=collect, on_estimate=on_estimate,
+                              skip=reindex.ACTION_CODES if indexes_checked else frozenset())
         on_estimate = None  # said once, before the first batch
+        indexes_checked = False  # later batches run later: they look again
         results.append(result)
         if batch is None or result.repair_id is None or len(result.plan.selection.apply) < batch:
             break
@@ -469,11 +480,16 @@ def _merged(results: Sequence[RepairResult]) -> RepairResult:
 def _repair_once(conn: Connection, ctx: Context, *, profile: str | None, all_safe: bool, include: Sequence[str],
                  codes: Iterable[str] | None, retry: bool, adjacency: bool, explicit_window: bool,
                  timeouts: Timeouts, limit: int | None, progress: ProgressFn, collect: bool,
-                 on_estimate: Callable[[Estimate], None] | None) -> RepairResult:
+                 on_estimate: Callable[[Estimate], None] | None, skip: frozenset[str]) -> RepairResult:
     try:
         with translated(), conn.transaction():
             _begin(conn, timeouts, ctx)
+            progress("reading the profile", 0, None)
             prof = profiles.detect(conn, profile)
+            if skip:
+                wanted = None if codes is None else {c.upper() for c in codes}
+                codes = [c.code for c in for_profile(prof.name, prof.catalog)
+                         if c.code not in skip and (wanted is None or c.code in wanted)]
             selection, log, estimate = _build_plan(conn, prof, ctx, all_safe=all_safe, include=include, codes=codes,
                                          progress=progress, limit=limit, timeouts=timeouts,
                                          on_estimate=on_estimate)
@@ -521,90 +537,17 @@ def verify(conn: Connection, ctx: Context, *, profile: str | None = None, includ
 
 def undo(conn: Connection, repair_id: uuid.UUID, *, timeouts: Timeouts = Timeouts(),
          progress: ProgressFn = _no_progress) -> uuid.UUID:
-    """Restore the before-images of one repair (a new journal entry); refuses, naming the row, on any conflict.
+    """Restore the before-images of one repair (a new journal entry); see :func:`reversal.undo`."""
+    from tablemend.doctor import reversal
 
-    Set-based (:mod:`restore`) when the replica role may be set, row by row with triggers otherwise. An entry of
-    indexes that ``repair --create-indexes`` built is undone by dropping them (concurrently).
-    """
-    from tablemend.doctor import indexes, restore
-
-    progress("reading the journal", 0, None)
-    with translated(), conn.transaction():
-        access.begin(conn)  # complete or refuse before anything else, even a missing journal
-        head = journal.read(conn, repair_id, with_changes=False)
-        index_only = head.kind == "repair" and head.undone_by is None and journal.only_indexes(conn, repair_id)
-    if index_only:
-        return indexes.drop(conn, journal.read(conn, repair_id))
-    try:
-        with translated(), conn.transaction():
-            _set_timeouts(conn, timeouts)
-            access.begin(conn)
-            entry = journal.read(conn, repair_id, with_changes=False)
-            if entry.kind == "action":
-                raise RepairRefused(f"{repair_id} is an index rebuild (REINDEX): a rebuild has no undo")
-            if entry.kind != "repair":
-                raise RepairNotFound(f"{repair_id} is an undo entry, not a repair")
-            if entry.undone_by is not None:
-                raise RepairRefused(f"repair {repair_id} was already undone by {entry.undone_by}")
-            prof = profiles.detect(conn)
-            recorder = Recorder(conn, prof.catalog.relations, prof.name, prof.catalog.columns)
-            bookings, tables = restore.fold(conn, repair_id)
-            _lock(conn, bookings, tables)
-            if _try_replica(conn):
-                progress("restoring rows", 0, None)
-                restore.restore(conn, recorder)
-                conn.execute(_q("origin_role"))
-                undo_id = journal.write(conn, kind="undo", profile=prof.name, changes=(),
-                                        findings=entry.findings, booking_id=entry.booking_id, undoes=repair_id)
-                count = restore.journal_inverse(conn, repair_id, undo_id)
-            else:
-                undo_id, count = _undo_row_by_row(conn, prof, recorder, repair_id, progress)
-            if _events_possible(prof, entry.restaurant_id):
-                journal.emit_event(conn, event_type="doctor.repair.undone", restaurant_id=entry.restaurant_id,
-                                   booking_id=entry.booking_id,
-                                   context={"repair_id": str(repair_id), "undo_id": str(undo_id),
-                                            "changes": count, "operator": journal.operator()})
-    except TablemendError as exc:
-        raise _timeouts_as_lock_errors(exc) from exc.__cause__
-    return undo_id
+    return reversal.undo(conn, repair_id, timeouts=timeouts, progress=progress)
 
 
-def _undo_row_by_row(conn: Connection, prof: profiles.Profile, recorder: Recorder, repair_id: uuid.UUID,
-                     progress: ProgressFn) -> tuple[uuid.UUID, int]:
-    """Without the replica role: each inverse in reverse journal order, triggers firing."""
-    entry = journal.read(conn, repair_id)
-    total = len(entry.changes)
-    for n, change in enumerate(reversed(entry.changes), start=1):
-        recorder.undo(change)
-        if n % 200 == 0 or n == total:
-            progress("restoring rows", n, total)
-    for change in entry.changes:
-        recorder.check_references(change)
-    inverse = [(RowChange(c.relation, _INVERSE[c.op], c.pk, c.after, c.before), ("undo",))
-               for c in reversed(entry.changes)]
-    undo_id = journal.write(conn, kind="undo", profile=prof.name, changes=inverse, findings=entry.findings,
-                            booking_id=entry.booking_id, undoes=repair_id)
-    return undo_id, len(inverse)
-
-
-_INVERSE: dict[str, Op] = {"insert": "delete", "delete": "insert", "update": "update"}
-
-
-def _try_replica(conn: Connection) -> bool:
-    """Restore without firing user triggers (updated_at, audit, status refresh) so rows come back byte-identical.
-
-    Needs the privilege to set session_replication_role; without it the restore still happens, with triggers.
-    """
-    try:
-        with translated(), conn.transaction():
-            conn.execute(_q("replica_role"))
-    except TablemendError:
-        return False
-    return True
-
-
-# the reviewed-plan layer (planfile.py) applies a plan file with the same steps
+# the reviewed-plan layer (planfile.py) and undo (reversal.py) use the same steps
 begin = _begin
+set_timeouts = _set_timeouts
+events_possible = _events_possible
+q = _q
 lock_for = _lock_for_booking
 journal_plan = _journal
 timeouts_as_lock_errors = _timeouts_as_lock_errors
