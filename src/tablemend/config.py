@@ -18,6 +18,7 @@ The command tree is walked duck-typed (``params``, ``commands``, ``opts``): only
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -218,11 +219,23 @@ def _apply(command: Any, path: tuple[str, ...], inherited: dict[str, tuple[Any, 
             entry = {}
             for key, (value, dotted) in {**inherited, **scalars}.items():
                 if key in takes and (key in scalars or (" ".join(sub_path), key) not in QUALIFIED):
-                    entry[takes[key].name] = _value(source, dotted, key, value, takes[key])
+                    converted = _value(source, dotted, key, value, takes[key])
+                    if key == "dsn" and environment_names_server():
+                        continue  # DATABASE_URL and PG* are environment variables: they beat the file
+                    entry[takes[key].name] = converted
                     loaded.origins[(" ".join(sub_path), takes[key].name)] = dotted
         if entry:
             result[name] = entry
     return result
+
+
+def environment_names_server() -> bool:
+    """Whether ``DATABASE_URL`` or libpq's variables name a server (``PGPASSWORD`` / ``PGPASSFILE`` alone do not:
+    they are how a file's password-less ``dsn`` gets its password)."""
+    from tablemend.db import LIBPQ_TARGET_VARS
+
+    names = ("DATABASE_URL", *(v for v in LIBPQ_TARGET_VARS if v not in ("PGPASSWORD", "PGPASSFILE")))
+    return any(os.environ.get(name) for name in names)
 
 
 def _refuse_call_input(source: Source, dotted: str, key: str) -> None:

@@ -41,7 +41,10 @@ class Stopwatch:
     """Times named steps that follow each other (a scan's checks, a repair's phases): each ``start(name)`` ends the
     step before it, ``stop()`` ends the last; ``say`` gets one line per finished step and a total."""
 
-    def __init__(self, say: Callable[[str], Any], what: str) -> None:
+    def __init__(self, say: Callable[[str], Any], what: str, *, together: float = 0.002) -> None:
+        #: steps that start within ``together`` seconds of each other ran as one (the scan's shared pass announces
+        #: its checks at once, then runs one query for all of them): they are timed together, under all their names
+        self.together = together
         self._say = say
         self._what = what
         self._began = time.monotonic()
@@ -50,6 +53,9 @@ class Stopwatch:
     def start(self, name: str) -> None:
         now = time.monotonic()
         if self._current is not None and self._current[0] == name:
+            return
+        if self._current is not None and now - self._current[1] < self.together:
+            self._current = (f"{self._current[0]}, {name}", self._current[1])
             return
         self._end(now)
         self._current = (name, now)

@@ -100,3 +100,19 @@ def test_bad_files_name_the_file_and_key(tmp_path: Path, text: str, error: type[
 def test_a_dsn_without_password_is_fine(tmp_path: Path) -> None:
     loaded = _load(tmp_path, 'dsn = "postgresql://app@db.internal/bookings"\n')
     assert loaded.default_map["doctor"]["scan"]["dsn"] == "postgresql://app@db.internal/bookings"
+
+
+def test_a_server_named_in_the_environment_beats_the_files_dsn(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """DATABASE_URL and libpq's PG* variables are environment variables: above the file (PGPASSWORD alone is how
+    the file's password-less dsn gets its password, so it does not count)."""
+    for name in ("DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE",
+                 "PGSERVICEFILE", "PGPASSWORD", "PGPASSFILE"):
+        monkeypatch.delenv(name, raising=False)
+    text = 'dsn = "postgresql://app@db.internal/bookings"\n'
+    monkeypatch.setenv("PGPASSWORD", "from-the-environment")
+    assert _load(tmp_path, text).default_map["doctor"]["scan"]["dsn"] == "postgresql://app@db.internal/bookings"
+    for name, value in (("DATABASE_URL", "postgresql://other/db"), ("PGDATABASE", "other")):
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            assert "dsn" not in _load(tmp_path, text).default_map.get("doctor", {}).get("scan", {}), name
