@@ -14,6 +14,7 @@ from tablemend.clitools import (
     console,
     dumps_line,
     dumps_plain,
+    envelope,
     err_console,
     is_interactive,
     render_json,
@@ -22,6 +23,7 @@ from tablemend.clitools import (
 )
 from tablemend.doctor import access, costs, planfile, repairs
 from tablemend.doctor.changes import RowChange
+from tablemend.doctor.render.table import FINDING_COLUMNS, TABLE_LIMIT
 from tablemend.doctor.rules import Context
 from tablemend.errors import PlanFileInvalid, RepairRefused, UsageError
 
@@ -74,12 +76,6 @@ def repair_plan_file(dsn: str | None, path: str, *, yes: bool, timeouts: repairs
                   f"(sha256 {loaded.sha256})", highlight=False, soft_wrap=True)
 
 
-#: a finding as a table row
-FINDING_COLUMNS = ("id", "level", "safety", "detail")
-#: rows a table shows before it says how many more there are
-TABLE_LIMIT = 500
-
-
 def _change_row(change: RowChange, ids: Sequence[str]) -> dict[str, Any]:
     return {**change.as_row(), "findings": list(ids)}
 
@@ -127,14 +123,15 @@ def emit_plan(p: repairs.Plan, changes: Iterable[tuple[RowChange, tuple[str, ...
         head = {"scope": scope_of(p.context) or "database", "apply": [f.as_row() for f in p.selection.apply],
                 "skipped": [{**f.as_row(), "reason": why} for f, why in p.selection.skipped],
                 "estimate": _estimate_row(p)}
-        text = dumps_plain(head)
-        write_out(text[:-2] + ',\n  "changes": [')
-        # one change per line; streamed from the database as JSON text when it can (no parsing and re-encoding)
+        # the envelope's result is the plan; its last member, "changes", streams (one change per line)
+        before, after = dumps_plain(envelope({**head, "changes": []})).rsplit("[]", 1)
+        write_out(before + "[")
+        # streamed from the database as JSON text when it can (no parsing and re-encoding)
         lines = (changes.json_lines() if isinstance(changes, repairs.ChangeStream)
                  else (dumps_line(_change_row(change, ids)) for change, ids in changes))
         for n, line in enumerate(lines):
-            write_out(("," if n else "") + "\n    " + line)
-        write_out("\n  ]\n}\n" if p.count else "]\n}\n")
+            write_out(("," if n else "") + "\n      " + line)
+        write_out(("\n    ]" if p.count else "]") + after + "\n")
         return
     render_rows([f.as_row() for f in p.selection.apply], fmt, title="findings to repair", columns=FINDING_COLUMNS)
     if p.selection.skipped:
