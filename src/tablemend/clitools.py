@@ -174,7 +174,7 @@ def render_rows(
     title: str | None = None,
     columns: Iterable[str] | None = None,
 ) -> None:
-    """Print rows as a rich table or as a JSON array."""
+    """Print rows as a rich table or as a JSON array (the envelope's ``result``)."""
     if fmt is OutputFormat.json:
         render_json([dict(r) for r in rows])
         return
