@@ -264,10 +264,12 @@ def compare_plan(planned: Sequence[Change], journalled: Sequence[Change]) -> Non
 
 
 def repair_child(dsn: str) -> tuple[float, dict[str, Any]]:
-    """``tablemend doctor repair --all-safe --yes --format json`` (default options) in a child process."""
+    """``tablemend doctor repair --all-safe --yes --format json`` (default options) in a child process: the time and
+    the envelope's ``result``."""
     elapsed, _, text = _child("doctor", "repair", "--all-safe", "--yes", "--dsn", dsn, "--format", "json",
                               keep_stdout=True)
-    return elapsed, json.loads(text)
+    result: dict[str, Any] = json.loads(text)["result"]
+    return elapsed, result
 
 
 def _undo(conn: db.Connection, repair_id: uuid.UUID, before: dict[str, Any]) -> float:

@@ -93,8 +93,7 @@ def _root(
     verbosity.set_level(verbosity.Level.quiet if given["quiet"] else
                         verbosity.Level.verbose if given["verbose"] else verbosity.Level.normal)
     err_console.quiet = given["quiet"]
-    if not given["quiet"]:
-        announce_databases()
+    announce_databases()  # quiet prints nothing (err_console is quiet); the JSON envelope still names the database
 
 
 #: where the root callback keeps this run's settings (click's ``ctx.meta`` is shared by every context of a run)

@@ -48,17 +48,20 @@ DsnOption = Annotated[
     ),
 ]
 class ReportFormat(str, enum.Enum):
-    """Output of the doctor's scan and gate: the common two, plus annotations for CI."""
+    """Output of the doctor's scan and gate: the common two, plus the formats CI tools read."""
 
     table = "table"
     json = "json"
     github = "github"
+    sarif = "sarif"
+    junit = "junit"
 
 
 ReportFormatOption = Annotated[
     ReportFormat,
     typer.Option("--format", "-f", envvar="TABLEMEND_FORMAT",
-                 help="A readable table, JSON, or GitHub Actions annotations (::error title=…::…)."),
+                 help="A readable table, JSON, GitHub Actions annotations (::error title=…::…), SARIF 2.1.0 or "
+                 "JUnit XML."),
 ]
 FormatOption = Annotated[
     OutputFormat,
@@ -135,7 +138,7 @@ def print_table(table: Table, rows: Sequence[Sequence[str]]) -> None:
 def render_record(value: Mapping[str, Any], fmt: OutputFormat) -> None:
     """One record: JSON, or ``key: value`` lines (the form an id can be copied from whatever the terminal's width)."""
     if fmt is OutputFormat.json:
-        write_out(dumps_plain(dict(value)) + "\n")
+        render_json(dict(value))
         return
     _print_pairs({key: (", ".join(_cell(v) for v in item) or "-") if isinstance(item, list | tuple)
                   else ("-" if item is None else _cell(item)) for key, item in value.items()})
@@ -173,9 +176,9 @@ def render_rows(
     title: str | None = None,
     columns: Iterable[str] | None = None,
 ) -> None:
-    """Print rows as a rich table or as a JSON array."""
+    """Print rows as a rich table or as a JSON array (the envelope's ``result``)."""
     if fmt is OutputFormat.json:
-        write_out(dumps_plain([dict(r) for r in rows]) + "\n")
+        render_json([dict(r) for r in rows])
         return
     cols = list(columns) if columns is not None else (list(rows[0].keys()) if rows else [])
     table = Table(title=title, show_lines=False)
@@ -190,8 +193,57 @@ def render_rows(
         print_table(table, cells)
 
 
-def render_json(value: object) -> None:
-    write_out(dumps_plain(value) + "\n")
+def render_json(value: object, *, profile: str | None = None) -> None:
+    """A command's JSON result, in the envelope every command's JSON shares (see :func:`envelope`)."""
+    write_out(dumps_plain(envelope(value, profile=profile)) + "\n")
+
+
+#: the databases this process connected to, in order, each with where its DSN came from (the first time)
+_targets: dict[str, dict[str, str]] = {}
+
+
+def _remember(target: Any) -> None:
+    where = f"{target.host}:{target.port}/{target.dbname}"
+    _targets.setdefault(where, {**target.as_dict(), "source": target.source})
+    _targets[where] = _targets.pop(where)  # the last one connected to comes last
+
+
+#: the doctor profile the command works with, once it is known (envelope's "profile")
+_profile: list[str] = []
+
+
+def note_profile(name: str) -> None:
+    _profile[:] = [name]
+
+
+def database_entry(conn: Any) -> dict[str, str]:
+    """The envelope's ``database`` for a connection: host, port, dbname, user and how it was chosen (``source``)."""
+    where = database_of(conn)
+    known = _targets.get(f"{where['host']}:{where['port']}/{where['dbname']}")
+    return dict(known) if known is not None else {**where, "source": "dsn"}
+
+
+def command_name() -> str:
+    """The running command without the program name (``doctor scan``, ``hold create``)."""
+    # typer 0.29 (pinned below 0.30) runs commands on its own copy of click, so that copy holds the context
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    path = ctx.command_path if ctx is not None else ""
+    return path.split(" ", 1)[1] if " " in path else path
+
+
+def envelope(result: object, *, profile: str | None = None, key: str = "result") -> dict[str, Any]:
+    """The one JSON shape of every command's output: ``{"tool", "version", "command", "database": {host, port,
+    dbname, user, source} or null, "profile", "result"}`` (``"error"`` instead of ``"result"`` for an error). The
+    database is the one the command last connected to; ``source`` says how it was chosen (``dsn``, ``DATABASE_URL``,
+    ``PG*``, ``embedded``)."""
+    from tablemend import __version__
+
+    database = next(reversed(_targets.values()), None) if _targets else None
+    return {"tool": "tablemend", "version": __version__, "command": command_name(),
+            "database": dict(database) if database is not None else None,
+            "profile": profile or (_profile[0] if _profile else None), key: result}
 
 
 ProgressFn = Callable[[str, int, "int | None"], None]
@@ -283,6 +335,7 @@ def announce_databases() -> None:
             err_console.print(f"database: {escape(target.describe())}", highlight=False, soft_wrap=True)
 
     db.on_connect(say)
+    db.on_connect(_remember)
 
 
 @contextmanager
@@ -303,13 +356,17 @@ def working(message: str) -> Iterator[Callable[[str], None]]:
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn a :class:`TablemendError` into one clear line on stderr and the error's exit code (no traceback)."""
+    """Turn a :class:`TablemendError` into one clear line on stderr and the error's exit code (no traceback). With
+    ``--format json`` the error is also on stdout, as the envelope with ``"error": {code, message, details, hint}``
+    (the HTTP API's error object) instead of ``"result"``, so a script reading stdout always gets valid JSON."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except TablemendError as exc:
+            if getattr(kwargs.get("fmt"), "value", None) == "json":  # OutputFormat or ReportFormat
+                write_out(dumps_plain(envelope(exc.to_json(), key="error")) + "\n")
             fail(exc)
         except KeyboardInterrupt:
             alert_console.print("[red]interrupted[/red]")

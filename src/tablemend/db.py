@@ -84,6 +84,8 @@ class Target:
     dbname: str
     user: str
     how: str = ""  # how the server was chosen, when resolve_dsn chose it (``from PG* (PGDATABASE)``, ...)
+    #: where the DSN came from: ``dsn`` (given), ``DATABASE_URL``, ``PG*`` (libpq's variables) or ``embedded``
+    source: str = "dsn"
 
     def describe(self) -> str:
         return f"{self.host}:{self.port}/{self.dbname} as {self.user}" + (f" ({self.how})" if self.how else "")
@@ -94,6 +96,7 @@ class Target:
 
 _listeners: list[Callable[[Target], None]] = []
 _how: dict[str, str] = {}  # resolved DSN -> how resolve_dsn chose it, said with the next connection to it
+_source: dict[str, str] = {}  # resolved DSN -> where it came from (Target.source)
 
 
 def on_connect(listener: Callable[[Target], None]) -> Callable[[], None]:
@@ -113,9 +116,11 @@ def resolve_dsn(dsn: str | None = None) -> str:
         return dsn
     if env := os.environ.get("DATABASE_URL"):
         _how[env] = "from DATABASE_URL"
+        _source[env] = "DATABASE_URL"
         return env
     if names := libpq_env_names():
         _how[""] = f"from {', '.join(names)}"
+        _source[""] = "PG*"
         return ""  # libpq fills everything from the PG* variables
     from tablemend.embedded import EmbeddedCluster
 
@@ -123,15 +128,18 @@ def resolve_dsn(dsn: str | None = None) -> str:
     url = cluster.start()
     said = [f"embedded cluster in {cluster.home}", *(["started now"] if cluster.started else []), *cluster.messages]
     _how[url] = "; ".join(said)
+    _source[url] = "embedded"
     return url
 
 
 def _announce(conn: Connection, resolved: str) -> None:
     how = _how.pop(resolved, "")
+    source = _source.pop(resolved, "dsn")
     if not _listeners:
         return
     info = conn.info
-    target = Target(host=info.host or "?", port=str(info.port), dbname=info.dbname, user=info.user, how=how)
+    target = Target(host=info.host or "?", port=str(info.port), dbname=info.dbname, user=info.user, how=how,
+                    source=source)
     for listener in list(_listeners):
         listener(target)
 

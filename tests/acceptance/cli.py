@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def tablemend_exe() -> str:
@@ -47,3 +49,23 @@ def shell(command: str, env: dict[str, str] | None = None, timeout: float = 180
     env["PATH"] = f"{Path(tablemend_exe()).parent}{os.pathsep}{env.get('PATH', '')}"
     return subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env, timeout=timeout,
                           check=False)
+
+
+#: the keys of every command's JSON output, in order (docs/doctor.md, "Output formats"); errors have "error" last
+ENVELOPE = ["tool", "version", "command", "database", "profile"]
+
+
+def result_of(stdout: str) -> Any:
+    """The ``result`` of a command's JSON envelope, after checking the envelope's shape."""
+    doc = json.loads(stdout)
+    assert isinstance(doc, dict) and list(doc) == [*ENVELOPE, "result"], stdout[:500]
+    return doc["result"]
+
+
+def error_of(stdout: str) -> dict[str, Any]:
+    """The ``error`` object ``{code, message, details, hint}`` of a command's JSON error envelope."""
+    doc = json.loads(stdout)
+    assert isinstance(doc, dict) and list(doc) == [*ENVELOPE, "error"], stdout[:500]
+    error: dict[str, Any] = doc["error"]
+    assert list(error) == ["code", "message", "details", "hint"], error
+    return error

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -10,14 +9,14 @@ import psycopg
 import pytest
 
 from tablemend import db
-from tests.acceptance.cli import error_lines, run
+from tests.acceptance.cli import error_lines, result_of, run
 from tests.integration import tmdata as d
 
 
 def _json(*args: str) -> Any:
     done = run(*args, "--format", "json")
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return result_of(done.stdout)
 
 
 def _one_line_error(done: Any, code: str, exit_code: int) -> None:

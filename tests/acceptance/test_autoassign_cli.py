@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tablemend import db
-from tests.acceptance.cli import error_lines, run
+from tests.acceptance.cli import error_lines, result_of, run
 from tests.integration import tmdata as d
 
 WINDOW = ("--start", "2030-06-01T19:00Z", "--end", "2030-06-01T21:00Z")
@@ -21,7 +21,7 @@ def test_quote_hold_best_and_a_repack_round_trip(tm_dsn: str, tmp_path: Path) ->
     rid = str(f.restaurant_id)
     done = run("quote", rid, "--party", "2", *WINDOW, "--limit", "2", "--dsn", tm_dsn, "--format", "json")
     assert done.returncode == 0, done.stderr
-    assert [c["table_numbers"] for c in json.loads(done.stdout)] == [["T1"], ["T3"]]
+    assert [c["table_numbers"] for c in result_of(done.stdout)] == [["T1"], ["T3"]]
     refused = run("quote", rid, "--party", "8", *WINDOW, "--dsn", tm_dsn)
     assert refused.returncode == 3 and refused.stdout == ""
     assert error_lines(refused.stderr)[0].startswith("error [TAC21]:")
@@ -31,7 +31,7 @@ def test_quote_hold_best_and_a_repack_round_trip(tm_dsn: str, tmp_path: Path) ->
     assert [m["to_numbers"] for m in json.loads(plan.read_text())["moves"]] == [["T5"]]
     applied = run("repack", "apply", str(plan), "--dsn", tm_dsn, "--format", "json")
     assert applied.returncode == 0, applied.stderr
-    assert json.loads(applied.stdout)["moved_bookings"] == 1
+    assert result_of(applied.stdout)["moved_bookings"] == 1
     stale = run("repack", "apply", str(plan), "--dsn", tm_dsn)
     assert stale.returncode == 3 and error_lines(stale.stderr)[0].startswith("error [TAC23]:")
     # the freed T1..T4 are held for the party now, T5 is x's: nothing is left over the window; later, T1 is best
@@ -40,7 +40,7 @@ def test_quote_hold_best_and_a_repack_round_trip(tm_dsn: str, tmp_path: Path) ->
     held = run("hold", "best", rid, "--party", "2", "--start", "2030-06-01T22:00Z", "--end", "2030-06-01T23:00Z",
                "--dsn", tm_dsn, "--format", "json")
     assert held.returncode == 0, held.stderr
-    assert json.loads(held.stdout)["table_numbers"] == ["T1"]
+    assert result_of(held.stdout)["table_numbers"] == ["T1"]
 
 
 def test_bad_plan_file_is_a_usage_error(tm_dsn: str, tmp_path: Path) -> None:

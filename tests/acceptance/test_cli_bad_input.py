@@ -8,7 +8,6 @@ origin's state D1), and the unknown-option case names real rows: were the option
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 from psycopg import sql
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import error_lines, run
+from tests.acceptance.cli import error_lines, result_of, run
 from tests.conftest import TemplateFactory, _build_origin, _build_tablemend, dsn_for
 
 _UNREACHABLE = "postgresql://postgres:x@127.0.0.1:1/nowhere?connect_timeout=2"
@@ -136,7 +135,7 @@ def world(templates: TemplateFactory, server_dsn: str) -> Iterator[World]:
     try:
         loaded = run("sample", "--restaurants", "1", "--dsn", tm, "-f", "json")
         assert loaded.returncode == 0, loaded.stderr
-        restaurant = json.loads(loaded.stdout)["restaurant_ids"][0]
+        restaurant = result_of(loaded.stdout)["restaurant_ids"][0]
         with psycopg.connect(tm) as conn:
             row = conn.execute("SELECT booking_id, array_agg(table_id ORDER BY table_id) FROM booking_table_assignments"
                                " GROUP BY booking_id ORDER BY booking_id LIMIT 1").fetchone()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.acceptance.cli import run
+from tests.acceptance.cli import result_of, run
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +105,7 @@ def test_status_reports_the_embedded_servers_gist_rescan_verdict(home: Path) -> 
     assert run("db", "start", env=_env(home)).returncode == 0
     status = run("db", "status", "--format", "json", env=_env(home))
     assert status.returncode == 0, status.stderr
-    verdict = json.loads(status.stdout)["gist_rescan"]
+    verdict = result_of(status.stdout)["gist_rescan"]
     assert verdict["verdict"] == "affected" and verdict["workaround"] is True  # the embedded 18.6 (docs §7)
     assert "gist rescan: affected" in run("db", "status", env=_env(home)).stdout
 
@@ -115,7 +114,7 @@ def test_db_check_probes_records_and_sets_the_workaround(tm_dsn: str) -> None:
     from tests.integration.test_integrity import MEASURED
 
     checked = run("db", "check", "--dsn", tm_dsn, "--format", "json")
-    body = json.loads(checked.stdout)
+    body = result_of(checked.stdout)
     version = body["gist_rescan"]["server_version"].split()[0]
     expected = MEASURED[version]
     assert checked.returncode == (1 if expected.value == "affected" else 0), checked.stderr

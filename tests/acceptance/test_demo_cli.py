@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import uuid
@@ -13,7 +12,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from tablemend import sandbox
-from tests.acceptance.cli import error_lines, run, shell
+from tests.acceptance.cli import error_lines, result_of, run, shell
 from tests.conftest import _drop_database, dsn_for
 
 _UNREACHABLE = "postgresql://postgres:x@127.0.0.1:1/nowhere?connect_timeout=2"
@@ -47,7 +46,7 @@ def _count(dsn: str, query: str) -> int:
 def test_sandbox_origin_all_states_in_the_dsn_database(empty_dsn: str) -> None:
     done = run("sandbox", "origin", "--dsn", empty_dsn, "--states", "all", "--format", "json")
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report = result_of(done.stdout)
     assert report["built"] is True
     assert (report["legacy_overload"], report["legacy_idempotency_index"]) == (True, True)  # implied by D3 / D4
     assert [c["code"] for c in report["cases"]] == list(sandbox.ORIGIN_STATES)
@@ -70,7 +69,7 @@ def test_sandbox_origin_all_states_in_the_dsn_database(empty_dsn: str) -> None:
 def test_sandbox_origin_named_database_and_reset(server_dsn: str, scratch_name: str) -> None:
     first = run("sandbox", "origin", "--dsn", server_dsn, "--database", scratch_name, "--states", "D1", "-f", "json")
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout)["created"] is True
+    assert result_of(first.stdout)["created"] is True
     target = dsn_for(server_dsn, scratch_name)
     assert _count(target, "SELECT count(*) FROM restaurants") == 1
     # Without the legacy pieces the existing sandbox cannot hold D4; nothing is seeded.
@@ -81,7 +80,7 @@ def test_sandbox_origin_named_database_and_reset(server_dsn: str, scratch_name: 
     reset = run("sandbox", "origin", "--dsn", server_dsn, "--database", scratch_name, "--states", "D4", "--reset",
                 "-f", "json")
     assert reset.returncode == 0, reset.stderr
-    assert json.loads(reset.stdout)["created"] is True
+    assert result_of(reset.stdout)["created"] is True
     assert _count(target, "SELECT count(*) FROM restaurants") == 1
 
 

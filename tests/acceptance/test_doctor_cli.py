@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import error_lines, run
+from tests.acceptance.cli import error_lines, result_of, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +21,7 @@ def test_scan_repair_verify_undo(origin_dsn: str) -> None:
 
     scanned = run("doctor", "scan", "--dsn", origin_dsn, "--format", "json")
     assert scanned.returncode == 1, scanned.stderr
-    rows = [r for r in json.loads(scanned.stdout) if r["code"] != "TMD022"]  # TMD022: the server, not the data
+    rows = [r for r in result_of(scanned.stdout) if r["code"] != "TMD022"]  # TMD022: the server, not the data
     assert [r["code"] for r in rows] == ["TMD001"]
     assert rows[0]["booking"] == str(case.blocking_booking_ids[0]) and rows[0]["remediation"]
 
@@ -45,7 +44,7 @@ def test_scan_repair_verify_undo(origin_dsn: str) -> None:
     repaired = run("doctor", "repair", "--dsn", origin_dsn, "--booking", p, "--tables", tables, "--yes",
                    "--format", "json")
     assert repaired.returncode == 0, repaired.stderr
-    repair_id = json.loads(repaired.stdout)["repair_id"]
+    repair_id = result_of(repaired.stdout)["repair_id"]
     # --fail-on error: an affected server (TMD022, a warning) makes every scan exit 1 until it is upgraded
     assert run("doctor", "scan", "--dsn", origin_dsn, "--fail-on", "error").returncode == 0
 
@@ -56,7 +55,7 @@ def test_scan_repair_verify_undo(origin_dsn: str) -> None:
     assert retried.returncode == 0 and "assignment succeeded: 2 row(s)" in retried.stdout, retried.stderr
 
     journal = run("doctor", "journal", "--dsn", origin_dsn, "--format", "json")
-    assert [e["kind"] for e in json.loads(journal.stdout)] == ["repair", "undo", "repair"]
+    assert [e["kind"] for e in result_of(journal.stdout)] == ["repair", "undo", "repair"]
 
 
 def test_bad_input_is_one_line_and_exit_2(origin_dsn: str) -> None:
@@ -95,7 +94,7 @@ def test_scan_as_github_annotations(origin_dsn: str) -> None:
     assert lines and all(shape.fullmatch(ln) for ln in lines), lines
     tmd001 = [ln for ln in lines if ln.startswith("::error title=TMD001 Released booking still holds a table::")]
     assert len(tmd001) == 1 and str(case.blocking_booking_ids[0]) in tmd001[0], lines
-    from tablemend.cli_annotations import annotation
+    from tablemend.doctor.render.github import annotation
 
     assert annotation("notice", "a:b,c", "50% done\nnext") == "::notice title=a%3Ab%2Cc::50%25 done%0Anext"
 

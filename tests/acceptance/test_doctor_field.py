@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_of, result_of, run
 
 
 def _seed(dsn: str, code: str) -> sandbox.StateCase:
@@ -20,15 +20,15 @@ def test_scan_id_works_with_repair_booking_include(origin_dsn: str) -> None:
     case = _seed(origin_dsn, "zone-lock-drift")
     p, tables = str(case.booking_id), ",".join(map(str, case.table_ids))
     scanned = run("doctor", "scan", "--dsn", origin_dsn, "-f", "json")
-    ids = [f["id"] for f in json.loads(scanned.stdout) if f["code"] == "TMD002" and f["booking"] == p]
+    ids = [f["id"] for f in result_of(scanned.stdout) if f["code"] == "TMD002" and f["booking"] == p]
     assert len(ids) == 2, scanned.stdout
     include = [arg for i in ids for arg in ("--include", i)]
     repaired = run("doctor", "repair", "--dsn", origin_dsn, "--booking", p, "--tables", tables, *include, "--yes",
                    "-f", "json")
     assert repaired.returncode == 0, repaired.stderr
-    assert set(ids) <= set(json.loads(repaired.stdout)["findings"])
+    assert set(ids) <= set(result_of(repaired.stdout)["findings"])
     rescanned = run("doctor", "scan", "--dsn", origin_dsn, "-f", "json")
-    assert not set(ids) & {f["id"] for f in json.loads(rescanned.stdout)}
+    assert not set(ids) & {f["id"] for f in result_of(rescanned.stdout)}
 
     gone = run("doctor", "repair", "--dsn", origin_dsn, "--booking", p, "--tables", tables, "--include", ids[0],
                "--yes")
@@ -46,17 +46,17 @@ def test_repair_that_changes_nothing_exits_non_zero(origin_dsn: str) -> None:
     p, tables = str(case.booking_id), ",".join(map(str, case.table_ids))
     scanned = run("doctor", "scan", "--dsn", origin_dsn, "--booking", p, "--tables", tables, "-f", "json")
     # (TMD022 is the server's own finding on an affected server: repaired by no row change, listed apart)
-    remaining = [f["id"] for f in json.loads(scanned.stdout) if f["code"] != "TMD022"]
-    assert remaining and all(f["safety"] != "safe" for f in json.loads(scanned.stdout))
+    remaining = [f["id"] for f in result_of(scanned.stdout) if f["code"] != "TMD022"]
+    assert remaining and all(f["safety"] != "safe" for f in result_of(scanned.stdout))
     result = run("doctor", "repair", "--dsn", origin_dsn, "--booking", p, "--tables", tables, "--yes")
     assert result.returncode == 1, result.stderr
     assert "nothing was repaired" in result.stderr and all(i in result.stderr for i in remaining)
     result = run("doctor", "repair", "--dsn", origin_dsn, "--booking", p, "--tables", tables, "--yes", "-f", "json")
     assert result.returncode == 1
-    error = json.loads(result.stdout)
+    error = error_of(result.stdout)
     assert error["code"] == "TMD84" and all(i in error["details"] for i in remaining)
     journal = run("doctor", "journal", "--dsn", origin_dsn, "-f", "json")
-    assert json.loads(journal.stdout) == []
+    assert result_of(journal.stdout) == []
 
 
 def _clone(server_dsn: str, source_dsn: str, name: str) -> str:
@@ -86,7 +86,7 @@ def test_reviewed_plan_staging_then_production(origin_dsn: str, server_dsn: str,
     p, tables = str(case.booking_id), ",".join(map(str, case.table_ids))
     staging = _clone(server_dsn, origin_dsn, f"tm_field_staging_{os.getpid()}")
     try:
-        scanned = json.loads(run("doctor", "scan", "--dsn", staging, "--booking", p, "--tables", tables,
+        scanned = result_of(run("doctor", "scan", "--dsn", staging, "--booking", p, "--tables", tables,
                                  "-f", "json").stdout)
         include = [arg for f in scanned if f["safety"] == "confirm" for arg in ("--include", f["id"])]
         path = Path(str(tmp_path)) / "plan.json"
@@ -102,8 +102,8 @@ def test_reviewed_plan_staging_then_production(origin_dsn: str, server_dsn: str,
         for where in (staging, origin_dsn):
             applied = run("doctor", "repair", "--dsn", where, "--plan", str(path), "--yes", "-f", "json")
             assert applied.returncode == 0, applied.stderr
-            assert json.loads(applied.stdout)["plan_sha256"] == sha
-            entries = json.loads(run("doctor", "journal", "--dsn", where, "-f", "json").stdout)
+            assert result_of(applied.stdout)["plan_sha256"] == sha
+            entries = result_of(run("doctor", "journal", "--dsn", where, "-f", "json").stdout)
             assert [e["plan_sha256"] for e in entries] == [sha]
             after[where] = _checksums(where)
             with db.connect(where, autocommit=True) as conn:
@@ -112,7 +112,7 @@ def test_reviewed_plan_staging_then_production(origin_dsn: str, server_dsn: str,
 
         again = run("doctor", "repair", "--dsn", origin_dsn, "--plan", str(path), "--yes", "-f", "json")
         assert again.returncode == 2
-        assert json.loads(again.stdout)["code"] == "TMD85"
+        assert error_of(again.stdout)["code"] == "TMD85"
     finally:
         from tests.conftest import _drop_database
 
@@ -138,7 +138,7 @@ def test_plan_refused_when_a_row_changed_since(origin_dsn: str, tmp_path: object
     assert refused.returncode == 2
     assert "TMD85" in refused.stderr and row["pk"]["id"] in refused.stderr and "changed" in refused.stderr
     assert _checksums(origin_dsn) == before, "nothing changed"
-    assert run("doctor", "journal", "--dsn", origin_dsn, "-f", "json").stdout.strip() == "[]"
+    assert result_of(run("doctor", "journal", "--dsn", origin_dsn, "-f", "json").stdout) == []
 
     path.write_text(json.dumps({**doc, "findings": [{**doc["findings"][0], "key": {"x": 1}}]}))
     edited = run("doctor", "repair", "--dsn", origin_dsn, "--plan", str(path), "--yes")

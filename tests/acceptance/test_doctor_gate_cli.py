@@ -3,10 +3,8 @@ one is not, 2 (one line, no traceback) on bad input or an unrecognised database.
 
 from __future__ import annotations
 
-import json
-
 from tablemend import db, sandbox
-from tests.acceptance.cli import error_lines, run
+from tests.acceptance.cli import error_lines, result_of, run
 
 
 def test_gate_exit_codes(origin_dsn: str, empty_dsn: str) -> None:
@@ -27,7 +25,7 @@ def test_gate_exit_codes(origin_dsn: str, empty_dsn: str) -> None:
     assert row is not None
     blocked = run("doctor", "gate", "--dsn", origin_dsn, "--format", "json")
     assert blocked.returncode == 1, blocked.stderr
-    report = json.loads(blocked.stdout)
+    report = result_of(blocked.stdout)
     assert report["creatable"] is False
     verdicts = {c["constraint"]: c for c in report["constraints"]}
     assert verdicts["bta_table_slot"]["creatable"] is False and verdicts["bta_booking_table"]["creatable"] is False

@@ -11,7 +11,7 @@ from bench import origin_data
 
 from tablemend import db
 from tablemend.doctor import scan
-from tests.acceptance.cli import run
+from tests.acceptance.cli import result_of, run
 
 
 def _key(relation: str, op: str, pk: object) -> tuple[str, str, str]:
@@ -24,10 +24,10 @@ def test_the_plan_is_what_the_repair_journals(origin_dsn: str) -> None:
         found = {f.id for f in scan(conn)}
     planned = run("doctor", "plan", "--dsn", origin_dsn, "--format", "json")
     assert planned.returncode == 0, planned.stderr
-    plan = json.loads(planned.stdout)
+    plan = result_of(planned.stdout)
     repaired = run("doctor", "repair", "--all-safe", "--yes", "--dsn", origin_dsn, "--format", "json")
     assert repaired.returncode == 0, repaired.stderr
-    done = json.loads(repaired.stdout)
+    done = result_of(repaired.stdout)
     with db.connect(origin_dsn, autocommit=True) as conn:
         journalled = conn.execute("SELECT relation, op, pk, finding_ids FROM tablemend_doctor.journal_changes "
                                   "WHERE journal_id = %s ORDER BY seq", (done["repair_id"],)).fetchall()

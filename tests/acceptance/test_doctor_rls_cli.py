@@ -7,7 +7,6 @@ and prints no report; ``--restaurant R`` covers exactly R's findings and says so
 
 from __future__ import annotations
 
-import json
 import secrets
 import subprocess
 import uuid
@@ -20,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_of, result_of, run
 
 
 @pytest.fixture
@@ -46,7 +45,7 @@ def rls_origin(origin_dsn: str) -> Iterator[tuple[str, str, list[sandbox.StateCa
 def _refused(out: subprocess.CompletedProcess[str]) -> None:
     assert out.returncode == 2, (out.stdout, out.stderr)
     # never a report: nothing on stdout, or (JSON mode) only the error object
-    assert out.stdout == "" or json.loads(out.stdout).get("code") == "TMD70", out.stdout
+    assert out.stdout == "" or error_of(out.stdout)["code"] == "TMD70", out.stdout
     assert "TMD70" in out.stderr and "booking" in out.stderr, out.stderr
     assert "BYPASSRLS" in out.stderr and "--restaurant" in out.stderr
     assert "Traceback" not in out.stderr
@@ -68,7 +67,7 @@ def test_rls_filtered_role_is_refused_by_every_verb(rls_origin: tuple[str, str, 
     # the owner is not filtered: the whole database, both restaurants
     full = run("doctor", "scan", "--dsn", owner, "--format", "json")
     assert full.returncode == 1, full.stderr
-    restaurants = {f["restaurant"] for f in _data_findings(json.loads(full.stdout))}
+    restaurants = {f["restaurant"] for f in _data_findings(result_of(full.stdout))}
     assert restaurants == {str(c.restaurant_id) for c in cases}
 
 
@@ -84,21 +83,21 @@ def test_explicit_restaurant_scope_covers_exactly_r(rls_origin: tuple[str, str, 
         scoped = run("doctor", "scan", "--dsn", reader, "--restaurant", r, "--format", "json")
         assert scoped.returncode == 1, scoped.stderr
         assert f"covers restaurant {r} only" in scoped.stderr
-        mine = json.loads(scoped.stdout)
+        mine = result_of(scoped.stdout)
         assert _data_findings(mine) and {f["restaurant"] for f in _data_findings(mine)} == {r}
         assert all(f["scope"] == f"restaurant {r}" for f in mine)
-        as_owner = json.loads(run("doctor", "scan", "--dsn", owner, "--restaurant", r, "--format", "json").stdout)
+        as_owner = result_of(run("doctor", "scan", "--dsn", owner, "--restaurant", r, "--format", "json").stdout)
         assert sorted(f["id"] for f in mine) == sorted(f["id"] for f in as_owner)
     r = str(cases[0].restaurant_id)
     script = run("doctor", "plan", "--dsn", owner, "--restaurant", r, "--sql")
     assert script.returncode == 0 and script.stdout.startswith(f"-- covers restaurant {r} only\n"), script.stderr
-    planned = json.loads(run("doctor", "plan", "--dsn", owner, "--restaurant", r, "--format", "json").stdout)
+    planned = result_of(run("doctor", "plan", "--dsn", owner, "--restaurant", r, "--format", "json").stdout)
     assert planned["scope"] == f"restaurant {r}" and planned["apply"]
     assert {f["restaurant"] for f in planned["apply"]} == {r}
     # a restaurant the policies do not show (here: one that does not exist) is refused, not reported clean
     ghost = run("doctor", "scan", "--dsn", reader, "--restaurant", str(uuid.uuid4()), "--format", "json")
     assert ghost.returncode == 2 and "TMD71" in ghost.stderr, ghost.stderr
-    assert ghost.stdout == "" or json.loads(ghost.stdout).get("code") == "TMD71", ghost.stdout
+    assert ghost.stdout == "" or error_of(ghost.stdout)["code"] == "TMD71", ghost.stdout
 
 
 def test_sandbox_builds_the_origin_with_its_tenant_policies(empty_dsn: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tablemend import db, sandbox
 from tablemend.doctor import bulk
-from tests.acceptance.cli import error_lines, run
+from tests.acceptance.cli import error_lines, result_of, run
 
 #: TMD022 reports the server (the GiST rescan bug of some minor versions), not the data
 SERVER = "TMD022"
@@ -20,7 +20,7 @@ def _seed(dsn: str, code: str) -> sandbox.StateCase:
 
 
 def _codes(stdout: str) -> list[str]:
-    return sorted(r["code"] for r in json.loads(stdout) if r["code"] != SERVER)
+    return sorted(r["code"] for r in result_of(stdout) if r["code"] != SERVER)
 
 
 def test_baseline_reports_only_new_drift(origin_dsn: str, tmp_path: Path) -> None:
@@ -35,13 +35,13 @@ def test_baseline_reports_only_new_drift(origin_dsn: str, tmp_path: Path) -> Non
 
     quiet = run("doctor", "scan", "--dsn", origin_dsn, "--baseline", str(accepted), "-f", "json")
     assert quiet.returncode == 0, quiet.stderr  # nothing new: exit 0 although the drift is still there
-    assert json.loads(quiet.stdout) == []
+    assert result_of(quiet.stdout) == []
     assert f"0 new finding(s), {len(entries)} suppressed by the baseline" in quiet.stderr
 
     second = _seed(origin_dsn, "D1")  # the same kind of drift in another restaurant: a new finding
     noisy = run("doctor", "scan", "--dsn", origin_dsn, "--baseline", str(accepted), "-f", "json")
     assert noisy.returncode == 1, noisy.stderr
-    rows = json.loads(noisy.stdout)
+    rows = result_of(noisy.stdout)
     assert [(r["code"], r["restaurant"]) for r in rows] == [("TMD001", str(second.restaurant_id))]
     assert str(first.restaurant_id) not in noisy.stdout
     assert f"1 new finding(s), {len(entries)} suppressed" in noisy.stderr
@@ -92,7 +92,7 @@ def test_select_and_ignore_codes_and_prefixes(origin_dsn: str) -> None:
                  "--yes", "--select", "TMD001", "-f", "json")
     assert narrow.returncode == 0, narrow.stderr
     assert "note: TMD001's repair can leave findings of TMD007, TMD008" in narrow.stderr, narrow.stderr
-    assert json.loads(narrow.stdout)["changes"] > 0
+    assert result_of(narrow.stdout)["changes"] > 0
     # what it left is what the selection left out: only findings its repair can expose; the rest is clean
     left = _codes(run("doctor", "scan", "--dsn", origin_dsn, "--restaurant", str(case.restaurant_id), "-f",
                       "json").stdout)
@@ -102,7 +102,7 @@ def test_select_and_ignore_codes_and_prefixes(origin_dsn: str) -> None:
     assert rest.returncode == 0 or not left, rest.stderr
     clean = run("doctor", "scan", "--dsn", origin_dsn, "--restaurant", str(case.restaurant_id), "-f", "json")
     assert _codes(clean.stdout) == []
-    finding = next(r for r in json.loads(still.stdout) if r["code"] == "TMD001")["id"]
+    finding = next(r for r in result_of(still.stdout) if r["code"] == "TMD001")["id"]
     contradiction = run("doctor", "repair", "--dsn", origin_dsn, "--include", finding, "--ignore", "TMD001", "--yes")
     assert contradiction.returncode == 2 and "TMU16" in contradiction.stderr
 
@@ -132,7 +132,7 @@ def test_configuration_file_and_precedence(origin_dsn: str, tmp_path: Path) -> N
     closer = deeper / "tablemend.toml"  # the closest file wins; files are not merged
     closer.write_text('[doctor.scan]\nselect = ["TMD013"]\nformat = "json"\n', encoding="utf-8")
     nearest = run("doctor", "scan", "--dsn", origin_dsn, cwd=deeper)
-    assert nearest.returncode == 0 and json.loads(nearest.stdout) == [], nearest.stderr
+    assert nearest.returncode == 0 and result_of(nearest.stdout) == [], nearest.stderr
     named = run("--config", str(project / "pyproject.toml"), "doctor", "scan", "--dsn", origin_dsn, cwd=deeper)
     assert _codes(named.stdout) == ["TMD001"]
 

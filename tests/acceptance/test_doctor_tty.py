@@ -3,7 +3,6 @@ stderr are a terminal (progress shown on stderr) or not (nothing extra), as in `
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import re
@@ -12,7 +11,7 @@ import subprocess
 import tempfile
 
 from tablemend import db, sandbox
-from tests.acceptance.cli import error_lines, run, tablemend_exe
+from tests.acceptance.cli import error_lines, result_of, run, tablemend_exe
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: instants written by the run itself (updated_at = now() in the after-images): the only bytes that may differ
@@ -60,20 +59,20 @@ def test_json_is_the_same_bytes_with_and_without_a_terminal(origin_dsn: str) -> 
         piped = run(*args)
         code, stdout, _ = run_on_terminal(*args)
         assert code == piped.returncode, piped.stderr
-        assert json.loads(piped.stdout), command  # findings / a plan, not an empty document
+        assert result_of(piped.stdout), command  # findings / a plan, not an empty document
         assert _same_run(stdout) == _same_run(piped.stdout), command
 
     code, on_terminal, _ = run_on_terminal("doctor", "repair", "--all-safe", "--yes", "--dsn", origin_dsn,
                                            "--format", "json")
     assert code == 0
-    undone = run("doctor", "undo", json.loads(on_terminal)["repair_id"], "--dsn", origin_dsn)
+    undone = run("doctor", "undo", result_of(on_terminal)["repair_id"], "--dsn", origin_dsn)
     assert undone.returncode == 0, undone.stderr
     piped = run("doctor", "repair", "--all-safe", "--yes", "--dsn", origin_dsn, "--format", "json")
     assert piped.returncode == 0, piped.stderr
-    assert json.loads(piped.stdout)["changes"] > 0
+    assert result_of(piped.stdout)["changes"] > 0
     # the same bytes but for the new repair's id
-    assert _UUID.sub("ID", on_terminal.replace(json.loads(on_terminal)["repair_id"], "ID")) == _UUID.sub(
-        "ID", piped.stdout.replace(json.loads(piped.stdout)["repair_id"], "ID"))
+    assert _UUID.sub("ID", on_terminal.replace(result_of(on_terminal)["repair_id"], "ID")) == _UUID.sub(
+        "ID", piped.stdout.replace(result_of(piped.stdout)["repair_id"], "ID"))
 
 
 def test_progress_is_drawn_on_a_terminal_only(origin_dsn: str) -> None:
@@ -109,6 +108,6 @@ def test_repair_shows_its_phases_with_counts_on_a_terminal(origin_dsn: str) -> N
     code, out, terminal = run_on_terminal("doctor", "repair", "--all-safe", "--yes", "--dsn", origin_dsn,
                                           "--format", "json")
     assert code == 0, terminal
-    assert json.loads(out)["changes"] > 0
+    assert result_of(out)["changes"] > 0
     assert re.search(rb"finding TMD\d{3}", terminal), terminal  # detection, check by check
     assert re.search(rb"\d+/\d+", terminal), terminal  # with counts

@@ -4,11 +4,10 @@ nothing."""
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 
 from tablemend import db
-from tests.acceptance.cli import run
+from tests.acceptance.cli import result_of, run
 
 
 def _count(dsn: str) -> int:
@@ -31,11 +30,11 @@ def test_create_list_revoke(tm_dsn: str) -> None:
     assert stored[0]["prefix"] == secret[:12] and stored[0]["scopes"] == ["read", "assign"]
     listed = run("keys", "list", "--dsn", tm_dsn, "-f", "json")
     assert listed.returncode == 0 and secret not in listed.stdout
-    rows = json.loads(listed.stdout)
+    rows = result_of(listed.stdout)
     assert rows[0]["name"] == "backend" and rows[0]["restaurants"] == [str(uuid.UUID(int=5))]
     revoked = run("keys", "revoke", str(stored[0]["id"]), "--dsn", tm_dsn)
     assert revoked.returncode == 0, revoked.stderr
-    assert json.loads(run("keys", "list", "--dsn", tm_dsn, "-f", "json").stdout) == []
+    assert result_of(run("keys", "list", "--dsn", tm_dsn, "-f", "json").stdout) == []
 
 
 def test_bad_input_is_one_error_and_changes_nothing(tm_dsn: str) -> None:

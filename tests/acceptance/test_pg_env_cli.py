@@ -59,7 +59,8 @@ def test_doctor_scan_and_gate_use_the_pg_database(seeded: tuple[str, sandbox.Sta
 
     gate = run("doctor", "gate", "-f", "json", env=_clean_env(env))
     assert gate.returncode in (0, 1), gate.stderr
-    assert json.loads(gate.stdout)["database"]["dbname"] == env["PGDATABASE"]
+    database = json.loads(gate.stdout)["database"]  # the JSON envelope says which database and how it was chosen
+    assert (database["dbname"], database["source"]) == (env["PGDATABASE"], "PG*")
     assert where in _first_line(gate.stderr)
 
     checked = run("db", "check", "-f", "json", env=_clean_env(env))

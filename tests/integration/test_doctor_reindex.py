@@ -3,7 +3,6 @@ the live-overlap check; on both profiles, on both servers of the run."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any, LiteralString, cast
@@ -16,7 +15,7 @@ from tablemend.doctor import journal, reindex, scan, undo
 from tablemend.doctor.rules import Context, Finding
 from tablemend.errors import IndexRebuildRefused, RepairRefused, TablemendError
 from tablemend.sqlfiles import split_named
-from tests.acceptance.cli import run
+from tests.acceptance.cli import result_of, run
 from tests.integration import tmdata as d
 
 SQL = split_named(cast(LiteralString, (Path(__file__).parent / "gist_damage.sql").read_text(encoding="utf-8")))
@@ -144,7 +143,7 @@ def test_doctor_repair_rebuilds_first_then_repairs_rows(tm_dsn: str) -> None:
         assert len(_tmd023(conn)) == 1
     out = run("doctor", "repair", "--all-safe", "--yes", "--dsn", tm_dsn, "-f", "json")
     assert out.returncode == 0, out.stderr
-    body: dict[str, Any] = json.loads(out.stdout)
+    body: dict[str, Any] = result_of(out.stdout)
     (action,) = body["actions"]
     assert (action["index"], action["lost_before"], action["lost_after"], action["overlaps"]) == (TM_INDEX, 1, 0, [])
     assert "rebuilt public.booking_table_assignments_no_overlap" in out.stderr

@@ -8,7 +8,6 @@ fails again exactly as before. D3 / D4 are schema defects and D1c a live conflic
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from functools import partial
 
@@ -17,7 +16,7 @@ import pytest
 from tablemend import db, sandbox
 from tablemend.doctor import explain, plan, repair, scan, undo, verify
 from tablemend.doctor.rules import Context, Safety
-from tests.acceptance.cli import run
+from tests.acceptance.cli import error_of, result_of, run
 from tests.conftest import TemplateFactory
 from tests.integration.test_doctor_states import LIVE_CONFLICTS, checksums, ctx_for, outcome
 
@@ -83,15 +82,15 @@ def test_scan_json_is_valid_on_every_variant(templates: TemplateFactory) -> None
                 case = sandbox.seed_state(conn, "D1")
             done = run("doctor", "scan", "--dsn", dsn, "-f", "json")
             assert done.returncode == 1, done.stderr
-            assert any(f["booking"] == str(case.blocking_booking_ids[0]) for f in json.loads(done.stdout))
+            assert any(f["booking"] == str(case.blocking_booking_ids[0]) for f in result_of(done.stdout))
             done = run("doctor", "explain", "--dsn", dsn, "--booking", str(case.booking_id),
                        "--tables", ",".join(map(str, case.table_ids)), "-f", "json")
             assert done.returncode == 0, done.stderr
-            assert json.loads(done.stdout)["blockers"]
+            assert result_of(done.stdout)["blockers"]
             missing = "00000000-0000-0000-0000-000000000000"
             done = run("doctor", "scan", "--dsn", dsn, "--booking", missing, "-f", "json")
             assert done.returncode == 4  # not found, as the allocator's unknown booking (TMD60)
-            assert json.loads(done.stdout)["message"] == f"booking {missing} not found"
+            assert error_of(done.stdout)["message"] == f"booking {missing} not found"
             assert "error [" in done.stderr
 
 
@@ -122,7 +121,7 @@ def test_features_decide_applicability(templates: TemplateFactory) -> None:
             ("TMD013", ("public.refresh_table_status",))]
         done = run("doctor", "scan", "--dsn", dsn, "-f", "json")
         # the legacy pieces (an affected server adds its own TMD022, which is about the server, not this schema)
-        assert {f["code"] for f in json.loads(done.stdout)} - {"TMD022"} == {"TMD014", "TMD015"}
+        assert {f["code"] for f in result_of(done.stdout)} - {"TMD022"} == {"TMD014", "TMD015"}
         assert "TMD010 uses its equivalent query without public.table_holds.status" in done.stderr
 
 

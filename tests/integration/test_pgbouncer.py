@@ -4,14 +4,13 @@ and timestamps come back in UTC although the database's TimeZone is not UTC."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from tablemend import Allocator, db, integrity, sandbox
-from tests.acceptance.cli import run
+from tests.acceptance.cli import result_of, run
 from tests.integration import tmdata as d
 from tests.pgbouncer import PgBouncer
 
@@ -69,7 +68,7 @@ def test_every_doctor_verb_through_the_pooler(pgbouncer: PgBouncer, origin_dsn: 
 
     scanned = run("doctor", "scan", "--dsn", via, "--format", "json")
     assert scanned.returncode == 1, scanned.stderr
-    assert "TMD001" in [r["code"] for r in json.loads(scanned.stdout)]
+    assert "TMD001" in [r["code"] for r in result_of(scanned.stdout)]
     explained = run("doctor", "explain", "--dsn", via, "--booking", p, "--error", case.expected_message or "")
     assert explained.returncode == 0, explained.stderr
     planned = run("doctor", "plan", "--dsn", via, "--booking", p, "--tables", tables, "--format", "json")
@@ -77,18 +76,18 @@ def test_every_doctor_verb_through_the_pooler(pgbouncer: PgBouncer, origin_dsn: 
     assert run("doctor", "verify", "--dsn", via, "--booking", p, "--tables", tables).returncode == 0
     repaired = run("doctor", "repair", "--dsn", via, "--booking", p, "--tables", tables, "--yes", "--format", "json")
     assert repaired.returncode == 0, repaired.stderr
-    undone = run("doctor", "undo", json.loads(repaired.stdout)["repair_id"], "--dsn", via)
+    undone = run("doctor", "undo", result_of(repaired.stdout)["repair_id"], "--dsn", via)
     assert undone.returncode == 0, undone.stderr
     retried = run("doctor", "repair", "--dsn", via, "--booking", p, "--tables", tables, "--yes", "--retry",
                   "--format", "json")
     assert retried.returncode == 0, retried.stderr
-    starts = [r["start_at"] for r in json.loads(retried.stdout)["assigned"]]
+    starts = [r["start_at"] for r in result_of(retried.stdout)["assigned"]]
     assert starts and all(dt.datetime.fromisoformat(s).utcoffset() == dt.timedelta(0) for s in starts), starts
     gated = run("doctor", "gate", "--dsn", via, "--format", "json")
     assert gated.returncode in (0, 1), gated.stderr
     journal = run("doctor", "journal", "--dsn", via, "--format", "json")
     assert journal.returncode == 0, journal.stderr
-    entries = json.loads(journal.stdout)
+    entries = result_of(journal.stdout)
     assert [e["kind"] for e in entries] == ["repair", "undo", "repair"]
     assert all(str(e["created_at"]).endswith("+00:00") for e in entries), entries
     assert pgbouncer.log().count("unsupported startup parameter") == refusals

@@ -13,7 +13,7 @@ from tablemend.doctor import registry
 from tablemend.doctor.docs import render
 from tablemend.doctor.explainer import parse_error_table
 from tablemend.doctor.repairs import select
-from tablemend.doctor.rules import Finding, Level, Safety
+from tablemend.doctor.rules import Category, Finding, Level, Safety
 from tablemend.errors import ErrorNotRecognised, FindingNotFound, RepairRefused, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +37,7 @@ def test_registry_codes_are_stable_and_complete() -> None:
         assert "detect" in check.sql(), code
         assert check.description().startswith(f"{code}:"), code
         assert check.remediation.strip(), code
+        assert isinstance(check.category, Category), code  # every format names it (issue 12)
         has_repair = any(name.startswith("repair") for name in check.sql())
         assert has_repair == (check.safety is not Safety.human), code
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import sys
-import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from functools import wraps
-from typing import Annotated, Any, ParamSpec, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any
 
 import typer
 
@@ -21,12 +18,11 @@ from tablemend.clitools import (
     ReportFormat,
     ReportFormatOption,
     console,
-    database_of,
-    dumps,
+    database_entry,
     err_console,
     escape,
-    handle_errors,
     is_interactive,
+    note_profile,
     progress_display,
     render_json,
     render_rows,
@@ -37,8 +33,6 @@ from tablemend.doctor import costs, indexes, journal, planfile, reindex, repairs
 from tablemend.doctor import explainer as explain_mod
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.cli_plan import (
-    FINDING_COLUMNS,
-    TABLE_LIMIT,
     emit_plan,
     print_plan,
     repair_plan_file,
@@ -47,13 +41,13 @@ from tablemend.doctor.cli_plan import (
     write_file,
 )
 from tablemend.doctor.cli_settings import IgnoreOption, SelectOption, baseline_pass, given, selected_codes
+from tablemend.doctor.render import Report, RuleInfo
+from tablemend.doctor.render import table as render_table
+from tablemend.doctor.render.machine import doctor_command
 from tablemend.doctor.rules import Check, Context, Finding, Level
 from tablemend.doctor.scanner import checks as applicable_checks
 from tablemend.doctor.scanner import context, not_applicable, scan
-from tablemend.errors import FindingsRemain, RepairRefused, TablemendError, UsageError
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from tablemend.errors import FindingsRemain, RepairRefused, UsageError
 
 doctor_app = typer.Typer(
     help="Find and repair the states that make multi-table assignment fail.\n\n"
@@ -84,24 +78,6 @@ StatementTimeout = Annotated[str, typer.Option("--statement-timeout", envvar="TA
                                                help="Give up (changing nothing) when a statement takes longer; "
                                                "auto fits the planned work (at least 60s).")]
 
-
-
-def doctor_command(fn: Callable[P, R]) -> Callable[P, R]:
-    """:func:`handle_errors`, and with ``--format json`` the error also goes to stdout as one JSON object
-    ``{code, message, details, hint}`` (the one JSON error shape, as the HTTP API's), so a script reading stdout
-    always gets valid JSON."""
-
-    @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except TablemendError as exc:
-            if getattr(kwargs.get("fmt"), "value", None) == "json":  # OutputFormat or scan/gate's ReportFormat
-                sys.stdout.write(dumps(exc.to_json()) + "\n")
-                sys.stdout.flush()
-            raise
-
-    return handle_errors(wrapper)
 
 
 # --- parsing ----------------------------------------------------------------------------------------------------
@@ -151,6 +127,7 @@ def _ctx(conn: db.Connection, *, restaurant: str | None = None, booking: str | N
          key: str | None = None, profile: str | None = None) -> Context:
     ctx = _context(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end, key=key,
                    profile=profile)
+    note_profile(profiles.detect(conn, profile).name)  # the JSON envelope's "profile"
     if ctx.booking_id is not None and not ctx.table_ids:
         err_console.print(f"note: booking {ctx.booking_id} has no current or last table set; pass --tables to "
                           "check what blocks a request", highlight=False)
@@ -206,12 +183,14 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
 
     The whole database, one --restaurant, or what blocks one --booking P.
     Exit code 0 with no findings, 1 with findings at or above --fail-on, 2 on
-    error. --format json streams every finding; --format github writes one
-    GitHub Actions annotation per finding.
+    error. --format json writes every finding in the JSON envelope; github
+    one GitHub Actions annotation per finding; sarif a SARIF 2.1.0 log; junit
+    JUnit XML (docs/doctor.md, Output formats).
 
     Examples:
       tablemend doctor scan --fail-on error
       tablemend doctor scan --booking P --tables T1,T2 -f json
+      tablemend doctor scan -f sarif > doctor.sarif
     """
     threshold = _level(fail_on)
     selection.validate(check, select, ignore)  # before connecting: nothing is done with a bad code
@@ -220,6 +199,7 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         ctx = _ctx(conn, restaurant=restaurant, booking=booking, tables=tables, start=start, end=end,
                    profile=profile)
         prof = profiles.detect(conn, profile)
+        note_profile(prof.name)
         codes = selection.resolve(prof, check, select, ignore)
         selected = applicable_checks(prof, codes, booking=ctx.booking_id is not None)
         _note_variants(prof, codes, selected)
@@ -228,21 +208,18 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
         accepted.codes, accepted.ctx = frozenset(c.code for c in selected), ctx
         findings = accepted.filter(_with_progress(stream, selected, hook.append))
         scope = scope_of(ctx)
-        if fmt is ReportFormat.json:
-            worst = _stream_json(findings, scope)
-        elif fmt is ReportFormat.github:
-            from tablemend import cli_annotations
-
-            where = database_of(conn)
-            worst = cli_annotations.stream(findings, {c.code: c.title for c in selected},
-                                           f"{where['host']}:{where['port']}/{where['dbname']}")
-        else:
+        where = database_entry(conn)
+        report = Report("doctor scan", where, prof.name, scope, {c.code: RuleInfo.of(type(c)) for c in selected},
+                        threshold)
+        if fmt is ReportFormat.table:
             server = integrity.cached(conn)  # the scan probed before its snapshot; TMD022 when affected
             verdict = f"; GiST rescan self-test: {server.verdict.value}" if server is not None else ""
             only = f", {scope} only" if scope else ""
-            where = database_of(conn)
-            worst = _print_table(findings, f"doctor scan ({prof.name}{only}{verdict}) of "
-                                           f"{where['host']}:{where['port']}/{where['dbname']}")
+            worst = render_table.scan(findings, f"doctor scan ({prof.name}{only}{verdict}) of {report.where}")
+        else:
+            from tablemend.doctor.render.machine import scan_report
+
+            worst = scan_report(fmt, findings, report)
     for line in accepted.finish():
         err_console.print(escape(line), highlight=False, soft_wrap=True)
     if worst is not None and worst.rank >= threshold.rank and write_baseline is None:
@@ -259,43 +236,6 @@ def _note_variants(prof: profiles.Profile, codes: Sequence[str] | None, selected
         if absent:
             err_console.print(f"note: {c.code} uses its equivalent query without {', '.join(absent)}",
                               highlight=False)
-
-
-#: a readable table stops here; JSON streams every finding
-
-
-def _stream_json(findings: Iterator[Finding], scope: str | None = None) -> Level | None:
-    """One JSON array. Findings are spooled (memory while small, then a temporary file) and written to stdout only
-    when the scan has finished, so an error half-way leaves no truncated array: stdout gets the error object."""
-    worst: Level | None = None
-    with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as spool:
-        spool.write("[")
-        for n, f in enumerate(findings):
-            row = f.as_row() if scope is None else {**f.as_row(), "scope": scope}
-            spool.write(("," if n else "") + "\n  " + dumps(row).replace("\n", "\n  "))
-            worst = f.level if worst is None or f.level.rank > worst.rank else worst
-        spool.write("\n]\n" if worst is not None else "]\n")
-        spool.seek(0)
-        while chunk := spool.read(1 << 16):
-            sys.stdout.write(chunk)
-    sys.stdout.flush()
-    return worst
-
-
-def _print_table(findings: Iterator[Finding], title: str) -> Level | None:
-    rows: list[dict[str, Any]] = []
-    worst: Level | None = None
-    more = 0
-    for f in findings:
-        worst = f.level if worst is None or f.level.rank > worst.rank else worst
-        if len(rows) < TABLE_LIMIT:
-            rows.append(f.as_row())
-        else:
-            more += 1
-    render_rows(rows, OutputFormat.table, title=title, columns=FINDING_COLUMNS)
-    if more:
-        err_console.print(f"… and {more} more finding(s); use --format json for all of them")
-    return worst
 
 
 # --- explain ----------------------------------------------------------------------------------------------------
@@ -324,6 +264,7 @@ def explain_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking 
       tablemend doctor explain --booking P --error "…duplicate for table X"
     """
     with _connect(dsn) as conn:
+        note_profile(profiles.detect(conn, profile).name)  # the JSON envelope's "profile"
         result = explain_mod.explain(
             conn, booking_id=_uuid(booking, "--booking"),  # type: ignore[arg-type]
             table_ids=_uuids(tables, "--tables"), start_at=_instant(start, "--start"),
@@ -651,16 +592,17 @@ def gate_cmd(dsn: DsnOption = None, profile: ProfileOption = None,
 
     A read-only pre-migration check: could each constraint be created now? Exit
     code 0 when all can, 1 when one cannot (its blocking rows are listed), 2 on
-    error.
+    error. --format github / sarif / junit for CI.
     """
     from tablemend.doctor import gate as gate_mod
 
     with _connect(dsn) as conn, progress_display() as progress:
         progress("checking constraints", 0, None)
         result = gate_mod.gate(conn, profile=profile, keys=constraint, limit=limit)
-        where = database_of(conn)
+        where = database_entry(conn)
     from tablemend.doctor.cli_gate import render
 
-    render(result, where, fmt)
+    note_profile(result.profile)
+    render(result, Report("doctor gate", where, result.profile), fmt)
     if not result.creatable:
         raise typer.Exit(1)

@@ -1,25 +1,35 @@
-"""``tablemend doctor gate``'s output: a table, JSON (with the database it checked) or GitHub annotations."""
+"""``tablemend doctor gate``'s output: a table, JSON (the envelope), GitHub annotations, SARIF or JUnit XML."""
 
 from __future__ import annotations
 
-from tablemend.clitools import OutputFormat, ReportFormat, render_json, render_rows
+from tablemend.clitools import OutputFormat, ReportFormat, dumps_plain, render_json, render_rows, write_out
 from tablemend.doctor.gate import GateResult
+from tablemend.doctor.render import Report
 
 
-def render(result: GateResult, where: dict[str, str], fmt: ReportFormat) -> None:
-    database = f"{where['host']}:{where['port']}/{where['dbname']}"
+def render(result: GateResult, report: Report, fmt: ReportFormat) -> None:
     if fmt is ReportFormat.json:
-        render_json({"database": where, **result.as_dict()})
+        render_json(result.as_dict(), profile=result.profile)
         return
     if fmt is ReportFormat.github:
-        from tablemend import cli_annotations
+        from tablemend.doctor.render import github
 
-        cli_annotations.gate(result, database)
+        github.gate(result, report)
+        return
+    if fmt is ReportFormat.sarif:
+        from tablemend.doctor.render import sarif
+
+        write_out(dumps_plain(sarif.gate(result, report)) + "\n")
+        return
+    if fmt is ReportFormat.junit:
+        from tablemend.doctor.render import junit
+
+        write_out(junit.gate(result, report))
         return
     verdict_rows = [{"constraint": v.constraint.name, "definition": v.constraint.definition,
                      "creatable": "n/a" if v.creatable is None else ("yes" if v.creatable else "NO"),
                      "blocking": v.groups, "note": v.note or ""} for v in result.verdicts]
-    render_rows(verdict_rows, OutputFormat.table, title=f"doctor gate ({result.profile}, {database})")
+    render_rows(verdict_rows, OutputFormat.table, title=f"doctor gate ({result.profile}, {report.where})")
     for v in result.verdicts:
         if not v.blockers:
             continue

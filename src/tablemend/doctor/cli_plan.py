@@ -14,6 +14,8 @@ from tablemend.clitools import (
     OutputFormat,
     console,
     dumps_line,
+    dumps_plain,
+    envelope,
     err_console,
     is_interactive,
     render_json,
@@ -21,6 +23,7 @@ from tablemend.clitools import (
 )
 from tablemend.doctor import access, costs, planfile, repairs
 from tablemend.doctor.changes import RowChange
+from tablemend.doctor.render.table import FINDING_COLUMNS, TABLE_LIMIT
 from tablemend.doctor.rules import Context
 from tablemend.errors import PlanFileInvalid, RepairRefused, UsageError
 
@@ -71,12 +74,6 @@ def repair_plan_file(dsn: str | None, path: str, *, yes: bool, timeouts: repairs
         return
     console.print(f"repair {repair_id}: {len(loaded.changes)} row change(s) of plan {path} "
                   f"(sha256 {loaded.sha256})", highlight=False, soft_wrap=True)
-
-
-#: a finding as a table row
-FINDING_COLUMNS = ("id", "level", "safety", "detail")
-#: rows a table shows before it says how many more there are
-TABLE_LIMIT = 500
 
 
 def _change_row(change: RowChange, ids: Sequence[str]) -> dict[str, Any]:
@@ -132,17 +129,19 @@ def _json_list(out: TextIO, name: str, items: Iterable[str], *, last: bool = Fal
 def emit_plan(p: repairs.Plan, changes: Iterable[tuple[RowChange, tuple[str, ...]]], fmt: OutputFormat) -> None:
     """Write the plan as its changes stream out of the database (JSON: every change; table: the first ones)."""
     if fmt is OutputFormat.json:
-        # one finding or change per line, each encoded by json's C encoder (or by the database), written as it
-        # comes: an indented dump of 20,000 findings takes Python's slow path (seconds at 500k bookings)
+        # the envelope's result is the plan, its last member; one finding or change per line, each encoded by json's
+        # C encoder (or by the database), written as it comes: an indented dump of 20,000 findings takes Python's
+        # slow path (seconds at 500k bookings)
         lines = (changes.json_lines() if isinstance(changes, repairs.ChangeStream)
                  else (dumps_line(_change_row(change, ids)) for change, ids in changes))
+        before, after = dumps_plain(envelope(None)).rsplit("null", 1)
         out = sys.stdout
-        out.write('{\n  "scope": ' + dumps_line(scope_of(p.context) or "database") + ",\n")
+        out.write(before + '{\n  "scope": ' + dumps_line(scope_of(p.context) or "database") + ",\n")
         _json_list(out, "apply", (dumps_line(f.as_row()) for f in p.selection.apply))
         _json_list(out, "skipped", (dumps_line({**f.as_row(), "reason": why}) for f, why in p.selection.skipped))
         out.write('  "estimate": ' + dumps_line(_estimate_row(p)) + ",\n")
         _json_list(out, "changes", lines, last=True)
-        out.write("}\n")
+        out.write("}" + after + "\n")
         out.flush()
         return
     render_rows([f.as_row() for f in p.selection.apply], fmt, title="findings to repair", columns=FINDING_COLUMNS)

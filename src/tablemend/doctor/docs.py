@@ -22,12 +22,9 @@ journalled transaction that can be undone, and proves that the failed assignment
 ## Verbs
 
 {verbs}
-All verbs take `--dsn` and `--format table|json`; all but `journal` and `undo` take `--profile origin|tablemend`
-(default: detected from the catalog; an undo restores what its repair recorded). With `--format json` an error is
-also a JSON object `{code, message, details, hint}` (the HTTP API's error shape) on stdout.
-`scan --format github` writes one GitHub Actions annotation per finding (`::error title=TMD001 Released booking
-still holds a table::…`; `warning` / `notice` for the lower levels), and `gate --format github` one `::error` per
-constraint that cannot be created, each with the same exit code.
+All verbs take `--dsn` and `--format table|json` (`scan` and `gate` also `github`, `sarif` and `junit`: see
+[Output formats](#output-formats)); all but `journal` and `undo` take `--profile origin|tablemend` (default: detected
+from the catalog; an undo restores what its repair recorded).
 
 Live origin databases sit at different points of its migration history (`tablemend sandbox origin --variant` builds
 them): the profile records which columns and constraints exist; a check that needs a missing one is reported as not
@@ -42,6 +39,56 @@ they cannot get a lock in time.
 not in it. Every option has a `TABLEMEND_<OPTION>` variable and can be kept in `tablemend.toml` or
 `[tool.tablemend]`: see [configuration.md](configuration.md).
 
+## Output formats
+
+The same findings, whatever the format, each with its check's code, title and category (`assignments`,
+`bookkeeping`, `holds`, `schema`, `server`, `performance`); stdout is the same bytes with or without a terminal, and
+the exit code is the same in every format (0 clean, 1 findings at or above `--fail-on`, 2 on error).
+
+* `table` (default): id, title, category, level, safety and detail of the first 500 findings.
+* `json`: the envelope every command's JSON shares (the allocator commands' too):
+
+```json
+{"tool": "tablemend", "version": "0.1.0", "command": "doctor scan",
+ "database": {"host": "127.0.0.1", "port": "5432", "dbname": "origin", "user": "postgres", "source": "dsn"},
+ "profile": "origin",
+ "result": [{"id": "TMD001-3f2a9c1b0d", "code": "TMD001", "title": "Released booking still holds a table",
+             "category": "assignments", "level": "error", "safety": "safe", "restaurant": "…", "booking": "…",
+             "table": "…", "detail": "…", "remediation": "…", "metadata": {}}]}
+```
+
+  `database.source` says how the server was chosen: `dsn` (`--dsn` / `TABLEMEND_DSN`), `DATABASE_URL`, `PG*`
+  (libpq's variables) or `embedded`; `database` is null for a command that never connected, `profile` null outside
+  the doctor. On an error the envelope has `"error": {"code", "message", "details", "hint"}` (the HTTP API's error
+  object) instead of `"result"`, on stdout as well as the usual line on stderr. A mistyped option is a usage error
+  (`TMU01`) on stderr only: it happens before the command and its format are known.
+* `github`: one GitHub Actions workflow command per finding, `::error title=TMD001 Released booking still holds a
+  table::TMD001-… (assignments, safe) in HOST:PORT/DB: detail` (`warning` / `notice` for the lower levels);
+  `gate` writes one `::error` per constraint that cannot be created.
+* `sarif`: a SARIF 2.1.0 log (validated in the tests against the OASIS schema and Microsoft's `Sarif.Multitool
+  validate`). `tool.driver.rules` lists every check that ran (id = code, `shortDescription` = title, the check's
+  docstring as `fullDescription` / `help`, category and safety in `properties`, the default level); each result has
+  `ruleId`, `ruleIndex`, `level` (`info` is SARIF's `note`), a message naming the rows, a logical location
+  (`public.booking_table_assignments(booking_id=…, table_id=…)`: a finding has no file), the finding id as
+  `partialFingerprints["tablemendFindingId/v1"]` (the same state has the same fingerprint in every run) and the
+  remediation in `properties`. `invocations[0]` has the exit code, `run.properties` the database, profile and scope;
+  an error is a log with `executionSuccessful: false` and the error as a tool execution notification. `gate`: one
+  rule per constraint, one result per blocking group.
+* `junit`: JUnit XML for CI test reports. One `<testsuite>` per check that ran (its category a property); a check
+  without findings is one passing `<testcase>`, otherwise each finding is a `<testcase>` named by its id and title:
+  a `<failure>` (type = level, text = detail, row key and remediation) when it is at or above `--fail-on`, else a
+  passing case with the detail in `<system-out>`, so `failures` is non-zero exactly when the exit code is 1. `gate`:
+  one case per constraint, failed when it cannot be created, skipped when it does not apply. An error is one
+  `<error>` case.
+
+In CI, for example:
+
+```sh
+tablemend doctor scan --dsn "$DATABASE_URL" --format sarif > doctor.sarif
+tablemend doctor scan --dsn "$DATABASE_URL" --format junit > doctor.xml
+tablemend doctor gate --dsn "$DATABASE_URL" --format github
+```
+
 ## Pre-migration gate
 
 `tablemend doctor gate` answers, before a migration runs, whether these constraints could be created on today's data:
@@ -55,7 +102,7 @@ touch do not overlap, empty ranges overlap nothing); the tests prove the verdict
 CONSTRAINT` does, on seeded and on random data. Constraints a schema cannot have (no `slot_id` column, `allocations`
 being a view in tablemend's schema) are reported as not applicable. Read-only (one REPEATABLE READ snapshot). Exit 0
 when all are creatable, 1 when one is not, 2 on error; `--constraint KEY` (repeatable), `--limit N` groups shown
-per constraint (all are counted), `--format json` for CI.
+per constraint (all are counted), `--format json|github|sarif|junit` for CI.
 
 ## Scan benchmark
 
@@ -180,7 +227,8 @@ SELECT * FROM public.unassign_tables_atomic(:B, ARRAY[:X]::uuid[]);
 
 
 _VERBS = (
-    ("scan", "findings as rows (code, level, safety, restaurant, booking, table, detail, remediation, metadata) "
+    ("scan", "findings as rows (id, code, title, category, level, safety, restaurant, booking, table, detail, "
+     "remediation, metadata) "
      "from a read-only snapshot; exit 0 with none, 1 with findings at or above `--fail-on`, 2 on error"),
     ("explain --booking P [--tables X,Y] [--error MSG]", "the rows P's call meets, in the order it meets them, the "
      "error each raises and its repair; the database allocator's actual answer (rolled back); a verdict with the "

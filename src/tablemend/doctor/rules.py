@@ -41,6 +41,17 @@ class Level(str, enum.Enum):
         return {"info": 0, "warning": 1, "error": 2}[self.value]
 
 
+class Category(str, enum.Enum):
+    """What part of the bookkeeping a rule is about (SARIF rule properties, JUnit suites, every finding's row)."""
+
+    assignments = "assignments"  # assignment rows: who holds which table, over which window
+    bookkeeping = "bookkeeping"  # allocations, the ledger, caches and statuses derived from assignments
+    holds = "holds"  # holds and zone locks
+    schema = "schema"  # indexes, constraints, triggers and function overloads
+    server = "server"  # the PostgreSQL server and its index structures
+    performance = "performance"  # states that make repairs slow, not wrong
+
+
 class Safety(str, enum.Enum):
     safe = "safe"
     confirm = "confirm"
@@ -137,9 +148,12 @@ class Finding:
                      frozenset(groups["allocation_id"]))
 
     def as_row(self) -> dict[str, Any]:
+        rule = rule_of(self.code)
         return {
             "id": self.id,
             "code": self.code,
+            "title": rule.title if rule is not None else None,
+            "category": rule.category.value if rule is not None else None,
             "level": self.level.value,
             "safety": self.safety.value,
             "restaurant": self.restaurant_id,
@@ -157,6 +171,9 @@ class Check:
     code: ClassVar[str]
     name: ClassVar[str]
     title: ClassVar[str]
+    category: ClassVar[Category]
+    #: the relation whose row the finding's key names (None: a catalog object or the server, named by the key)
+    relation: ClassVar[str | None] = None
     level: ClassVar[Level]
     safety: ClassVar[Safety]
     profiles: ClassVar[tuple[str, ...]] = ("origin",)
@@ -288,6 +305,12 @@ def registry() -> dict[str, type[Check]]:
         if module.name.startswith("tmd"):
             importlib.import_module(f"{checks.__name__}.{module.name}")
     return dict(sorted(_REGISTRY.items()))
+
+
+@functools.cache
+def rule_of(code: str) -> type[Check] | None:
+    """The check class of a code (cached: every finding's row names its rule's title and category)."""
+    return registry().get(code)
 
 
 def for_profile(profile: str, catalog: Catalog | None = None) -> list[Check]:

@@ -11,7 +11,7 @@ Repaired: B's row on X and B's ``table`` allocation on X are gone (``unassign_ta
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -19,6 +19,8 @@ class ReleasedBookingHoldsTable(Check):
     code = "TMD001"
     name = "released-booking-holds-table"
     title = "Released booking still holds a table"
+    category = Category.assignments
+    relation = "public.booking_table_assignments"
     level = Level.error
     safety = Safety.safe
     errors = (ErrorSignature("P0001", "assign_tables_atomic_v2 assignment duplicate for table %"),

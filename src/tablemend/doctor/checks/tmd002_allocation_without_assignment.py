@@ -24,7 +24,7 @@ may be half-way through moving it, so that one stays a person's call.
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -32,6 +32,8 @@ class AllocationWithoutAssignment(Check):
     code = "TMD002"
     name = "allocation-without-assignment"
     title = "Allocation without an assignment"
+    category = Category.bookkeeping
+    relation = "public.allocations"
     level = Level.error
     safety = Safety.safe
     degraded = (("public.table_holds.status", "no_hold_status"),)

@@ -10,7 +10,7 @@ Start, end and table are unchanged, so no occupancy changes.
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -18,6 +18,8 @@ class StaleSlotId(Check):
     code = "TMD003"
     name = "stale-slot-id"
     title = "Assignment slot id does not match its window"
+    category = Category.assignments
+    relation = "public.booking_table_assignments"
     level = Level.error
     safety = Safety.safe
     errors = (ErrorSignature("P0001", "assign_tables_atomic_v2 assignment duplicate for table %"),)

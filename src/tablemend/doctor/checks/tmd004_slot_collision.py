@@ -10,7 +10,7 @@ occupancy does not change.
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -18,6 +18,8 @@ class SlotCollision(Check):
     code = "TMD004"
     name = "slot-collision"
     title = "Same slot, disjoint windows"
+    category = Category.assignments
+    relation = "public.booking_table_assignments"
     level = Level.error
     safety = Safety.safe
     needs_booking = True

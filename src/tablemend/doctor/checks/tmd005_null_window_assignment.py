@@ -12,7 +12,7 @@ A person gives the row its booking's window (the remediation below), or moves on
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -20,6 +20,8 @@ class NullWindowAssignment(Check):
     code = "TMD005"
     name = "null-window-assignment"
     title = "Live assignment without a window"
+    category = Category.assignments
+    relation = "public.booking_table_assignments"
     level = Level.error
     safety = Safety.human
     errors = (ErrorSignature("P0001", "assign_tables_atomic_v2 assignment duplicate for table %"),)

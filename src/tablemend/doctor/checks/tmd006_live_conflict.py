@@ -9,7 +9,7 @@ Not repaired: a person decides which booking moves (choose other tables or anoth
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -17,6 +17,8 @@ class LiveConflict(Check):
     code = "TMD006"
     name = "live-double-booking"
     title = "Live bookings overlap on a table"
+    category = Category.assignments
+    relation = "public.booking_table_assignments"
     level = Level.error
     safety = Safety.human
     errors = (ErrorSignature("P0001", "allocations_no_overlap"),

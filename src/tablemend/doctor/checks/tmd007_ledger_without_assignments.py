@@ -9,7 +9,7 @@ Repaired: the ledger row is deleted, so the next call validates and writes for r
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -17,6 +17,8 @@ class LedgerWithoutAssignments(Check):
     code = "TMD007"
     name = "ledger-without-assignments"
     title = "Ledger row without assignments"
+    category = Category.bookkeeping
+    relation = "public.booking_assignment_idempotency"
     level = Level.error
     safety = Safety.safe
     errors = (ErrorSignature("23505", "%booking_assignment_idempotency_booking_hash_key%"),

@@ -9,7 +9,7 @@ Repaired: the orphaned allocation row is deleted.
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Level, Safety, register
 
 
 @register
@@ -17,6 +17,8 @@ class OrphanMergeGroup(Check):
     code = "TMD008"
     name = "orphan-merge-group"
     title = "Orphaned merge-group allocation"
+    category = Category.bookkeeping
+    relation = "public.allocations"
     level = Level.info
     safety = Safety.safe
     remediation = """

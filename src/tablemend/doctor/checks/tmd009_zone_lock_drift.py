@@ -9,7 +9,7 @@ Repaired: the lock is set to the one zone of the tables it holds, or NULL when i
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -17,6 +17,8 @@ class ZoneLockDrift(Check):
     code = "TMD009"
     name = "zone-lock-drift"
     title = "Zone lock without tables in that zone"
+    category = Category.holds
+    relation = "public.bookings"
     level = Level.error
     safety = Safety.safe
     errors = (ErrorSignature("23514", "%locked to zone %, cannot assign zone %"),)

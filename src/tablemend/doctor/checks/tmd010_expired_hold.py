@@ -12,7 +12,7 @@ its expiry becomes ``expired``.
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -21,6 +21,8 @@ class ExpiredHold(Check):
     degraded = (("public.table_holds.status", "no_hold_status"),)
     name = "expired-hold"
     title = "Finished hold still claims tables"
+    category = Category.holds
+    relation = "public.table_holds"
     level = Level.warning
     safety = Safety.safe
     #: the real function's hold conflict surfaces as 22023 (its RAISE's format() fails); P0001 is the documented one

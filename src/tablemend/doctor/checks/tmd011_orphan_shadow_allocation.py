@@ -9,7 +9,7 @@ Repaired: the shadow allocation is deleted.
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Level, Safety, register
 
 
 @register
@@ -18,6 +18,8 @@ class OrphanShadowAllocation(Check):
     degraded = (("public.table_holds.status", "no_hold_status"),)
     name = "orphan-shadow-allocation"
     title = "Shadow allocation without a live hold"
+    category = Category.bookkeeping
+    relation = "public.allocations"
     level = Level.warning
     safety = Safety.safe
     remediation = """

@@ -8,7 +8,7 @@ Repaired: the cached row is deleted; the next confirm does the work. No occupanc
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Level, Safety, register
 
 
 @register
@@ -16,6 +16,8 @@ class StaleConfirmationCache(Check):
     code = "TMD012"
     name = "stale-confirmation-cache"
     title = "Stale confirmation cache"
+    category = Category.bookkeeping
+    relation = "public.booking_confirmation_results"
     level = Level.warning
     safety = Safety.safe
     remediation = """

@@ -9,7 +9,7 @@ Repaired: ``refresh_table_status(X)``, the origin's own derivation. No occupancy
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Level, Safety, register
 
 
 @register
@@ -17,6 +17,8 @@ class TableStatusDrift(Check):
     code = "TMD013"
     name = "table-status-drift"
     title = "Table status drift"
+    category = Category.bookkeeping
+    relation = "public.table_inventory"
     level = Level.warning
     safety = Safety.safe
     requires = ("public.refresh_table_status",)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tablemend.doctor.rules import Check, ErrorSignature, Finding, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Finding, Level, Safety, register
 
 
 @register
@@ -19,6 +19,7 @@ class LegacyIdempotencyIndex(Check):
     code = "TMD014"
     name = "legacy-idempotency-index"
     title = "Legacy (booking_id, idempotency_key) unique index"
+    category = Category.schema
     level = Level.error
     safety = Safety.human
     errors = (ErrorSignature("P0001", "assign_tables_atomic_v2 assignment duplicate for table %"),)

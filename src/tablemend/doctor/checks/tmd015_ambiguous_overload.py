@@ -9,7 +9,7 @@ Not repaired automatically (a schema change): drop the old overload.
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -17,6 +17,7 @@ class AmbiguousOverload(Check):
     code = "TMD015"
     name = "ambiguous-overload"
     title = "Second overload of assign_tables_atomic_v2"
+    category = Category.schema
     level = Level.error
     safety = Safety.human
     #: calls that pass all 7 arguments (the doctor's, confirm_hold_assignment_tx's) are not affected: not a blocker of P

@@ -13,7 +13,7 @@ row that P's call hits is reported as a live conflict (TMD006, or TMD004 for dis
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -21,6 +21,8 @@ class AssignmentWithoutAllocation(Check):
     code = "TMD016"
     name = "assignment-without-allocation"
     title = "Live assignment without an allocation"
+    category = Category.bookkeeping
+    relation = "public.booking_table_assignments"
     level = Level.error
     safety = Safety.confirm
     errors = (ErrorSignature("P0001", "assign_tables_atomic_v2 assignment duplicate for table %"),)

@@ -9,7 +9,7 @@ Not repaired automatically (a schema change): enable the trigger, then run ``tab
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Level, Safety, register
 
 
 @register
@@ -17,6 +17,7 @@ class IntegrityTriggerDisabled(Check):
     code = "TMD017"
     name = "integrity-trigger-disabled"
     title = "Integrity trigger disabled"
+    category = Category.schema
     level = Level.error
     safety = Safety.human
     profiles = ("tablemend",)

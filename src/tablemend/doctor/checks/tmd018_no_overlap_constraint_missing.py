@@ -9,7 +9,7 @@ constraint (``tablemend migrate`` on a fresh schema creates it).
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Level, Safety, register
 
 
 @register
@@ -17,6 +17,7 @@ class NoOverlapConstraintMissing(Check):
     code = "TMD018"
     name = "no-overlap-constraint-missing"
     title = "No-overlap constraint missing"
+    category = Category.schema
     level = Level.error
     safety = Safety.human
     profiles = ("tablemend",)

@@ -8,7 +8,7 @@ Repaired: members deleted, status ``expired`` — what the hold functions do whe
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Level, Safety, register
 
 
 @register
@@ -16,6 +16,8 @@ class ExpiredHoldMembers(Check):
     code = "TMD019"
     name = "expired-hold-members"
     title = "Expired hold still active"
+    category = Category.holds
+    relation = "public.table_holds"
     level = Level.info
     safety = Safety.safe
     profiles = ("tablemend",)

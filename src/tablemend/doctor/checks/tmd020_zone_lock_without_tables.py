@@ -8,7 +8,7 @@ Repaired: the lock is cleared. No occupancy changes.
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Level, Safety, register
 
 
 @register
@@ -16,6 +16,8 @@ class ZoneLockWithoutTables(Check):
     code = "TMD020"
     name = "zone-lock-without-tables"
     title = "Zone lock without tables"
+    category = Category.holds
+    relation = "public.bookings"
     level = Level.info
     safety = Safety.safe
     profiles = ("tablemend",)

@@ -13,7 +13,7 @@ Repaired: the hold is released — members and windows deleted (the trigger remo
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -22,6 +22,8 @@ class HoldBlocksBooking(Check):
     degraded = (("public.table_holds.status", "no_hold_status"),)
     name = "hold-blocks-booking"
     title = "Active hold blocks the assignment"
+    category = Category.holds
+    relation = "public.table_holds"
     level = Level.error
     safety = Safety.confirm
     #: the real function's hold conflict surfaces as 22023 (its RAISE's format() fails); P0001 is the documented one

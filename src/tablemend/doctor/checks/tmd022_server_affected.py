@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from tablemend import integrity
 from tablemend.db import Connection, translated
-from tablemend.doctor.rules import Check, Context, Finding, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Context, Finding, Level, Safety, register
 
 
 @register
@@ -23,6 +23,7 @@ class ServerAffected(Check):
     code = "TMD022"
     name = "server-gist-rescan-bug"
     title = "Server has the GiST rescan bug"
+    category = Category.server
     level = Level.warning
     safety = Safety.human
     profiles = ("origin", "tablemend")

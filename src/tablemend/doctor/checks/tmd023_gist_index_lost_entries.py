@@ -20,7 +20,7 @@ from psycopg import sql
 from tablemend.db import Connection
 from tablemend.doctor import profile as profiles
 from tablemend.doctor import reindex
-from tablemend.doctor.rules import Check, Context, Finding, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Context, Finding, Level, Safety, register
 from tablemend.errors import RepairRefused
 
 
@@ -29,6 +29,7 @@ class GistIndexLostEntries(Check):
     code = "TMD023"
     name = "gist-index-lost-entries"
     title = "Occupancy index lost live entries"
+    category = Category.server
     level = Level.error
     safety = Safety.safe  # a rebuild changes no row
     profiles = ("origin", "tablemend")

@@ -12,7 +12,7 @@ someone checked that P really moves to Z1.
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -20,6 +20,8 @@ class AssignmentsInOtherZone(Check):
     code = "TMD024"
     name = "assignments-in-other-zone"
     title = "Booking holds tables in another zone"
+    category = Category.assignments
+    relation = "public.booking_table_assignments"
     level = Level.error
     safety = Safety.confirm
     needs_booking = True

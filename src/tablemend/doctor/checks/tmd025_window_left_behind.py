@@ -11,7 +11,7 @@ move). It changes a live booking's row, so it needs ``--include`` after someone 
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -19,6 +19,8 @@ class WindowLeftBehind(Check):
     code = "TMD025"
     name = "window-left-behind"
     title = "Live row keeps a window its booking left"
+    category = Category.assignments
+    relation = "public.booking_table_assignments"
     level = Level.error
     safety = Safety.confirm
     needs_booking = True

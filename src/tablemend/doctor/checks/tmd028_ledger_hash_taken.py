@@ -12,7 +12,7 @@ afresh (same tables, same result) instead of replaying; K2's call writes its own
 
 from __future__ import annotations
 
-from tablemend.doctor.rules import Check, ErrorSignature, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, ErrorSignature, Level, Safety, register
 
 
 @register
@@ -20,6 +20,8 @@ class LedgerHashTaken(Check):
     code = "TMD028"
     name = "ledger-hash-taken"
     title = "Ledger already records the table set under another key"
+    category = Category.bookkeeping
+    relation = "public.booking_assignment_idempotency"
     level = Level.error
     safety = Safety.safe
     needs_booking = True

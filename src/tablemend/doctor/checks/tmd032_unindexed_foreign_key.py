@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from tablemend.db import Connection, translated
-from tablemend.doctor.rules import Check, Context, Finding, Level, Safety, register
+from tablemend.doctor.rules import Category, Check, Context, Finding, Level, Safety, register
 
 
 @register
@@ -26,6 +26,7 @@ class UnindexedForeignKey(Check):
     code = "TMD032"
     name = "unindexed-foreign-key"
     title = "Unindexed foreign key into a table repairs delete from"
+    category = Category.performance
     level = Level.info
     safety = Safety.human
     profiles = ("origin", "tablemend")
