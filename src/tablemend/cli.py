@@ -62,7 +62,7 @@ def _root(
     ] = False,
     config: Annotated[str | None, typer.Option(
         "--config", envvar="TABLEMEND_CONFIG", show_default=False,
-        help="Settings file (tablemend.toml, or pyproject.toml with [tool.tablemend]). Default: the closest one "
+        help="Settings file (tablemend.toml, or pyproject.toml with \\[tool.tablemend]). Default: the closest one "
         "from the current directory upwards. Precedence: option > env var > file > default.")] = None,
     no_config: Annotated[bool, typer.Option("--no-config", envvar="TABLEMEND_NO_CONFIG",
                                             help="Ignore configuration files.")] = False,
