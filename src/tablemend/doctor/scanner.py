@@ -108,8 +108,9 @@ def opted_out(profile: profiles.Profile, ctx: Context | None = None, codes: Iter
 
 
 #: checks whose whole-database detection is one shared pass over assignments joined with bookings
-#: (``sql/doctor/shared_pass.sql``); for one booking P each runs its own indexed query
-SHARED_PASS = ("TMD001", "TMD002", "TMD003", "TMD005", "TMD016")
+#: (``sql/doctor/shared_pass.sql``; TMD006's ordered pass is a window over the same rows); for one booking P each runs
+#: its own indexed query
+SHARED_PASS = ("TMD001", "TMD002", "TMD003", "TMD005", "TMD006", "TMD016")
 
 
 def detect(conn: Connection, profile: profiles.Profile, ctx: Context, codes: Iterable[str] | None = None,
