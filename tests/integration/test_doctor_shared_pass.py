@@ -12,6 +12,7 @@ from bench import origin_data
 
 from tablemend import db, sandbox
 from tablemend.doctor import profile as profiles
+from tablemend.doctor import scanner
 from tablemend.doctor.rules import Context
 from tablemend.doctor.scanner import SHARED_PASS, detect
 from tests.conftest import TemplateFactory
@@ -97,3 +98,21 @@ def test_shared_pass_equals_the_checks_own_queries_on_every_variant(variant: str
         if generated:
             assert "TMD006" in {r["code"] for r in reference}
         assert _rows(conn, shared=True) == reference
+
+
+def test_findings_past_the_memory_share_wait_in_a_file_in_order(origin_conn: db.Connection,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check's query is read to its end before its findings are handed out (the caller may use the connection in
+    between, as with a named cursor); past ``_IN_MEMORY`` they come back from a temporary file, in the same order."""
+    origin_data.generate(origin_conn, 3_000)
+    prof = profiles.detect(origin_conn)
+    with origin_conn.transaction(force_rollback=True):
+        whole = [f.as_row() for f in detect(origin_conn, prof, Context())]
+    monkeypatch.setattr(scanner, "_IN_MEMORY", 3)
+    with origin_conn.transaction(force_rollback=True):
+        stream = detect(origin_conn, prof, Context())
+        first = next(stream)
+        assert origin_conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+        spilled = [first.as_row(), *(f.as_row() for f in stream)]
+    assert spilled == whole
+    assert len([r for r in whole if r["code"] == "TMD001"]) > 3

@@ -2,15 +2,19 @@
 
 A scan runs in a read-only REPEATABLE READ snapshot so every check sees the same database; each check's query streams
 its rows (libpq's chunked rows of one unnamed portal, run to completion: unlike a named cursor's portal, it may get a
-parallel plan), so memory stays flat however many rows there are.
+parallel plan) and holds a few thousand findings in memory, the rest in a temporary file, so memory stays flat however
+many rows there are.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import pickle
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import LiteralString
+from typing import IO, LiteralString
 
 from psycopg import pq
 
@@ -141,20 +145,43 @@ def detect(conn: Connection, profile: profiles.Profile, ctx: Context, codes: Ite
 
 #: rows per network round trip of a streamed query
 _CHUNK = 500
+#: findings of one check held in memory; the rest wait in a temporary file (memory stays flat)
+_IN_MEMORY = 5000
 
 
 def _streamed(conn: Connection, query: LiteralString, ctx: Context, by_code: dict[str, Check]) -> Iterator[Finding]:
     """The query's rows as findings of ``by_code`` (the row's ``code`` column picks the check when there are several).
 
-    Streamed rather than read through a named cursor: a portal that may be suspended never gets a parallel plan, and
-    the big tables' joins are most of a scan. The consumer must not use ``conn`` until the iteration ends (every
-    caller collects or writes findings only); stopping early cancels the query."""
+    The query is streamed (chunks of one unnamed portal, run to completion) rather than read through a named cursor:
+    a portal that may be suspended never gets a parallel plan, and the big tables' joins are most of a scan. It is
+    read to its end before the first finding is handed out, so the caller may use ``conn`` between findings as with
+    a named cursor; findings beyond the first few thousand wait in a temporary file."""
     only = next(iter(by_code.values())) if len(by_code) == 1 else None
-    with translated():
-        for row in conn.cursor().stream(query, ctx.params(), size=_CHUNK):
-            check = only if only is not None and "code" not in row else by_code.get(str(row["code"]))
-            if check is not None:
-                yield check.to_finding(row)
+    cur = conn.cursor()
+    # chunks need libpq 17 (psycopg's wheels bring it); an older libpq streams row by row
+    rows = cur.stream(query, ctx.params(), size=_CHUNK) if pq.version() >= 170000 else cur.stream(query, ctx.params())
+    held: list[Finding] = []
+    with contextlib.ExitStack() as stack:
+        spill: IO[bytes] | None = None
+        with translated():
+            for row in rows:
+                check = only if only is not None and "code" not in row else by_code.get(str(row["code"]))
+                if check is None:
+                    continue
+                if len(held) < _IN_MEMORY:
+                    held.append(check.to_finding(row))
+                    continue
+                if spill is None:
+                    spill = stack.enter_context(tempfile.TemporaryFile())
+                pickle.dump(check.to_finding(row), spill)  # our own findings, read back below
+        yield from held
+        if spill is not None:
+            spill.seek(0)
+            while True:
+                try:
+                    yield pickle.load(spill)  # (written by this function, just above)
+                except EOFError:
+                    break
 
 
 def _shared_pass(conn: Connection, ctx: Context, pooled: dict[str, Check]) -> Iterator[Finding]:
