@@ -1,52 +1,27 @@
 -- The scan's shared pass over assignments (issue 10): one join of booking_table_assignments with bookings (and the
 -- slot, the restaurant's time zone and the booking's table allocation), one flag per check, instead of one join per
--- check; TMD006's ordered pass (a window over each table's live rows) runs over the same joined rows. Whole-database / --restaurant scans only; for one booking P every check runs its own indexed query.
+-- check. Whole-database / --restaurant scans only; for one booking P every check runs its own indexed query.
 -- Each branch below repeats the scan-mode branch of that check's own ``detect`` query (same detail, key, metadata):
 -- tests/integration/test_doctor_shared_pass.py proves both give the same findings, so they cannot drift apart.
 
 -- name: assignments
 -- Assignment rows full-joined with their booking's real table allocation on the same table (each side unique per
--- booking and table), then with the booking; TMD006's window over them; then the restaurant's time zone and the
--- row's slot: one hash-join pipeline and one sort.
+-- booking and table), then with the booking, its restaurant's time zone and the row's slot: one hash-join pipeline.
 -- local_start is computed once per row (OFFSET 0 keeps the planner from copying the expression into each flag).
 WITH joined AS (
     SELECT bta.id, coalesce(bta.booking_id, a.booking_id) AS booking_id, coalesce(bta.table_id, a.resource_id) AS table_id,
            bta.slot_id, bta.start_at, bta.end_at,
            CASE WHEN bta.id IS NULL THEN a.restaurant_id ELSE b.restaurant_id END AS restaurant_id,
-           b.restaurant_id AS booking_restaurant_id, b.status, b.start_at AS booking_start, b.end_at AS booking_end,
-           a.id AS allocation_id, a."window", a.is_maintenance
+           b.status, b.start_at AS booking_start, b.end_at AS booking_end,
+           a.id AS allocation_id, a."window", a.is_maintenance, s.id AS slot_found, s.slot_date, s.slot_time,
+           timezone(coalesce(nullif(r.timezone, ''), 'UTC'), bta.start_at) AS local_start
     FROM public.booking_table_assignments bta
     FULL JOIN (SELECT x.id, x.booking_id, x.resource_id, x.restaurant_id, x."window", x.is_maintenance
                FROM public.allocations x WHERE x.resource_type = 'table' AND NOT x.shadow) a
            ON a.booking_id = bta.booking_id AND a.resource_id = bta.table_id
     JOIN public.bookings b ON b.id = coalesce(bta.booking_id, a.booking_id)
-    OFFSET 0
-),
--- TMD006's rows: a live booking's row with an allocation behind it (or without a window: its booking's then)
-scoped AS (
-    SELECT j.*,
-           j.id IS NOT NULL AND j.status NOT IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST')
-             AND j.booking_end > now() AND (j.start_at IS NULL OR j.allocation_id IS NOT NULL) AS live,
-           CASE WHEN j.start_at IS NULL OR j.end_at IS NULL THEN tstzrange(j.booking_start, j.booking_end, '[)')
-                ELSE tstzrange(j.start_at, j.end_at, '[)') END AS occupied
-    FROM joined j
-    WHERE (%(restaurant_id)s::uuid IS NULL OR j.restaurant_id = %(restaurant_id)s::uuid)
-),
--- TMD006's ordered pass over the same rows: a live row overlaps an earlier live one on its table when it starts
--- before the latest end so far (the other rows are in the order too, but not in the aggregate)
-windowed AS (
-    SELECT s.*, max(upper(s.occupied)) FILTER (WHERE s.live)
-                    OVER (PARTITION BY s.table_id ORDER BY lower(s.occupied), s.booking_id
-                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_end
-    FROM scoped s
-),
--- the restaurant's time zone and the row's slot, joined after the ordered pass (its sort carries narrower rows)
-located AS (
-    SELECT w.*, s.id AS slot_found, s.slot_date, s.slot_time,
-           timezone(coalesce(nullif(r.timezone, ''), 'UTC'), w.start_at) AS local_start
-    FROM windowed w
-    JOIN public.restaurants r ON r.id = w.booking_restaurant_id
-    LEFT JOIN public.booking_slots s ON s.id = w.slot_id
+    JOIN public.restaurants r ON r.id = b.restaurant_id
+    LEFT JOIN public.booking_slots s ON s.id = bta.slot_id
     OFFSET 0
 ),
 facts AS (
@@ -66,13 +41,12 @@ facts AS (
            -- TMD016: a live, future row with a window and no real allocation of its booking on its table
            j.start_at IS NOT NULL AND j.end_at IS NOT NULL AND j.end_at > now()
              AND j.status NOT IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') AND j.allocation_id IS NULL
-             AS tmd016,
-           -- TMD006: a live row that overlaps an earlier live row on its table
-           j.live AND j.latest_end > lower(j.occupied) AS tmd006
-    FROM located j
+             AS tmd016
+    FROM joined j
+    WHERE (%(restaurant_id)s::uuid IS NULL OR j.restaurant_id = %(restaurant_id)s::uuid)
 ),
 hits AS (
-    SELECT * FROM facts WHERE tmd001 OR tmd002 OR tmd003 OR tmd005 OR tmd006 OR tmd016 OFFSET 0
+    SELECT * FROM facts WHERE tmd001 OR tmd002 OR tmd003 OR tmd005 OR tmd016 OFFSET 0
 )
 SELECT x.code, h.booking_id, h.table_id, h.restaurant_id, x.detail, x.safety, NULL::text AS level, x.key, x.metadata
 FROM hits h
@@ -144,30 +118,5 @@ CROSS JOIN LATERAL (
                          AND o.end_at > now()
                        ORDER BY a.booking_id LIMIT 1) clash ON true
     WHERE h.tmd016
-    UNION ALL
-    -- TMD006: the pair's other booking is the first live row on the table (in the pass's order) that overlaps
-    SELECT 'TMD006',
-           format('live bookings %%s and %%s both occupy table %%s (%%s and %%s)', h.booking_id, y.booking_id,
-                  h.table_id, h.occupied, y.occupied),
-           NULL,
-           jsonb_build_object('booking_id', h.booking_id, 'other_booking_id', y.booking_id, 'table_id', h.table_id),
-           jsonb_build_object('other_booking_id', y.booking_id, 'window', h.occupied, 'other_window', y.occupied)
-    FROM (SELECT o.booking_id, o.occupied
-          FROM (SELECT bta.booking_id,
-                       CASE WHEN bta.start_at IS NULL OR bta.end_at IS NULL THEN tstzrange(b.start_at, b.end_at, '[)')
-                            ELSE tstzrange(bta.start_at, bta.end_at, '[)') END AS occupied
-                FROM public.booking_table_assignments bta
-                JOIN public.bookings b ON b.id = bta.booking_id
-                WHERE bta.table_id = h.table_id AND bta.booking_id <> h.booking_id
-                  AND b.status NOT IN ('cancelled', 'no_show', 'completed', 'PRIORITY_WAITLIST') AND b.end_at > now()
-                  AND (bta.start_at IS NULL
-                       OR EXISTS (SELECT 1 FROM public.allocations a
-                                   WHERE a.booking_id = bta.booking_id AND a.resource_type = 'table'
-                                     AND a.resource_id = bta.table_id AND NOT a.shadow))
-                  AND (%(restaurant_id)s::uuid IS NULL OR b.restaurant_id = %(restaurant_id)s::uuid)
-                OFFSET 0) o
-          WHERE o.occupied && h.occupied
-          ORDER BY lower(o.occupied), o.booking_id LIMIT 1) y
-    WHERE h.tmd006
 ) x
 ORDER BY x.code, h.booking_id, h.table_id;
