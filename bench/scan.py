@@ -11,7 +11,9 @@ Memory: ``ru_maxrss_delta_kib`` is the growth of the process's peak RSS during t
 under an earlier peak); ``tracemalloc_peak_kib`` is the peak of Python allocations during a second, traced scan.
 The last line is JSON: ``{"bench": "scan", "ratio": scan / seq_read at the largest size, ...}``.
 Without ``--dsn`` the embedded cluster is used. The database ``tablemend_bench_scan_<pid>`` is dropped afterwards
-unless ``--keep``.
+unless ``--keep`` (its name is printed); ``--reuse NAME`` measures such a kept database again without generating
+(the size is read from it): at 1M bookings the load takes minutes, the measurement under one. While generating,
+the step in progress is drawn on stderr when it is a terminal.
 """
 
 from __future__ import annotations
@@ -103,14 +105,21 @@ def measure(conn: db.Connection) -> dict[str, Any]:
         "server_findings": {code: n for code, n in counts.items() if code == "TMD022"},
         "per_check_s": {code: round(s, 4) for code, s in sorted(per_check.items())},
         "slowest_check": slowest[0],
+        # two cores shared with other work: the 1-minute load average at the end of the measurement, for reading it
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
 
-def run_size(conn: db.Connection, n: int) -> dict[str, Any]:
-    """Generate ``n`` bookings into the connected empty origin database, measure, and check the drift is found."""
+def run_size(conn: db.Connection, n: int, *, reuse: bool = False) -> dict[str, Any]:
+    """Generate ``n`` bookings into the connected empty origin database (with ``reuse``: it holds them already),
+    measure, and check the drift is found."""
     start = time.perf_counter()
-    rows = origin_data.generate(conn, n)
-    generate_s = time.perf_counter() - start
+    if reuse:
+        with db.translated():
+            rows = {str(r["name"]): int(r["rows"]) for r in conn.execute(origin_data.query("table_rows")).fetchall()}
+    else:
+        rows = origin_data.generate(conn, n, _step_progress(n) if sys.stderr.isatty() else None)
+    generate_s = 0.0 if reuse else time.perf_counter() - start
     result = measure(conn)
     expected = origin_data.expected_findings(n)
     return {"bookings": n, "generate_s": round(generate_s, 2), "rows": rows, **result,
@@ -129,13 +138,38 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _step_progress(n: int) -> origin_data.StepFn:
+    """Draw the generator's step on one terminal line (overwritten; cleared when the load is done)."""
+    start = time.perf_counter()
+
+    def step(name: str, done: int, total: int) -> None:
+        line = f"generating {n:,} bookings: {name} ({done + 1}/{total}), {time.perf_counter() - start:.0f}s"
+        print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+        if done + 1 == total:  # the last step (vacuum) ends the line: the size's result follows on the next one
+            print(file=sys.stderr, flush=True)
+
+    return step
+
+
+def _reused_size(server_dsn: str, name: str) -> tuple[str, int]:
+    """A kept benchmark database and its size (bookings)."""
+    dsn = databases.dsn_for(server_dsn, name)
+    with db.connect(dsn, autocommit=True) as conn, db.translated():
+        rows = {str(r["name"]): int(r["rows"]) for r in conn.execute(origin_data.query("table_rows")).fetchall()}
+    return dsn, rows["bookings"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scan", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="stop at 100k bookings (under a minute)")
     parser.add_argument("--dsn", help="server to create the throwaway database on (default: embedded cluster)")
     parser.add_argument("--sizes", help="comma-separated booking counts (overrides --quick)")
     parser.add_argument("--keep", action="store_true", help=f"keep the database {DB_NAME} of the last size")
+    parser.add_argument("--reuse", metavar="NAME",
+                        help="measure a database kept by an earlier --keep run (no generation; size read from it)")
     args = parser.parse_args(argv)
+    if args.reuse and (args.sizes or args.quick or args.keep):
+        parser.error("--reuse measures the kept database as it is: no --sizes, --quick or --keep")
     sizes = (tuple(int(s) for s in args.sizes.split(",")) if args.sizes
              else QUICK_SIZES if args.quick else FULL_SIZES)
     server = db.resolve_dsn(args.dsn)
@@ -144,19 +178,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     version = row["v"] if row else "?"
     results: list[dict[str, Any]] = []
     try:
-        for n in sizes:
-            dsn = _fresh_database(server)
+        for n in sizes if not args.reuse else (0,):
+            if args.reuse:
+                dsn, n = _reused_size(server, args.reuse)
+            else:
+                dsn = _fresh_database(server)
             with db.connect(dsn, autocommit=True) as conn:
-                result = run_size(conn, n)
+                result = run_size(conn, n, reuse=bool(args.reuse))
             results.append(result)
             _log(f"{n:>9} bookings: generate {result['generate_s']:.1f}s  seq_read {result['seq_read_s']:.3f}s  "
                  f"seq_count {result['seq_count_s']:.3f}s  scan {result['scan_s']:.3f}s  "
                  f"ratio {result['ratio']}  slowest {result['slowest_check']} "
                  f"{result['per_check_s'].get(result['slowest_check'], 0):.3f}s  "
                  f"rss+{result['ru_maxrss_delta_kib']}KiB traced {result['tracemalloc_peak_kib']}KiB  "
+                 f"load {result['load_avg_1m']}  "
                  f"drift found: {result['drift_found']}")
     finally:
-        if not args.keep:
+        if args.keep:
+            _log(f"kept {DB_NAME}: measure it again with --reuse {DB_NAME}")
+        elif not args.reuse:
             databases.drop(server, DB_NAME)
     last = results[-1]
     print(json.dumps({"bench": "scan", "ratio": last["ratio"], "ratio_vs_count": last["ratio_vs_count"],

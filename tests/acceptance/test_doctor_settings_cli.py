@@ -4,6 +4,7 @@ configuration file and its precedence, -q / -v. The installed CLI in a subproces
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tablemend import db, sandbox
@@ -210,3 +211,25 @@ def test_version_and_completion() -> None:
     assert options.stdout.split() == ["--baseline"]
     script = run("--show-completion", "bash")
     assert script.returncode == 0 and "_TABLEMEND_COMPLETE" in script.stdout
+
+
+def test_index_verification_runs_in_a_whole_scan_only_when_asked(origin_dsn: str) -> None:
+    """TMD023 reads every occupancy index whole: a whole-database scan leaves it out and says so, also when another
+    check is ignored; --verify-indexes or naming it exactly runs it (issue 10: a scan at the speed of a read)."""
+    _seed(origin_dsn, "D1")
+
+    def timed(*args: str) -> tuple[set[str], str]:
+        done = run("-v", "doctor", "scan", "--dsn", origin_dsn, "-f", "json", *args)
+        assert done.returncode == 1, done.stderr
+        ran = {code for ln in done.stderr.splitlines() if ln.startswith("time: check ")
+               for code in re.findall(r"TMD\d{3}", ln.split(":")[1])}
+        return ran, done.stderr
+
+    for args in ((), ("--ignore", "TMD014"), ("--select", "TMD02")):
+        ran, stderr = timed(*args)
+        assert "TMD023" not in ran and "TMD021" in ran, (args, stderr)
+        assert "note: TMD023 " in stderr and "--verify-indexes" in stderr, (args, stderr)
+    for args in (("--verify-indexes",), ("--ignore", "TMD014", "--verify-indexes"), ("--select", "TMD023,TMD001")):
+        ran, stderr = timed(*args)
+        assert "TMD023" in ran, (args, stderr)
+        assert "note: TMD023 " not in stderr, (args, stderr)

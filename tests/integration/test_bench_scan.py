@@ -27,3 +27,7 @@ def test_generator_and_scan_find_the_seeded_drift(origin_conn: db.Connection) ->
     from tablemend.doctor.scanner import SHARED_PASS
 
     assert set(result["per_check_s"]) >= (set(expected) - set(SHARED_PASS)) | {"shared_pass"}
+    # --reuse: the same database measured again without generating, its size and rows read from it
+    again = run_size(origin_conn, n, reuse=True)
+    assert (again["findings"], again["rows"], again["generate_s"]) == (expected, result["rows"], 0.0)
+    assert again["drift_found"] is True and again["load_avg_1m"] >= 0

@@ -11,8 +11,10 @@ import psycopg
 import pytest
 
 from tablemend import db, integrity
-from tablemend.doctor import journal, reindex, scan, undo
+from tablemend.doctor import context, journal, reindex, scan, undo
+from tablemend.doctor import profile as profiles
 from tablemend.doctor.rules import Context, Finding
+from tablemend.doctor.scanner import opted_out
 from tablemend.errors import IndexRebuildRefused, RepairRefused, TablemendError
 from tablemend.sqlfiles import split_named
 from tests.acceptance.cli import result_of, run
@@ -178,3 +180,27 @@ def test_repair_reads_each_occupancy_index_once(origin_dsn: str, monkeypatch: py
                                       "--format", "json"])
     assert result.exit_code == 0, result.output
     assert sorted(compared) == sorted(present)
+
+
+def test_whole_scan_runs_index_verification_only_when_asked(tm_dsn: str) -> None:
+    """TMD023 reads every occupancy index whole: a whole-database or restaurant scan leaves it out (and says how to
+    run it) unless it is named or asked for; a --booking scan runs it."""
+    with db.connect(tm_dsn, autocommit=True) as conn:
+        f = d.floor(conn)
+        booking = d.booking(conn, f.restaurant_id)
+        _not_ready(conn, TM_INDEX, False)
+        conn.execute("SELECT * FROM assign_tables_atomic_v2(%s, ARRAY[%s]::uuid[], NULL, false, NULL, NULL, NULL)",
+                     (booking, f.tables[0]))
+        _not_ready(conn, TM_INDEX, True)
+        prof = profiles.detect(conn)
+        whole, one = Context(), Context(restaurant_id=f.restaurant_id)
+        for ctx in (whole, one):
+            assert "TMD023" not in {x.code for x in scan(conn, ctx=ctx)}
+            ((check, why),) = opted_out(prof, ctx)
+            assert check.code == "TMD023" and "--check TMD023" in why
+            assert [x.code for x in scan(conn, ctx=ctx, verify_indexes=True) if x.code == "TMD023"] == ["TMD023"]
+            assert [x.code for x in scan(conn, ctx=ctx, codes=["TMD023"])] == ["TMD023"]
+            assert opted_out(prof, ctx, ["TMD023"]) == [] and opted_out(prof, ctx, verify_indexes=True) == []
+        for_booking = context(conn, booking_id=booking)
+        assert opted_out(prof, for_booking) == []
+        assert "TMD023" in {x.code for x in scan(conn, ctx=for_booking)}

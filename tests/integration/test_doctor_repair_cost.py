@@ -17,6 +17,7 @@ from tablemend import db
 from tablemend.doctor import bulk, context, journal, repair, repairs, undo
 from tablemend.doctor import plan as make_plan
 from tablemend.doctor.rules import Check, Context, Finding, for_profile
+from tablemend.doctor.scanner import SHARED_PASS
 
 N = 2_000
 
@@ -78,6 +79,8 @@ def test_strata_put_every_check_after_those_exposing_it() -> None:
         for exposed in bulk.EXPOSES.get(code, frozenset()):
             if exposed in at and exposed != code and code not in bulk.EXPOSES.get(exposed, frozenset()):
                 assert at[code] < at[exposed], (code, exposed, order)
+    # the shared pass's checks are detected together: a whole-database repair reads assignments for them once
+    assert {at[code] for code in SHARED_PASS} == {0}, order
 
 
 def test_plan_and_repair_detect_with_the_scan_settings(origin_conn: db.Connection) -> None:
@@ -91,7 +94,7 @@ def test_plan_and_repair_detect_with_the_scan_settings(origin_conn: db.Connectio
         settings.append((row["f"], row["w"]))
 
     make_plan(origin_conn, context(origin_conn), emit=emit)
-    assert settings == [("1", "64MB")]
+    assert settings == [("1", "256MB")]
     # this transaction only: the connection's own settings are untouched afterwards
     row = origin_conn.execute("SELECT current_setting('cursor_tuple_fraction') AS f").fetchone()
     assert row is not None and row["f"] == "0.1"

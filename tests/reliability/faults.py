@@ -72,7 +72,8 @@ def broken_invariants(dsn: str) -> dict[str, Any]:
             rows = conn.execute(query).fetchall()
             if rows:
                 broken[name] = rows[:3]
-        findings = [f"{f.code}: {f.detail}" for f in scan(conn) if f.level is not Level.info and f.code != "TMD022"]
+        findings = [f"{f.code}: {f.detail}" for f in scan(conn, verify_indexes=True)
+                    if f.level is not Level.info and f.code != "TMD022"]
     if findings:
         broken["doctor"] = findings[:5]
     return broken

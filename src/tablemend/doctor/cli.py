@@ -46,7 +46,7 @@ from tablemend.doctor.render import table as render_table
 from tablemend.doctor.render.machine import doctor_command
 from tablemend.doctor.rules import Check, Context, Finding, Level
 from tablemend.doctor.scanner import checks as applicable_checks
-from tablemend.doctor.scanner import context, not_applicable, scan
+from tablemend.doctor.scanner import context, narrowed, not_applicable, scan
 from tablemend.errors import FindingsRemain, RepairRefused, UsageError
 
 doctor_app = typer.Typer(
@@ -178,7 +178,11 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
                                                                "findings not in this baseline file.")] = None,
              write_baseline: Annotated[str | None, typer.Option("--write-baseline", help="Record the findings as "
                                                                 "the accepted baseline in this file (exit 0).")]
-             = None) -> None:
+             = None,
+             verify_indexes: Annotated[bool, typer.Option("--verify-indexes", help="Also compare every occupancy "
+                                                          "index with its table (TMD023): a whole-database or "
+                                                          "--restaurant scan leaves it out otherwise, as it reads "
+                                                          "each index whole.")] = False) -> None:
     """Find the inconsistent states (read-only).
 
     The whole database, one --restaurant, or what blocks one --booking P.
@@ -200,11 +204,17 @@ def scan_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant: R
                    profile=profile)
         prof = profiles.detect(conn, profile)
         note_profile(prof.name)
-        codes = selection.resolve(prof, check, select, ignore)
-        selected = applicable_checks(prof, codes, booking=ctx.booking_id is not None)
+        codes, left = narrowed(prof, ctx, selection.resolve(prof, check, select, ignore),
+                               selection.patterns(check) + selection.patterns(select), verify_indexes=verify_indexes)
+        selected = [c for c in applicable_checks(prof, codes, booking=ctx.booking_id is not None)
+                    if c.code not in {out.code for out, _ in left}]
         _note_variants(prof, codes, selected)
+        for out, why in left:
+            err_console.print(f"note: {out.code} ({escape(out.title)}) not run: {escape(why)}", highlight=False,
+                              soft_wrap=True)
         hook: list[Any] = []
-        stream = scan(conn, profile=prof, ctx=ctx, codes=codes, on_check=lambda c: hook[0](c) if hook else None)
+        stream = scan(conn, profile=prof, ctx=ctx, codes=codes, on_check=lambda c: hook[0](c) if hook else None,
+                      verify_indexes=verify_indexes)
         accepted.codes, accepted.ctx = frozenset(c.code for c in selected), ctx
         findings = accepted.filter(_with_progress(stream, selected, hook.append))
         scope = scope_of(ctx)

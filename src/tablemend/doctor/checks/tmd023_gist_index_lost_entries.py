@@ -4,6 +4,9 @@ Bad: the GiST rescan bug (TMD022, docs/allocator.md §7) marked live entries of 
 (or another occupancy index: hold members; the origin's assignments, hold windows, allocations) dead. The rows are
 still in the table, but lookups and the exclusion constraint miss them: a second booking of the same table and time
 commits without an error. Found by counting each table's rows per restaurant sequentially and through the index.
+That reads every occupancy index whole and its table again (several times a read of the tables), so a scan of the
+whole database or of one restaurant runs it only when asked: ``tablemend doctor scan --verify-indexes`` (or naming it:
+``--check TMD023``); a ``--booking`` scan and ``tablemend doctor repair`` run it always.
 
 Repaired: ``REINDEX INDEX CONCURRENTLY`` by ``tablemend doctor repair --all-safe`` (or ``--include`` the finding),
 after the repair transaction, journalled as an action that has no undo; the live-overlap check runs before the

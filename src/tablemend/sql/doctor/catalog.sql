@@ -46,10 +46,11 @@ ORDER BY a.attnum;
 SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY;
 
 -- name: scan_settings
--- Every check reads whole tables through a cursor: plan for all rows, not the first 10%% (the default
--- cursor_tuple_fraction picks index-order nested loops, and never a parallel plan), and keep the hash joins of
--- bookings with assignment rows in memory (this transaction only: is_local); UTC as the origin's function assumes.
-SELECT set_config('cursor_tuple_fraction', '1', true), set_config('work_mem', '64MB', true),
+-- Every check reads whole tables: plan for all rows, not the first 10%% (cursor_tuple_fraction, for a caller's
+-- cursor), and keep the hash joins of bookings with assignment rows and the shared pass's ordered pass (a sort of
+-- every assignment row: about 210 MB at 1M bookings) in memory, not spilled to temporary files (this transaction
+-- only: is_local; one scan's sorts and hashes run one after another); UTC as the origin's function assumes.
+SELECT set_config('cursor_tuple_fraction', '1', true), set_config('work_mem', '256MB', true),
        set_config('TimeZone', 'UTC', true);
 
 -- name: booking_context
