@@ -364,15 +364,21 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except TablemendError as exc:
+        except (TablemendError, KeyboardInterrupt) as caught:  # Ctrl-C: the same one line, and valid JSON on stdout
+            exc = caught if isinstance(caught, TablemendError) else interrupted()
             if getattr(kwargs.get("fmt"), "value", None) == "json":  # OutputFormat or ReportFormat
                 write_out(dumps_plain(envelope(exc.to_json(), key="error")) + "\n")
             fail(exc)
-        except KeyboardInterrupt:
-            alert_console.print("[red]interrupted[/red]")
-            raise typer.Exit(130) from None
 
     return wrapper
+
+
+def interrupted() -> TablemendError:
+    """The error a Ctrl-C becomes (exit code 130, as a shell reports SIGINT)."""
+    from tablemend.errors import Interrupted
+
+    return Interrupted("interrupted", hint="an open transaction was rolled back; `tablemend doctor journal` lists "
+                                           "what earlier transactions committed")
 
 
 def print_error(exc: TablemendError) -> None:

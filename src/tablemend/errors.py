@@ -629,3 +629,11 @@ class BaselineInvalid(UsageError, sqlstate="TMU15"):
 
 class UnknownCheckCode(UsageError, sqlstate="TMU16"):
     """``--select`` / ``--ignore`` name a code or prefix no check has, or leave no check to run."""
+
+
+class Interrupted(TablemendError, sqlstate="TMU17"):
+    """The command was interrupted (Ctrl-C, SIGINT): an open transaction was rolled back; what earlier transactions
+    committed (a ``--batch`` repair's finished batches) stays, and the journal lists it."""
+
+    http_status = 500
+    exit_code = 130

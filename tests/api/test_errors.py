@@ -43,7 +43,7 @@ STATUS: dict[str, int] = {
     # tablemend distribute (docs/scale.md): no Citus, a schema that would not distribute or is behind, a refused step
     "TMS01": 503, "TMS02": 503, "TMS03": 503, "TMS04": 503,
     # configuration files, rule selection and baselines (docs/configuration.md)
-    "TMU11": 422, "TMU12": 422, "TMU13": 422, "TMU14": 422, "TMU15": 422, "TMU16": 422,
+    "TMU11": 422, "TMU12": 422, "TMU13": 422, "TMU14": 422, "TMU15": 422, "TMU16": 422, "TMU17": 500,
 }
 _SHAPE = {"code", "message", "details", "hint"}
 

@@ -62,6 +62,8 @@ the exit code is the same in every format (0 clean, 1 findings at or above `--fa
   the doctor. On an error the envelope has `"error": {"code", "message", "details", "hint"}` (the HTTP API's error
   object) instead of `"result"`, on stdout as well as the usual line on stderr. A mistyped option is a usage error
   (`TMU01`) on stderr only: it happens before the command and its format are known.
+  Ctrl-C is the error `TMU17` (exit code 130), reported like any other: the envelope, a SARIF log or a JUnit
+  error on stdout, one line on stderr.
 * `github`: one GitHub Actions workflow command per finding, `::error title=TMD001 Released booking still holds a
   table::TMD001-… (assignments, safe) in HOST:PORT/DB: detail` (`warning` / `notice` for the lower levels);
   `gate` writes one `::error` per constraint that cannot be created.

@@ -7,7 +7,15 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from tablemend.clitools import ReportFormat, command_name, dumps_plain, envelope, handle_errors, write_out
+from tablemend.clitools import (
+    ReportFormat,
+    command_name,
+    dumps_plain,
+    envelope,
+    handle_errors,
+    interrupted,
+    write_out,
+)
 from tablemend.doctor.render import Report
 from tablemend.doctor.rules import Finding, Level
 from tablemend.errors import TablemendError
@@ -63,10 +71,11 @@ def doctor_command(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except TablemendError as exc:
+        except (TablemendError, KeyboardInterrupt) as caught:
+            exc = caught if isinstance(caught, TablemendError) else interrupted()
             fmt = kwargs.get("fmt")
             if isinstance(fmt, ReportFormat) and fmt in (ReportFormat.sarif, ReportFormat.junit):
                 failed(fmt, exc)
-            raise
+            raise exc from None
 
     return handle_errors(wrapper)
