@@ -306,11 +306,14 @@ def _drawn_progress() -> Iterator[ProgressFn]:
 
         def update(phase: str, done: int, total: int | None) -> None:
             now = time.monotonic()
-            if phase != phase_start[0]:
+            new_phase = phase != phase_start[0]
+            if new_phase:
                 phase_start[:] = [phase, now]
             elapsed = now - phase_start[1]
             rate = f"{done / elapsed:,.0f}/s" if done and elapsed > 0.5 else ""
             bar.update(task, description=phase, completed=done, total=total, rate=rate)
+            if new_phase:  # every phase is drawn at least once, however fast (the timer alone skips quick ones)
+                bar.refresh()
 
         yield update
 
