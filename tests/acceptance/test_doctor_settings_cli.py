@@ -220,7 +220,7 @@ def test_index_verification_runs_in_a_whole_scan_only_when_asked(origin_dsn: str
 
     def timed(*args: str) -> tuple[set[str], str]:
         done = run("-v", "doctor", "scan", "--dsn", origin_dsn, "-f", "json", *args)
-        assert done.returncode == 1, done.stderr
+        assert done.returncode in (0, 1), done.stderr  # (a selection can find nothing: TMD022 on a fixed server)
         ran = {code for ln in done.stderr.splitlines() if ln.startswith("time: check ")
                for code in re.findall(r"TMD\d{3}", ln.split(":")[1])}
         return ran, done.stderr

@@ -465,6 +465,8 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
                                  hint="review them with `tablemend doctor plan`; apply a confirm finding with "
                                  "--include ID")
         err_console.print("nothing to repair")
+        if fmt is OutputFormat.json:  # a script reading stdout still gets the envelope
+            render_json({"repair_id": None, "findings": [], "changes": 0, "actions": []})
         return
     if result.plan.selection.skipped:  # one print: a rich print per finding is ~1 ms (thousands at 500k bookings)
         err_console.print("\n".join(f"left: {f.id} ({why})" for f, why in result.plan.selection.skipped),
