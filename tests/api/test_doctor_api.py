@@ -6,6 +6,8 @@ import json
 
 from tablemend import db, doctor
 from tests.api.conftest import Api, seed_expired_hold
+from tests.integration import tmdata as d
+from tests.integration.test_doctor_reindex import TM_INDEX, _not_ready
 
 
 def test_findings_are_the_librarys_paginated_and_filtered(api: Api) -> None:
@@ -30,6 +32,36 @@ def test_findings_are_the_librarys_paginated_and_filtered(api: Api) -> None:
     assert (refused.status_code, refused.json()["code"]) == (403, "TMH04")
     none = api.request("GET", "/doctor/findings?level=error", key="a").json()
     assert none["findings"] == [] and none["total"] == 0
+
+
+def test_findings_name_the_index_check_a_whole_scan_leaves_out(api: Api) -> None:
+    """TMD023 (it reads every occupancy index whole) runs in a whole scan only when asked, as in the CLI: a response
+    without it says so (``not_run``, the stream's ``X-Tablemend-Not-Run``), never a partial scan passed off as whole."""
+    with db.connect(api.dsn, autocommit=True) as conn:  # an assignment the occupancy index never got
+        f = d.floor(conn)
+        booking = d.booking(conn, f.restaurant_id)
+        _not_ready(conn, TM_INDEX, False)
+        conn.execute("SELECT * FROM assign_tables_atomic_v2(%s, ARRAY[%s]::uuid[], NULL, false, NULL, NULL, NULL)",
+                     (booking, f.tables[0]))
+        _not_ready(conn, TM_INDEX, True)
+
+    def codes(page: dict[str, object]) -> set[str]:
+        return {str(x["code"]) for x in page["findings"]}  # type: ignore[attr-defined]
+
+    whole = api.request("GET", "/doctor/findings").json()
+    assert [c["code"] for c in whole["not_run"]] == ["TMD023"] and "TMD023" not in codes(whole)
+    assert "verify_indexes=true" in whole["not_run"][0]["run_with"]
+    for asked in ("verify_indexes=true", "code=TMD023"):
+        page = api.request("GET", f"/doctor/findings?{asked}").json()
+        assert page["not_run"] == [] and "TMD023" in codes(page)
+    streamed = api.request("GET", "/doctor/findings/stream")
+    assert streamed.headers["x-tablemend-not-run"] == "TMD023"
+    assert "TMD023" not in {json.loads(line)["code"] for line in streamed.text.splitlines()}
+    verified = api.request("GET", "/doctor/findings/stream?verify_indexes=true")
+    assert "x-tablemend-not-run" not in verified.headers
+    assert "TMD023" in {json.loads(line)["code"] for line in verified.text.splitlines()}
+    refused = api.request("GET", "/doctor/findings?verify_indexes=maybe")
+    assert (refused.status_code, refused.json()["code"]) == (422, "TMH07")
 
 
 def test_plan_repair_undo_verify(api: Api) -> None:

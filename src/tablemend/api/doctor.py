@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from tablemend import doctor
 from tablemend.api import auth
 from tablemend.api.service import Service
-from tablemend.doctor import journal, repairs
+from tablemend.doctor import journal, repairs, scanner
 from tablemend.doctor import profile as profiles
 from tablemend.doctor.rules import Context, Finding, Level, Safety
 from tablemend.errors import BookingNotFound, InvalidParameter, RepairNotFound, RestaurantForbidden, UsageError
@@ -114,31 +114,46 @@ def _plan_json(p: repairs.Plan) -> dict[str, Any]:
 
 
 def matching(service: Service, restaurant: uuid.UUID | None, booking_id: uuid.UUID | None, codes: list[str] | None,
-             level: Level | None, safety: Safety | None) -> Iterator[Finding]:
+             level: Level | None, safety: Safety | None, verify_indexes: bool = False) -> Iterator[Finding]:
     """The scan's findings that pass the filters, streamed from one read-only snapshot (memory stays flat)."""
     with service.doctor_conn() as conn:
         ctx = doctor.context(conn, restaurant_id=restaurant, booking_id=booking_id,
                              profile=profiles.detect(conn).name if booking_id else None)
-        for f in doctor.scan(conn, ctx=ctx, codes=codes or None):
+        for f in doctor.scan(conn, ctx=ctx, codes=codes or None, verify_indexes=verify_indexes):
             if (level is None or f.level is level) and (safety is None or f.safety is safety):
                 service.metrics.findings.labels(f.code).inc()
                 yield f
 
 
+def not_run(service: Service, restaurant: uuid.UUID | None, booking_id: uuid.UUID | None, codes: list[str] | None,
+            verify_indexes: bool) -> list[dict[str, str]]:
+    """The applicable checks this scan leaves out unless asked (TMD023: ``verify_indexes=true`` or ``code=TMD023``),
+    each with why: a response never passes a partial scan off as a whole one (the CLI says it on stderr)."""
+    if booking_id is not None or codes or verify_indexes:
+        return []
+    with service.doctor_conn() as conn:
+        ctx = doctor.context(conn, restaurant_id=restaurant)
+        left = scanner.opted_out(profiles.detect(conn), ctx)
+    return [{"code": c.code, "title": c.title, "reason": why.split("; ")[0],
+             "run_with": f"verify_indexes=true or code={c.code}"} for c, why in left]
+
+
 def findings_page(service: Service, key: ApiKey, *, restaurant_id: uuid.UUID | None, booking_id: uuid.UUID | None,
                   codes: list[str] | None, level: Level | None, safety: Safety | None, limit: int,
-                  offset: int) -> dict[str, Any]:
-    """One page of findings in the scan's order; ``next_offset`` is None on the last page."""
+                  offset: int, verify_indexes: bool = False) -> dict[str, Any]:
+    """One page of findings in the scan's order; ``next_offset`` is None on the last page; ``not_run`` names the
+    checks the scan left out (see :func:`not_run`)."""
     restaurant = restaurant_scope(service, key, restaurant_id, booking_id)
     page: list[Finding] = []
     total = 0
-    for f in matching(service, restaurant, booking_id, codes, level, safety):
+    for f in matching(service, restaurant, booking_id, codes, level, safety, verify_indexes):
         if offset <= total < offset + limit:
             page.append(f)
         total += 1
     return {"restaurant_id": restaurant, "booking_id": booking_id, "total": total, "offset": offset,
             "next_offset": offset + limit if offset + limit < total else None,
-            "findings": [f.as_row() for f in page]}
+            "findings": [f.as_row() for f in page],
+            "not_run": not_run(service, restaurant, booking_id, codes, verify_indexes)}
 
 
 def _ndjson(findings: Iterator[Finding]) -> Iterator[bytes]:
@@ -191,21 +206,25 @@ def install(app: FastAPI, service: Service) -> None:
     def findings(request: Request, restaurant_id: uuid.UUID | None = None, booking_id: uuid.UUID | None = None,
                  code: Annotated[list[str] | None, Query(max_length=30)] = None, level: Level | None = None,
                  safety: Safety | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> Any:
+                 offset: Annotated[int, Query(ge=0)] = 0, verify_indexes: bool = False) -> Any:
         key = auth.authenticate(service, request, "read")
         return jsonable_encoder(findings_page(service, key, restaurant_id=restaurant_id, booking_id=booking_id,
-                                              codes=code, level=level, safety=safety, limit=limit, offset=offset))
+                                              codes=code, level=level, safety=safety, limit=limit, offset=offset,
+                                              verify_indexes=verify_indexes))
 
     @app.get("/doctor/findings/stream", tags=["doctor"], response_class=StreamingResponse,
              summary="Every matching finding as NDJSON (one per line), streamed: for results of any size.")
     def findings_stream(request: Request, restaurant_id: uuid.UUID | None = None,
                         booking_id: uuid.UUID | None = None,
                         code: Annotated[list[str] | None, Query(max_length=30)] = None, level: Level | None = None,
-                        safety: Safety | None = None) -> StreamingResponse:
+                        safety: Safety | None = None, verify_indexes: bool = False) -> StreamingResponse:
         key = auth.authenticate(service, request, "read")
         restaurant = restaurant_scope(service, key, restaurant_id, booking_id)  # refusals before the first byte
-        return StreamingResponse(_ndjson(matching(service, restaurant, booking_id, code, level, safety)),
-                                 media_type="application/x-ndjson")
+        left_out = not_run(service, restaurant, booking_id, code, verify_indexes)
+        headers = {"X-Tablemend-Not-Run": ",".join(c["code"] for c in left_out)} if left_out else None
+        return StreamingResponse(_ndjson(matching(service, restaurant, booking_id, code, level, safety,
+                                                  verify_indexes)),
+                                 media_type="application/x-ndjson", headers=headers)
 
     @app.post("/doctor/explain", tags=["doctor"], summary="What blocks a booking's assignment, and why.")
     def explain(request: Request, body: ExplainBody) -> Any:
