@@ -12,6 +12,7 @@ from typing import Any
 from tablemend import db, sandbox
 from tests.acceptance import sarif_validator
 from tests.acceptance.cli import run
+from tests.acceptance.test_doctor_gate_cli import pre_migration_duplicate
 
 
 def _seed(dsn: str, *codes: str) -> None:
@@ -159,14 +160,7 @@ def test_gate_sarif_and_junit(origin_dsn: str, tmp_path: Path) -> None:
     log = _valid_sarif(clean.stdout, tmp_path, "gate-clean")
     assert log["runs"][0]["results"] == [] and log["runs"][0]["invocations"][0]["exitCode"] == 0
 
-    with db.connect(origin_dsn, autocommit=True) as conn:
-        conn.execute("ALTER TABLE public.booking_table_assignments"
-                     " DROP CONSTRAINT booking_table_assignments_table_id_slot_id_key,"
-                     " DROP CONSTRAINT booking_table_assignments_booking_table_key")
-        row = conn.execute("INSERT INTO public.booking_table_assignments (booking_id, table_id, slot_id)"
-                           " SELECT booking_id, table_id, slot_id FROM public.booking_table_assignments"
-                           " WHERE slot_id IS NOT NULL LIMIT 1 RETURNING id").fetchone()
-    assert row is not None
+    row = pre_migration_duplicate(origin_dsn)
     blocked = run("doctor", "gate", "--dsn", origin_dsn, "-f", "sarif")
     assert blocked.returncode == 1, blocked.stderr
     log = _valid_sarif(blocked.stdout, tmp_path, "gate-blocked")

@@ -3,8 +3,23 @@ one is not, 2 (one line, no traceback) on bad input or an unrecognised database.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tablemend import db, sandbox
 from tests.acceptance.cli import error_lines, result_of, run
+
+
+def pre_migration_duplicate(dsn: str) -> dict[str, Any]:
+    """The pre-migration state: no (table, slot) key yet, and a second row of one booking on its table and slot."""
+    with db.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE public.booking_table_assignments"
+                     " DROP CONSTRAINT booking_table_assignments_table_id_slot_id_key,"
+                     " DROP CONSTRAINT booking_table_assignments_booking_table_key")
+        row = conn.execute("INSERT INTO public.booking_table_assignments (booking_id, table_id, slot_id)"
+                           " SELECT booking_id, table_id, slot_id FROM public.booking_table_assignments"
+                           " WHERE slot_id IS NOT NULL LIMIT 1 RETURNING id, booking_id").fetchone()
+    assert row is not None
+    return dict(row)
 
 
 def test_gate_exit_codes(origin_dsn: str, empty_dsn: str) -> None:
@@ -14,15 +29,7 @@ def test_gate_exit_codes(origin_dsn: str, empty_dsn: str) -> None:
     assert ok.returncode == 0, ok.stderr
     assert "no_overlapping_table_assignments" in ok.stdout
 
-    with db.connect(origin_dsn, autocommit=True) as conn:
-        # the pre-migration state: no (table, slot) key yet, and a second row of one booking on its table and slot
-        conn.execute("ALTER TABLE public.booking_table_assignments"
-                     " DROP CONSTRAINT booking_table_assignments_table_id_slot_id_key,"
-                     " DROP CONSTRAINT booking_table_assignments_booking_table_key")
-        row = conn.execute("INSERT INTO public.booking_table_assignments (booking_id, table_id, slot_id)"
-                           " SELECT booking_id, table_id, slot_id FROM public.booking_table_assignments"
-                           " WHERE slot_id IS NOT NULL LIMIT 1 RETURNING id, booking_id").fetchone()
-    assert row is not None
+    row = pre_migration_duplicate(origin_dsn)
     blocked = run("doctor", "gate", "--dsn", origin_dsn, "--format", "json")
     assert blocked.returncode == 1, blocked.stderr
     report = result_of(blocked.stdout)

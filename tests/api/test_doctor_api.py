@@ -6,8 +6,7 @@ import json
 
 from tablemend import db, doctor
 from tests.api.conftest import Api, seed_expired_hold
-from tests.integration import tmdata as d
-from tests.integration.test_doctor_reindex import TM_INDEX, _not_ready
+from tests.integration.test_doctor_reindex import assignment_the_index_never_got
 
 
 def test_findings_are_the_librarys_paginated_and_filtered(api: Api) -> None:
@@ -37,13 +36,8 @@ def test_findings_are_the_librarys_paginated_and_filtered(api: Api) -> None:
 def test_findings_name_the_index_check_a_whole_scan_leaves_out(api: Api) -> None:
     """TMD023 (it reads every occupancy index whole) runs in a whole scan only when asked, as in the CLI: a response
     without it says so (``not_run``, the stream's ``X-Tablemend-Not-Run``), never a partial scan passed off as whole."""
-    with db.connect(api.dsn, autocommit=True) as conn:  # an assignment the occupancy index never got
-        f = d.floor(conn)
-        booking = d.booking(conn, f.restaurant_id)
-        _not_ready(conn, TM_INDEX, False)
-        conn.execute("SELECT * FROM assign_tables_atomic_v2(%s, ARRAY[%s]::uuid[], NULL, false, NULL, NULL, NULL)",
-                     (booking, f.tables[0]))
-        _not_ready(conn, TM_INDEX, True)
+    with db.connect(api.dsn, autocommit=True) as conn:
+        assignment_the_index_never_got(conn)
 
     def codes(page: dict[str, object]) -> set[str]:
         return {str(x["code"]) for x in page["findings"]}  # type: ignore[attr-defined]

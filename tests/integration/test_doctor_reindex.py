@@ -107,6 +107,17 @@ def _not_ready(conn: db.Connection, index: str, ready: bool) -> None:
     conn.execute(SQL["index_not_ready"], {"index": index, "ready": ready})
 
 
+def assignment_the_index_never_got(conn: db.Connection) -> tuple[d.Floor, uuid.UUID]:
+    """A new restaurant's booking assigned a table while tablemend's occupancy index took no entries (TMD023)."""
+    f = d.floor(conn)
+    booking = d.booking(conn, f.restaurant_id)
+    _not_ready(conn, TM_INDEX, False)
+    conn.execute("SELECT * FROM assign_tables_atomic_v2(%s, ARRAY[%s]::uuid[], NULL, false, NULL, NULL, NULL)",
+                 (booking, f.tables[0]))
+    _not_ready(conn, TM_INDEX, True)
+    return f, booking
+
+
 def test_origin_index_without_live_entries_is_rebuilt_after_the_overlap_is_resolved(origin_dsn: str) -> None:
     with db.connect(origin_dsn, autocommit=True) as conn:
         restaurant = conn.execute("INSERT INTO restaurants (name, slug, timezone) VALUES ('Idx', 'idx', 'UTC')"
@@ -136,12 +147,7 @@ def test_origin_index_without_live_entries_is_rebuilt_after_the_overlap_is_resol
 def test_doctor_repair_rebuilds_first_then_repairs_rows(tm_dsn: str) -> None:
     """`doctor repair --all-safe` in a subprocess: the rebuild runs before (and outside) the row repair."""
     with db.connect(tm_dsn, autocommit=True) as conn:
-        f = d.floor(conn)
-        booking = d.booking(conn, f.restaurant_id)
-        _not_ready(conn, TM_INDEX, False)
-        conn.execute("SELECT * FROM assign_tables_atomic_v2(%s, ARRAY[%s]::uuid[], NULL, false, NULL, NULL, NULL)",
-                     (booking, f.tables[0]))
-        _not_ready(conn, TM_INDEX, True)
+        f, booking = assignment_the_index_never_got(conn)
         assert len(_tmd023(conn)) == 1
     out = run("doctor", "repair", "--all-safe", "--yes", "--dsn", tm_dsn, "-f", "json")
     assert out.returncode == 0, out.stderr
@@ -186,12 +192,7 @@ def test_whole_scan_runs_index_verification_only_when_asked(tm_dsn: str) -> None
     """TMD023 reads every occupancy index whole: a whole-database or restaurant scan leaves it out (and says how to
     run it) unless it is named or asked for; a --booking scan runs it."""
     with db.connect(tm_dsn, autocommit=True) as conn:
-        f = d.floor(conn)
-        booking = d.booking(conn, f.restaurant_id)
-        _not_ready(conn, TM_INDEX, False)
-        conn.execute("SELECT * FROM assign_tables_atomic_v2(%s, ARRAY[%s]::uuid[], NULL, false, NULL, NULL, NULL)",
-                     (booking, f.tables[0]))
-        _not_ready(conn, TM_INDEX, True)
+        f, booking = assignment_the_index_never_got(conn)
         prof = profiles.detect(conn)
         whole, one = Context(), Context(restaurant_id=f.restaurant_id)
         for ctx in (whole, one):
