@@ -9,6 +9,7 @@ A server that cannot be reached is an error that fails the run, never a skip.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import itertools
 import os
@@ -108,12 +109,20 @@ def _drop_database(server_dsn: str, name: str) -> None:
 
 
 class TemplateFactory:
-    """Builds each named template once per run and hands out fresh copies."""
+    """Builds each named template once per run and hands out fresh copies.
+
+    The copying and dropping run beside the tests, on one background connection: after handing out a copy of a
+    kind, the next copy of that kind is made while the test runs, and a finished test's database is dropped while
+    the next one runs (a copy and a drop cost ~0.2-0.6 s each, ~1,000 times a run). :meth:`close` waits for them."""
 
     def __init__(self, server_dsn: str) -> None:
         self.server_dsn = server_dsn
         self.templates: dict[str, str] = {}
         self.created: list[str] = []
+        #: one database per kind, copied ahead of the test that will take it
+        self._spare: dict[str, concurrent.futures.Future[str]] = {}
+        self._background = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-databases")
+        self._drops: list[concurrent.futures.Future[None]] = []
 
     def template(self, kind: str, build: Callable[[str], None]) -> str:
         if kind not in self.templates:
@@ -125,14 +134,21 @@ class TemplateFactory:
             self.templates[kind] = name
         return self.templates[kind]
 
-    def fresh(self, kind: str, build: Callable[[str], None]) -> tuple[str, str]:
-        template = self.template(kind, build)
+    def _copy(self, template: str, kind: str) -> str:
         name = f"tm_t_{kind}_{_RUN}_{next(_counter)}"
         _create_database(self.server_dsn, name, template)
+        return name
+
+    def fresh(self, kind: str, build: Callable[[str], None]) -> tuple[str, str]:
+        template = self.template(kind, build)
+        spare = self._spare.pop(kind, None)
+        name = spare.result() if spare is not None else self._copy(template, kind)
+        self._spare[kind] = self._background.submit(self._copy, template, kind)
         return name, dsn_for(self.server_dsn, name)
 
     def drop(self, name: str) -> None:
-        _drop_database(self.server_dsn, name)
+        self._drops = [f for f in self._drops if not f.done() or f.exception() is not None]
+        self._drops.append(self._background.submit(_drop_database, self.server_dsn, name))
 
     @contextlib.contextmanager
     def database(self, kind: str, build: Callable[[str], None]) -> Iterator[str]:
@@ -144,6 +160,13 @@ class TemplateFactory:
             self.drop(name)
 
     def close(self) -> None:
+        for spare in self._spare.values():
+            with contextlib.suppress(psycopg.Error):
+                self.drop(spare.result())
+        self._background.shutdown(wait=True)
+        for failed in (f.exception() for f in self._drops):
+            if failed is not None:  # the run's role is then left too (run_roles says so): a leftover to see
+                print(f"test database not dropped: {failed}", file=sys.stderr)
         for name in self.created:
             _drop_database(self.server_dsn, name)
 
