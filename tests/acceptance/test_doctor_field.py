@@ -103,6 +103,7 @@ def test_reviewed_plan_staging_then_production(origin_dsn: str, server_dsn: str,
             applied = run("doctor", "repair", "--dsn", where, "--plan", str(path), "--yes", "-f", "json")
             assert applied.returncode == 0, applied.stderr
             assert result_of(applied.stdout)["plan_sha256"] == sha
+            assert json.loads(applied.stdout)["profile"] == "origin"  # the envelope's, from the plan
             entries = result_of(run("doctor", "journal", "--dsn", where, "-f", "json").stdout)
             assert [e["plan_sha256"] for e in entries] == [sha]
             after[where] = _checksums(where)

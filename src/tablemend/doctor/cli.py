@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import uuid
@@ -47,7 +48,7 @@ from tablemend.doctor.render.machine import doctor_command
 from tablemend.doctor.rules import Check, Context, Finding, Level
 from tablemend.doctor.scanner import checks as applicable_checks
 from tablemend.doctor.scanner import context, narrowed, not_applicable, scan
-from tablemend.errors import FindingsRemain, RepairRefused, UsageError
+from tablemend.errors import FindingsRemain, RepairRefused, TablemendError, UsageError
 
 doctor_app = typer.Typer(
     help="Find and repair the states that make multi-table assignment fail.\n\n"
@@ -491,6 +492,13 @@ def repair_cmd(dsn: DsnOption = None, profile: ProfileOption = None, restaurant:
         console.print(f"assignment succeeded: {len(result.allocator.rows)} row(s)")
 
 
+def _note_detected(conn: db.Connection) -> None:
+    """The JSON envelope's "profile" for a command that works on any doctor database (undo, journal): the detected
+    one, or null where none matches (the command's own error then says what is missing)."""
+    with contextlib.suppress(TablemendError):
+        note_profile(profiles.detect(conn).name)
+
+
 @doctor_app.command("undo")
 @doctor_command
 def undo_cmd(repair_id: Annotated[str, typer.Argument(help="The id `doctor repair` printed.")],
@@ -507,6 +515,7 @@ def undo_cmd(repair_id: Annotated[str, typer.Argument(help="The id `doctor repai
     rid = _uuid(repair_id, "REPAIR_ID")
     assert rid is not None
     with _connect(dsn) as conn, progress_display() as progress:
+        _note_detected(conn)
         undo_id = repairs.undo(conn, rid, timeouts=repairs.Timeouts(lock_timeout, statement_timeout),
                                progress=progress)
     if fmt is OutputFormat.json:
@@ -555,6 +564,7 @@ def verify_cmd(booking: Annotated[str, typer.Option("--booking", help="Booking P
 def journal_cmd(dsn: DsnOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List the repairs and undos recorded in tablemend_doctor.journal."""
     with _connect(dsn) as conn:
+        _note_detected(conn)
         rows = journal.entries(conn)
     render_rows(rows, fmt, title="doctor journal")
 

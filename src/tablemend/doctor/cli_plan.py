@@ -18,6 +18,7 @@ from tablemend.clitools import (
     envelope,
     err_console,
     is_interactive,
+    note_profile,
     render_json,
     render_rows,
 )
@@ -65,6 +66,7 @@ def repair_plan_file(dsn: str | None, path: str, *, yes: bool, timeouts: repairs
                     OutputFormat.table, title=f"{path}: planned row changes")
         if not typer.confirm(f"apply {len(loaded.changes)} row change(s)?", default=False):
             raise RepairRefused("not confirmed; nothing was changed")
+    note_profile(loaded.profile)  # the JSON envelope's; apply refuses a database of another profile
     with db.connect(dsn, autocommit=True) as conn:
         repair_id = planfile.apply(conn, loaded, timeouts=timeouts)
     summary = {"repair_id": repair_id, "plan_sha256": loaded.sha256, "findings": [f.id for f in loaded.findings],
