@@ -146,9 +146,14 @@ class TemplateFactory:
         self._spare[kind] = self._background.submit(self._copy, template, kind)
         return name, dsn_for(self.server_dsn, name)
 
-    def drop(self, name: str) -> None:
+    def drop(self, name: str, *, wait: bool = False) -> None:
+        """Drops ``name`` in the background; ``wait=True`` returns only once it is gone (before dropping a role
+        that owns objects in it, say)."""
         self._drops = [f for f in self._drops if not f.done() or f.exception() is not None]
-        self._drops.append(self._background.submit(_drop_database, self.server_dsn, name))
+        dropped = self._background.submit(_drop_database, self.server_dsn, name)
+        self._drops.append(dropped)
+        if wait:
+            dropped.result()
 
     @contextlib.contextmanager
     def database(self, kind: str, build: Callable[[str], None]) -> Iterator[str]:

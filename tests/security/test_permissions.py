@@ -156,7 +156,7 @@ def test_two_migrates_creating_the_same_roles_at_once_both_succeed(templates: An
         assert found == (5,)
     finally:
         for name in names:
-            templates.drop(name)
+            templates.drop(name, wait=True)
         with psycopg.connect(server_dsn, autocommit=True) as conn:
             for role in roles.all():
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
